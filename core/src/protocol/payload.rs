@@ -1,0 +1,252 @@
+//! Event arguments as they travel: a JSON array plus binary attachments.
+//!
+//! Socket.IO sends binary by replacing each buffer in the arguments with a placeholder
+//! object `{"_placeholder":true,"num":i}` and sending the buffers as separate binary
+//! frames. [`Payload`] keeps exactly that shape: the arguments as JSON text (never parsed
+//! more than needed) and the attachments in order. Bindings hand the JSON to C or
+//! Python as it is; Rust code parses it into its own types with [`Payload::parse`].
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// The arguments of an event or an acknowledgement.
+///
+/// Invariant: `json` is always the text of a valid JSON array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    json: String,
+    binary: Vec<Bytes>,
+}
+
+/// Arguments that could not be built or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    /// The JSON text was not valid, or did not match the requested type.
+    #[error("invalid arguments: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The value did not serialize to a JSON array.
+    #[error("arguments must be a JSON array")]
+    NotAnArray,
+    /// A binary placeholder refers to an attachment that does not exist.
+    #[error("binary placeholder {num} refers past the {count} attachments")]
+    BadPlaceholder {
+        /// The placeholder's attachment index.
+        num: u64,
+        /// How many attachments there are.
+        count: usize,
+    },
+}
+
+impl Default for Payload {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl Payload {
+    /// No arguments.
+    pub fn empty() -> Self {
+        Self {
+            json: "[]".to_owned(),
+            binary: Vec::new(),
+        }
+    }
+
+    /// One argument: `value` serialized as JSON.
+    ///
+    /// ```
+    /// let p = ferrosocket::Payload::one(&serde_json::json!({"text": "hi"})).unwrap();
+    /// assert_eq!(p.json(), r#"[{"text":"hi"}]"#);
+    /// ```
+    pub fn one<T: Serialize + ?Sized>(value: &T) -> Result<Self, PayloadError> {
+        let mut json = String::with_capacity(64);
+        json.push('[');
+        json.push_str(&serde_json::to_string(value)?);
+        json.push(']');
+        Ok(Self {
+            json,
+            binary: Vec::new(),
+        })
+    }
+
+    /// Several arguments: `values` must serialize to a JSON array (a tuple, a slice, a
+    /// `Vec`), whose elements become the arguments.
+    ///
+    /// ```
+    /// let p = ferrosocket::Payload::many(&("room", 3)).unwrap();
+    /// assert_eq!(p.json(), r#"["room",3]"#);
+    /// ```
+    pub fn many<T: Serialize + ?Sized>(values: &T) -> Result<Self, PayloadError> {
+        let json = serde_json::to_string(values)?;
+        if !json.starts_with('[') {
+            return Err(PayloadError::NotAnArray);
+        }
+        Ok(Self {
+            json,
+            binary: Vec::new(),
+        })
+    }
+
+    /// Arguments from JSON array text and attachments, validated: the text must be a JSON
+    /// array and every binary placeholder in it must refer to an attachment.
+    pub fn from_json(json: impl Into<String>, binary: Vec<Bytes>) -> Result<Self, PayloadError> {
+        let json = json.into();
+        if binary.is_empty() {
+            // Parsing into borrowed raw values validates the whole text without building a tree.
+            let _: Vec<&RawValue> =
+                serde_json::from_str(&json).map_err(|_| PayloadError::NotAnArray)?;
+        } else {
+            let value: serde_json::Value = serde_json::from_str(&json)?;
+            if !value.is_array() {
+                return Err(PayloadError::NotAnArray);
+            }
+            check_placeholders(&value, binary.len())?;
+        }
+        Ok(Self { json, binary })
+    }
+
+    /// Builds a payload from parts the caller has already validated (the decoder).
+    pub(crate) fn from_parts_unchecked(json: String, binary: Vec<Bytes>) -> Self {
+        Self { json, binary }
+    }
+
+    /// Adds attachments, returning the payload. Reference them from the JSON with
+    /// [`Payload::placeholder`]; attachments are numbered from 0 in the order given.
+    ///
+    /// ```
+    /// use ferrosocket::Payload;
+    /// let p = Payload::one(&serde_json::json!({"file": Payload::placeholder(0)}))
+    ///     .unwrap()
+    ///     .with_binary(vec![bytes::Bytes::from_static(b"\x00\x01")]);
+    /// assert_eq!(p.binary().len(), 1);
+    /// ```
+    pub fn with_binary(mut self, binary: Vec<Bytes>) -> Self {
+        self.binary = binary;
+        self
+    }
+
+    /// The placeholder object that stands for attachment `num` inside the JSON.
+    pub fn placeholder(num: usize) -> serde_json::Value {
+        serde_json::json!({"_placeholder": true, "num": num})
+    }
+
+    /// The arguments as JSON array text (placeholders in place of binary).
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub fn binary(&self) -> &[Bytes] {
+        &self.binary
+    }
+
+    /// Takes the payload apart into its JSON text and attachments.
+    pub fn into_parts(self) -> (String, Vec<Bytes>) {
+        (self.json, self.binary)
+    }
+
+    /// Parses the argument array into `T`: a tuple `(A, B)`, a `Vec<T>`, or a struct that
+    /// deserializes from a sequence. Placeholders stay as JSON objects.
+    ///
+    /// ```
+    /// let p = ferrosocket::Payload::many(&("hi", 2)).unwrap();
+    /// let (text, n): (String, u32) = p.parse().unwrap();
+    /// assert_eq!((text.as_str(), n), ("hi", 2));
+    /// ```
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        Ok(serde_json::from_str(&self.json)?)
+    }
+
+    /// Parses the first argument into `T` (`null` when there is none).
+    pub fn first<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        let args: Vec<&RawValue> = serde_json::from_str(&self.json)?;
+        let text = args.first().map(|raw| raw.get()).unwrap_or("null");
+        Ok(serde_json::from_str(text)?)
+    }
+
+    /// The arguments as JSON values.
+    pub fn values(&self) -> Result<Vec<serde_json::Value>, PayloadError> {
+        self.parse()
+    }
+
+    /// How many arguments there are.
+    pub fn len(&self) -> usize {
+        serde_json::from_str::<Vec<&RawValue>>(&self.json)
+            .map(|args| args.len())
+            .unwrap_or(0)
+    }
+
+    /// Whether there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.json.trim_start_matches('[').trim_start().starts_with(']')
+    }
+}
+
+/// Checks that every placeholder in `value` refers to one of `count` attachments.
+pub(crate) fn check_placeholders(
+    value: &serde_json::Value,
+    count: usize,
+) -> Result<(), PayloadError> {
+    match value {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .try_for_each(|item| check_placeholders(item, count)),
+        serde_json::Value::Object(map) => {
+            if map.get("_placeholder") == Some(&serde_json::Value::Bool(true)) {
+                let num = map
+                    .get("num")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(u64::MAX);
+                if num >= count as u64 {
+                    return Err(PayloadError::BadPlaceholder { num, count });
+                }
+                return Ok(());
+            }
+            map.values()
+                .try_for_each(|item| check_placeholders(item, count))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builds_and_parses() {
+        assert_eq!(Payload::empty().json(), "[]");
+        assert!(Payload::empty().is_empty());
+        assert_eq!(Payload::empty().len(), 0);
+        let p = Payload::many(&(1, "two", [3])).expect("array");
+        assert_eq!(p.json(), r#"[1,"two",[3]]"#);
+        assert_eq!(p.len(), 3);
+        assert!(!p.is_empty());
+        let (a, b, c): (u8, String, Vec<u8>) = p.parse().expect("tuple");
+        assert_eq!((a, b.as_str(), c), (1, "two", vec![3]));
+        assert_eq!(p.first::<u8>().expect("first"), 1);
+        assert_eq!(
+            Payload::empty().first::<Option<u8>>().expect("none"),
+            None
+        );
+        assert!(matches!(Payload::many(&5), Err(PayloadError::NotAnArray)));
+    }
+
+    #[test]
+    fn validates_json_and_placeholders() {
+        assert!(Payload::from_json("[1,2]", vec![]).is_ok());
+        assert!(Payload::from_json("{}", vec![]).is_err());
+        assert!(Payload::from_json("[1,", vec![]).is_err());
+        let bin = vec![Bytes::from_static(b"x")];
+        assert!(Payload::from_json(r#"[{"_placeholder":true,"num":0}]"#, bin.clone()).is_ok());
+        assert!(matches!(
+            Payload::from_json(r#"[{"_placeholder":true,"num":1}]"#, bin.clone()),
+            Err(PayloadError::BadPlaceholder { num: 1, count: 1 })
+        ));
+        assert!(Payload::from_json(r#"[{"a":[{"_placeholder":true}]}]"#, bin).is_err());
+        assert_eq!(Payload::placeholder(2), json!({"_placeholder": true, "num": 2}));
+    }
+}

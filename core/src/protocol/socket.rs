@@ -1,0 +1,581 @@
+//! Socket.IO v5 packets, carried in Engine.IO message packets.
+//!
+//! Text form: the type digit, then `<n>-` (attachment count) for binary types, then
+//! `/nsp,` for a namespace other than `/`, then the ack id digits, then JSON. Binary
+//! packets are followed by `n` binary Engine.IO messages, gathered by a
+//! [`BinaryAssembler`]. Encoders here return the full Engine.IO message text (with the
+//! leading `4`), ready to be framed by a transport.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use super::payload::{check_placeholders, Payload};
+
+/// The most attachments one packet may announce. Each attachment is a separate frame
+/// bounded by the max payload; this bounds how many the server will wait for.
+pub const MAX_ATTACHMENTS: usize = 1000;
+
+/// The Socket.IO packet types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum PacketKind {
+    /// `0`: connect to a namespace (client) / connect accepted (server).
+    Connect = 0,
+    /// `1`: leave a namespace.
+    Disconnect = 1,
+    /// `2`: an event.
+    Event = 2,
+    /// `3`: an acknowledgement.
+    Ack = 3,
+    /// `4`: connect refused (server to client only).
+    ConnectError = 4,
+    /// `5`: an event with binary attachments.
+    BinaryEvent = 5,
+    /// `6`: an acknowledgement with binary attachments.
+    BinaryAck = 6,
+}
+
+impl PacketKind {
+    fn from_char(c: u8) -> Option<Self> {
+        Some(match c {
+            b'0' => Self::Connect,
+            b'1' => Self::Disconnect,
+            b'2' => Self::Event,
+            b'3' => Self::Ack,
+            b'4' => Self::ConnectError,
+            b'5' => Self::BinaryEvent,
+            b'6' => Self::BinaryAck,
+            _ => return None,
+        })
+    }
+
+    fn is_binary(self) -> bool {
+        matches!(self, Self::BinaryEvent | Self::BinaryAck)
+    }
+}
+
+/// A malformed Socket.IO packet. Any of these closes the connection (reason `parse error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SocketError {
+    /// Empty packet.
+    #[error("empty socket.io packet")]
+    Empty,
+    /// The first character is not a packet type.
+    #[error("unknown socket.io packet type")]
+    UnknownType,
+    /// A client may not send this packet type.
+    #[error("socket.io packet type {0:?} is not accepted from a client")]
+    NotFromClient(PacketKind),
+    /// The attachment count of a binary packet is missing or out of range.
+    #[error("invalid attachment count")]
+    BadAttachmentCount,
+    /// A namespace that does not start with `/` or is not terminated correctly.
+    #[error("invalid namespace")]
+    BadNamespace,
+    /// The ack id does not fit in 64 bits.
+    #[error("invalid ack id")]
+    BadAckId,
+    /// The JSON data is invalid or of the wrong shape for the packet type.
+    #[error("invalid data for {kind:?} packet: {reason}")]
+    BadData {
+        /// The packet type.
+        kind: PacketKind,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// A binary placeholder refers to a missing attachment.
+    #[error("binary placeholder refers to a missing attachment")]
+    BadPlaceholder,
+    /// A binary frame arrived when no binary packet was waiting for one.
+    #[error("unexpected binary frame")]
+    UnexpectedBinary,
+}
+
+/// A decoded packet from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Packet {
+    /// Connect to `nsp`, with the auth payload (a JSON object's text) if any.
+    Connect {
+        /// Namespace.
+        nsp: String,
+        /// The auth object as JSON text.
+        auth: Option<String>,
+    },
+    /// Leave `nsp`.
+    Disconnect {
+        /// Namespace.
+        nsp: String,
+    },
+    /// An event, optionally asking for an acknowledgement.
+    Event {
+        /// Namespace.
+        nsp: String,
+        /// Event name.
+        name: String,
+        /// Arguments after the name.
+        args: Payload,
+        /// Ack id the client waits on.
+        ack: Option<u64>,
+    },
+    /// The client's answer to a server emit that asked for an ack.
+    Ack {
+        /// Namespace.
+        nsp: String,
+        /// Ack id from the server's emit.
+        id: u64,
+        /// Arguments of the answer.
+        args: Payload,
+    },
+}
+
+/// The outcome of decoding one text message.
+#[derive(Debug)]
+pub enum Decoded {
+    /// A whole packet.
+    Complete(Packet),
+    /// A binary packet waiting for its attachments.
+    Partial(BinaryAssembler),
+}
+
+/// Gathers the binary frames that follow a binary packet.
+#[derive(Debug)]
+pub struct BinaryAssembler {
+    packet: Packet,
+    expected: usize,
+    received: Vec<Bytes>,
+}
+
+impl BinaryAssembler {
+    /// Adds one attachment; returns the packet once all have arrived.
+    pub fn push(&mut self, data: Bytes) -> Result<Option<Packet>, SocketError> {
+        self.received.push(data);
+        if self.received.len() < self.expected {
+            return Ok(None);
+        }
+        let binary = std::mem::take(&mut self.received);
+        let packet = std::mem::replace(
+            &mut self.packet,
+            Packet::Disconnect { nsp: String::new() },
+        );
+        attach(packet, binary).map(Some)
+    }
+}
+
+fn attach(packet: Packet, binary: Vec<Bytes>) -> Result<Packet, SocketError> {
+    let fill = |args: Payload| -> Result<Payload, SocketError> {
+        let (json, _) = args.into_parts();
+        let value: serde_json::Value =
+            serde_json::from_str(&json).map_err(|_| SocketError::BadPlaceholder)?;
+        check_placeholders(&value, binary.len()).map_err(|_| SocketError::BadPlaceholder)?;
+        Ok(Payload::from_parts_unchecked(json, binary.clone()))
+    };
+    Ok(match packet {
+        Packet::Event {
+            nsp,
+            name,
+            args,
+            ack,
+        } => Packet::Event {
+            nsp,
+            name,
+            args: fill(args)?,
+            ack,
+        },
+        Packet::Ack { nsp, id, args } => Packet::Ack {
+            nsp,
+            id,
+            args: fill(args)?,
+        },
+        other => other,
+    })
+}
+
+/// Decodes one Socket.IO packet from the text of an Engine.IO message.
+pub fn decode(text: &str) -> Result<Decoded, SocketError> {
+    let bytes = text.as_bytes();
+    let kind = PacketKind::from_char(*bytes.first().ok_or(SocketError::Empty)?)
+        .ok_or(SocketError::UnknownType)?;
+    let mut pos = 1;
+
+    let mut attachments = 0usize;
+    if kind.is_binary() {
+        let digits = bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 4 || bytes.get(pos + digits) != Some(&b'-') {
+            return Err(SocketError::BadAttachmentCount);
+        }
+        attachments = text[pos..pos + digits]
+            .parse()
+            .map_err(|_| SocketError::BadAttachmentCount)?;
+        if attachments > MAX_ATTACHMENTS {
+            return Err(SocketError::BadAttachmentCount);
+        }
+        pos += digits + 1;
+    }
+
+    let mut nsp = "/";
+    if bytes.get(pos) == Some(&b'/') {
+        let end = text[pos..].find(',').map_or(text.len(), |i| pos + i);
+        nsp = &text[pos..end];
+        pos = (end + 1).min(text.len());
+    }
+    if !nsp.starts_with('/') {
+        return Err(SocketError::BadNamespace);
+    }
+
+    let mut ack = None;
+    if matches!(
+        kind,
+        PacketKind::Event | PacketKind::Ack | PacketKind::BinaryEvent | PacketKind::BinaryAck
+    ) {
+        let digits = bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits > 0 {
+            ack = Some(
+                text[pos..pos + digits]
+                    .parse::<u64>()
+                    .map_err(|_| SocketError::BadAckId)?,
+            );
+            pos += digits;
+        }
+    }
+
+    let data = &text[pos..];
+    let nsp = nsp.to_owned();
+    let bad = |reason| SocketError::BadData { kind, reason };
+    let packet = match kind {
+        PacketKind::Connect => {
+            let auth = if data.is_empty() {
+                None
+            } else {
+                let raw: &RawValue =
+                    serde_json::from_str(data).map_err(|_| bad("invalid JSON"))?;
+                if !raw.get().starts_with('{') {
+                    return Err(bad("auth must be an object"));
+                }
+                Some(raw.get().to_owned())
+            };
+            Packet::Connect { nsp, auth }
+        }
+        PacketKind::Disconnect => Packet::Disconnect { nsp },
+        PacketKind::Event | PacketKind::BinaryEvent => {
+            let (name, args) = split_event(data).ok_or_else(|| bad("expected [name, ...args]"))?;
+            Packet::Event {
+                nsp,
+                name,
+                args,
+                ack,
+            }
+        }
+        PacketKind::Ack | PacketKind::BinaryAck => {
+            let id = ack.ok_or_else(|| bad("missing ack id"))?;
+            let _: Vec<&RawValue> =
+                serde_json::from_str(data).map_err(|_| bad("expected an array"))?;
+            Packet::Ack {
+                nsp,
+                id,
+                args: Payload::from_parts_unchecked(data.to_owned(), Vec::new()),
+            }
+        }
+        PacketKind::ConnectError => return Err(SocketError::NotFromClient(kind)),
+    };
+
+    if kind.is_binary() {
+        if attachments == 0 {
+            return attach(packet, Vec::new()).map(Decoded::Complete);
+        }
+        return Ok(Decoded::Partial(BinaryAssembler {
+            packet,
+            expected: attachments,
+            received: Vec::with_capacity(attachments),
+        }));
+    }
+    Ok(Decoded::Complete(packet))
+}
+
+/// Splits `["name", a, b]` into the name and the JSON text `[a,b]`, copying the argument
+/// text once and never building a JSON tree.
+fn split_event(data: &str) -> Option<(String, Payload)> {
+    let items: Vec<&RawValue> = serde_json::from_str(data).ok()?;
+    let first = items.first()?;
+    if !first.get().starts_with('"') {
+        return None;
+    }
+    let name: String = serde_json::from_str(first.get()).ok()?;
+    let args = match (items.get(1), items.last()) {
+        (Some(second), Some(last)) => {
+            // The raw values borrow from `data`, so their offsets locate the argument run.
+            let start = second.get().as_ptr() as usize - data.as_ptr() as usize;
+            let end = last.get().as_ptr() as usize - data.as_ptr() as usize + last.get().len();
+            let mut json = String::with_capacity(end - start + 2);
+            json.push('[');
+            json.push_str(&data[start..end]);
+            json.push(']');
+            json
+        }
+        _ => "[]".to_owned(),
+    };
+    Some((name, Payload::from_parts_unchecked(args, Vec::new())))
+}
+
+fn write_header(out: &mut String, kind: PacketKind, attachments: usize, nsp: &str, ack: Option<u64>) {
+    out.push('4');
+    out.push((b'0' + kind as u8) as char);
+    if attachments > 0 {
+        let _ = write!(out, "{attachments}-");
+    }
+    if nsp != "/" {
+        out.push_str(nsp);
+        out.push(',');
+    }
+    if let Some(id) = ack {
+        let _ = write!(out, "{id}");
+    }
+}
+
+/// Encodes an event: `4` + `2`/`5` header + `["name",...args]`.
+pub fn encode_event(nsp: &str, name: &str, args: &Payload, ack: Option<u64>) -> String {
+    let binary = !args.binary().is_empty();
+    let kind = if binary {
+        PacketKind::BinaryEvent
+    } else {
+        PacketKind::Event
+    };
+    let json = args.json();
+    let mut out = String::with_capacity(16 + nsp.len() + name.len() + json.len());
+    write_header(&mut out, kind, args.binary().len(), nsp, ack);
+    out.push('[');
+    // Writing a str to a String cannot fail.
+    let _ = serde_json::to_writer(StringWriter(&mut out), name);
+    let inner = json[1..json.len() - 1].trim();
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
+    }
+    out.push(']');
+    out
+}
+
+/// Encodes an acknowledgement: `4` + `3`/`6` header + the argument array.
+pub fn encode_ack(nsp: &str, id: u64, args: &Payload) -> String {
+    let kind = if args.binary().is_empty() {
+        PacketKind::Ack
+    } else {
+        PacketKind::BinaryAck
+    };
+    let mut out = String::with_capacity(16 + nsp.len() + args.json().len());
+    write_header(&mut out, kind, args.binary().len(), nsp, Some(id));
+    out.push_str(args.json());
+    out
+}
+
+/// Encodes a connect acknowledgement `40{"sid":"…"}`.
+pub fn encode_connect(nsp: &str, sid: &str) -> String {
+    let mut out = String::with_capacity(40 + nsp.len());
+    write_header(&mut out, PacketKind::Connect, 0, nsp, None);
+    let _ = write!(out, r#"{{"sid":"{sid}"}}"#);
+    out
+}
+
+/// Encodes a refused connect `44{"message":…,"data":…}`; `data` is JSON text.
+pub fn encode_connect_error(nsp: &str, message: &str, data: Option<&str>) -> String {
+    let mut out = String::with_capacity(40 + nsp.len() + message.len());
+    write_header(&mut out, PacketKind::ConnectError, 0, nsp, None);
+    out.push_str(r#"{"message":"#);
+    let _ = serde_json::to_writer(StringWriter(&mut out), message);
+    if let Some(data) = data {
+        out.push_str(r#","data":"#);
+        out.push_str(data);
+    }
+    out.push('}');
+    out
+}
+
+/// Encodes a server-side namespace disconnect `41`.
+pub fn encode_disconnect(nsp: &str) -> String {
+    let mut out = String::with_capacity(4 + nsp.len());
+    write_header(&mut out, PacketKind::Disconnect, 0, nsp, None);
+    out
+}
+
+/// Lets serde_json write straight into a `String`.
+struct StringWriter<'a>(&'a mut String);
+
+impl std::io::Write for StringWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // serde_json only ever writes complete UTF-8 sequences of valid JSON.
+        let text = std::str::from_utf8(buf)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        self.0.push_str(text);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(text: &str) -> Packet {
+        match decode(text).expect("valid") {
+            Decoded::Complete(p) => p,
+            Decoded::Partial(_) => panic!("expected complete packet"),
+        }
+    }
+
+    fn event(nsp: &str, name: &str, json: &str, ack: Option<u64>) -> Packet {
+        Packet::Event {
+            nsp: nsp.into(),
+            name: name.into(),
+            args: Payload::from_parts_unchecked(json.into(), vec![]),
+            ack,
+        }
+    }
+
+    #[test]
+    fn decodes_connect() {
+        assert_eq!(
+            complete("0"),
+            Packet::Connect {
+                nsp: "/".into(),
+                auth: None
+            }
+        );
+        assert_eq!(
+            complete(r#"0{"token":"x"}"#),
+            Packet::Connect {
+                nsp: "/".into(),
+                auth: Some(r#"{"token":"x"}"#.into())
+            }
+        );
+        assert_eq!(
+            complete("0/admin,"),
+            Packet::Connect {
+                nsp: "/admin".into(),
+                auth: None
+            }
+        );
+        // No trailing comma, as some clients send it.
+        assert_eq!(
+            complete("0/random"),
+            Packet::Connect {
+                nsp: "/random".into(),
+                auth: None
+            }
+        );
+        assert_eq!(
+            complete(r#"0/a,{"k":1}"#),
+            Packet::Connect {
+                nsp: "/a".into(),
+                auth: Some(r#"{"k":1}"#.into())
+            }
+        );
+        assert!(decode("0[1]").is_err());
+        assert!(decode("0{").is_err());
+    }
+
+    #[test]
+    fn decodes_events_and_acks() {
+        assert_eq!(complete(r#"2["hello"]"#), event("/", "hello", "[]", None));
+        assert_eq!(
+            complete(r#"2/chat,12["hi", 1, {"a": [2]} ]"#),
+            event("/chat", "hi", r#"[1, {"a": [2]}]"#, Some(12))
+        );
+        assert_eq!(
+            complete(r#"31["ok"]"#),
+            Packet::Ack {
+                nsp: "/".into(),
+                id: 1,
+                args: Payload::from_parts_unchecked(r#"["ok"]"#.into(), vec![])
+            }
+        );
+        assert_eq!(
+            complete("1/admin,"),
+            Packet::Disconnect {
+                nsp: "/admin".into()
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            "", "9", "x", "2{}", "2[]", "2[1]", r#"2["a""#, "2abc[\"a\"]", "3[1]", "4{}",
+            r#"3x["a"]"#, "5[\"a\"]", "5-[\"a\"]", "51[\"a\"]", "599999-[\"a\"]",
+            r#"299999999999999999999999["a"]"#, "2/a,",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn assembles_binary() {
+        let Decoded::Partial(mut asm) =
+            decode(r#"52-/b,7["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+                .expect("valid")
+        else {
+            panic!("expected partial");
+        };
+        assert_eq!(asm.push(Bytes::from_static(b"a")), Ok(None));
+        let packet = asm.push(Bytes::from_static(b"b")).expect("ok").expect("done");
+        let Packet::Event { nsp, name, args, ack } = packet else {
+            panic!("expected event")
+        };
+        assert_eq!((nsp.as_str(), name.as_str(), ack), ("/b", "up", Some(7)));
+        assert_eq!(args.binary(), &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+
+        let Decoded::Partial(mut asm) =
+            decode(r#"51-["x",{"_placeholder":true,"num":3}]"#).expect("valid")
+        else {
+            panic!("expected partial");
+        };
+        assert_eq!(
+            asm.push(Bytes::from_static(b"a")),
+            Err(SocketError::BadPlaceholder)
+        );
+    }
+
+    #[test]
+    fn encodes() {
+        let args = Payload::many(&(1, "x")).expect("args");
+        assert_eq!(encode_event("/", "ev", &args, None), r#"42["ev",1,"x"]"#);
+        assert_eq!(
+            encode_event("/n", "e\"v", &Payload::empty(), Some(3)),
+            r#"42/n,3["e\"v"]"#
+        );
+        let bin = Payload::one(&Payload::placeholder(0))
+            .expect("one")
+            .with_binary(vec![Bytes::from_static(b"z")]);
+        assert_eq!(
+            encode_event("/", "b", &bin, None),
+            r#"451-["b",{"_placeholder":true,"num":0}]"#
+        );
+        assert_eq!(encode_ack("/", 5, &args), r#"435[1,"x"]"#);
+        assert_eq!(encode_ack("/x", 0, &bin), r#"461-/x,0[{"_placeholder":true,"num":0}]"#);
+        assert_eq!(encode_connect("/", "abc"), r#"40{"sid":"abc"}"#);
+        assert_eq!(
+            encode_connect_error("/r", "Invalid namespace", None),
+            r#"44/r,{"message":"Invalid namespace"}"#
+        );
+        assert_eq!(
+            encode_connect_error("/", "no", Some(r#"{"code":1}"#)),
+            r#"44{"message":"no","data":{"code":1}}"#
+        );
+        assert_eq!(encode_disconnect("/"), "41");
+        assert_eq!(encode_disconnect("/a"), "41/a,");
+    }
+
+    #[test]
+    fn round_trips_event() {
+        let args = Payload::many(&("α", [1, 2], serde_json::json!({"k": null}))).expect("args");
+        let text = encode_event("/ns", "ev", &args, Some(9));
+        let Packet::Event { nsp, name, args: back, ack } = complete(&text[1..]) else {
+            panic!("event")
+        };
+        assert_eq!((nsp.as_str(), name.as_str(), ack), ("/ns", "ev", Some(9)));
+        assert_eq!(back.values().expect("v"), args.values().expect("v"));
+    }
+}
