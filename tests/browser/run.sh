@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Headless-Chromium end-to-end test of the chat example.
+# Called by `make test-browser` (after `cargo build --workspace --bins` and `make chat-assets`);
+# works from any directory, as root on a fresh machine, without stdin.
+#   FERROSOCKET_CHAT_SERVER  chat server binary (default: <repo>/target/debug/chat)
+#   CHROMIUM_PATH            browser (default: /usr/bin/chromium, Debian's package)
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
+export CHROMIUM_PATH
+
+log() { printf '[browser] %s\n' "$*" >&2; }
+
+# 1. The browser: Debian's Chromium (playwright-core downloads none).
+if [ ! -x "$CHROMIUM_PATH" ]; then
+  if [ "$CHROMIUM_PATH" != /usr/bin/chromium ]; then
+    log "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable"; exit 1
+  fi
+  log "installing Debian's chromium"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update </dev/null
+  $SUDO apt-get install -y --no-install-recommends chromium </dev/null
+fi
+
+# 2. The client library: npm ci when node_modules is missing or older than the lock.
+cd "$HERE"
+if [ ! -f node_modules/playwright-core/package.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund </dev/null
+fi
+
+# 3. The page's socket.io client (normally already done by the Makefile).
+if [ ! -f "$ROOT/examples/chat/static/vendor/socket.io.min.js" ]; then
+  log "make chat-assets"
+  make -C "$ROOT" chat-assets </dev/null
+fi
+
+# 4. The test; bounded, so a hung browser can never stall CI.
+rm -rf "$HERE/artifacts"
+mkdir -p "$HERE/artifacts"
+log "running (screenshots go to tests/browser/artifacts/)"
+exec timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec chat.test.mjs </dev/null
