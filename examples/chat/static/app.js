@@ -166,6 +166,14 @@
     time.title = when.toLocaleString();
     meta.appendChild(time);
 
+    // Group with the previous message when it is the same person, shortly before.
+    var prev = el.messages.lastElementChild;
+    if (prev && prev.classList.contains('msg') && prev.dataset.username === username &&
+        ts - Number(prev.dataset.ts) < 5 * 60 * 1000) {
+      li.classList.add('cont');
+    }
+    li.dataset.ts = String(ts);
+
     var row = node('div', 'row');
     if (!own) row.appendChild(avatar(username));
     var body = node('div', 'bubble');
