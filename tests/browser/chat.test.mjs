@@ -167,7 +167,7 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
     screenshotsTaken.add(name);
   }
 
-  async function openPage(who) {
+  async function openPage(who, query = '') {
     const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
     const page = await context.newPage();
     page.__who = who;
@@ -179,7 +179,7 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
     page.on('dialog', (dialog) => { record.dialogs.push(dialog.message()); dialog.dismiss().catch(() => {}); });
     page.on('response', (res) => { if (res.status() >= 400) record.failedRequests.push(`${res.status()} ${res.url()}`); });
     pages.push(record);
-    await page.goto(`${baseUrl}/`, { waitUntil: 'load' });
+    await page.goto(`${baseUrl}/${query}`, { waitUntil: 'load' });
     return page;
   }
 
@@ -196,7 +196,8 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
     // chromium.launch() gives the browser a fresh temporary profile (user-data dir) and
     // removes it on close; every context below is isolated like a separate browser.
     alice = await openPage('alice');
-    bob = await openPage('bob');
+    // bob names the server explicitly, as a page served from elsewhere would.
+    bob = await openPage('bob', `?server=${encodeURIComponent(baseUrl)}`);
   }, { timeout: 90_000 });
 
   after(async () => {
@@ -234,7 +235,10 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
   });
 
   it('alice and bob join the same room and see each other', { timeout: STEP_TIMEOUT_MS }, async () => {
-    await joinAs(alice, 'alice', ROOM);
+    // alice joins with the keyboard (Enter in the form), bob with the button.
+    await alice.fill('#username', 'alice');
+    await alice.fill('#room', ROOM);
+    await alice.press('#room', 'Enter');
     await waitIn(alice, 'the chat view', () => !document.querySelector('#chat-view').hidden);
     await waitIn(alice, ...hasMember('alice'));
     assert.ok(await alice.isHidden('#join-view'));

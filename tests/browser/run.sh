@@ -23,7 +23,7 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo -n"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update </dev/null
-  $SUDO apt-get install -y --no-install-recommends chromium </dev/null
+  $SUDO apt-get install -y chromium </dev/null
 fi
 
 # 2. The client library: npm ci when node_modules is missing or older than the lock.
