@@ -198,7 +198,13 @@ mod tests {
         keys.sort();
         assert_eq!(
             keys,
-            ["maxPayload", "pingInterval", "pingTimeout", "sid", "upgrades"]
+            [
+                "maxPayload",
+                "pingInterval",
+                "pingTimeout",
+                "sid",
+                "upgrades"
+            ]
         );
         assert_eq!(obj["upgrades"], serde_json::json!(["websocket"]));
         let ws = open_packet("abc", false, 1, 2, 3);

@@ -180,7 +180,10 @@ impl Payload {
 
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
-        self.json.trim_start_matches('[').trim_start().starts_with(']')
+        self.json
+            .trim_start_matches('[')
+            .trim_start()
+            .starts_with(']')
     }
 }
 
@@ -228,10 +231,7 @@ mod tests {
         let (a, b, c): (u8, String, Vec<u8>) = p.parse().expect("tuple");
         assert_eq!((a, b.as_str(), c), (1, "two", vec![3]));
         assert_eq!(p.first::<u8>().expect("first"), 1);
-        assert_eq!(
-            Payload::empty().first::<Option<u8>>().expect("none"),
-            None
-        );
+        assert_eq!(Payload::empty().first::<Option<u8>>().expect("none"), None);
         assert!(matches!(Payload::many(&5), Err(PayloadError::NotAnArray)));
     }
 
@@ -247,6 +247,9 @@ mod tests {
             Err(PayloadError::BadPlaceholder { num: 1, count: 1 })
         ));
         assert!(Payload::from_json(r#"[{"a":[{"_placeholder":true}]}]"#, bin).is_err());
-        assert_eq!(Payload::placeholder(2), json!({"_placeholder": true, "num": 2}));
+        assert_eq!(
+            Payload::placeholder(2),
+            json!({"_placeholder": true, "num": 2})
+        );
     }
 }

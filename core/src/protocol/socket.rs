@@ -155,10 +155,7 @@ impl BinaryAssembler {
             return Ok(None);
         }
         let binary = std::mem::take(&mut self.received);
-        let packet = std::mem::replace(
-            &mut self.packet,
-            Packet::Disconnect { nsp: String::new() },
-        );
+        let packet = std::mem::replace(&mut self.packet, Packet::Disconnect { nsp: String::new() });
         attach(packet, binary).map(Some)
     }
 }
@@ -201,7 +198,10 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
 
     let mut attachments = 0usize;
     if kind.is_binary() {
-        let digits = bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = bytes[pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 || digits > 4 || bytes.get(pos + digits) != Some(&b'-') {
             return Err(SocketError::BadAttachmentCount);
         }
@@ -229,7 +229,10 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
         kind,
         PacketKind::Event | PacketKind::Ack | PacketKind::BinaryEvent | PacketKind::BinaryAck
     ) {
-        let digits = bytes[pos..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = bytes[pos..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits > 0 {
             ack = Some(
                 text[pos..pos + digits]
@@ -248,8 +251,7 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
             let auth = if data.is_empty() {
                 None
             } else {
-                let raw: &RawValue =
-                    serde_json::from_str(data).map_err(|_| bad("invalid JSON"))?;
+                let raw: &RawValue = serde_json::from_str(data).map_err(|_| bad("invalid JSON"))?;
                 if !raw.get().starts_with('{') {
                     return Err(bad("auth must be an object"));
                 }
@@ -318,7 +320,13 @@ fn split_event(data: &str) -> Option<(String, Payload)> {
     Some((name, Payload::from_parts_unchecked(args, Vec::new())))
 }
 
-fn write_header(out: &mut String, kind: PacketKind, attachments: usize, nsp: &str, ack: Option<u64>) {
+fn write_header(
+    out: &mut String,
+    kind: PacketKind,
+    attachments: usize,
+    nsp: &str,
+    ack: Option<u64>,
+) {
     out.push('4');
     out.push((b'0' + kind as u8) as char);
     if attachments > 0 {
@@ -503,9 +511,23 @@ mod tests {
     #[test]
     fn rejects_malformed() {
         for bad in [
-            "", "9", "x", "2{}", "2[]", "2[1]", r#"2["a""#, "2abc[\"a\"]", "3[1]", "4{}",
-            r#"3x["a"]"#, "5[\"a\"]", "5-[\"a\"]", "51[\"a\"]", "599999-[\"a\"]",
-            r#"299999999999999999999999["a"]"#, "2/a,",
+            "",
+            "9",
+            "x",
+            "2{}",
+            "2[]",
+            "2[1]",
+            r#"2["a""#,
+            "2abc[\"a\"]",
+            "3[1]",
+            "4{}",
+            r#"3x["a"]"#,
+            "5[\"a\"]",
+            "5-[\"a\"]",
+            "51[\"a\"]",
+            "599999-[\"a\"]",
+            r#"299999999999999999999999["a"]"#,
+            "2/a,",
         ] {
             assert!(decode(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -520,12 +542,24 @@ mod tests {
             panic!("expected partial");
         };
         assert_eq!(asm.push(Bytes::from_static(b"a")), Ok(None));
-        let packet = asm.push(Bytes::from_static(b"b")).expect("ok").expect("done");
-        let Packet::Event { nsp, name, args, ack } = packet else {
+        let packet = asm
+            .push(Bytes::from_static(b"b"))
+            .expect("ok")
+            .expect("done");
+        let Packet::Event {
+            nsp,
+            name,
+            args,
+            ack,
+        } = packet
+        else {
             panic!("expected event")
         };
         assert_eq!((nsp.as_str(), name.as_str(), ack), ("/b", "up", Some(7)));
-        assert_eq!(args.binary(), &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(
+            args.binary(),
+            &[Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
 
         let Decoded::Partial(mut asm) =
             decode(r#"51-["x",{"_placeholder":true,"num":3}]"#).expect("valid")
@@ -554,7 +588,10 @@ mod tests {
             r#"451-["b",{"_placeholder":true,"num":0}]"#
         );
         assert_eq!(encode_ack("/", 5, &args), r#"435[1,"x"]"#);
-        assert_eq!(encode_ack("/x", 0, &bin), r#"461-/x,0[{"_placeholder":true,"num":0}]"#);
+        assert_eq!(
+            encode_ack("/x", 0, &bin),
+            r#"461-/x,0[{"_placeholder":true,"num":0}]"#
+        );
         assert_eq!(encode_connect("/", "abc"), r#"40{"sid":"abc"}"#);
         assert_eq!(
             encode_connect_error("/r", "Invalid namespace", None),
@@ -572,7 +609,13 @@ mod tests {
     fn round_trips_event() {
         let args = Payload::many(&("α", [1, 2], serde_json::json!({"k": null}))).expect("args");
         let text = encode_event("/ns", "ev", &args, Some(9));
-        let Packet::Event { nsp, name, args: back, ack } = complete(&text[1..]) else {
+        let Packet::Event {
+            nsp,
+            name,
+            args: back,
+            ack,
+        } = complete(&text[1..])
+        else {
             panic!("event")
         };
         assert_eq!((nsp.as_str(), name.as_str(), ack), ("/ns", "ev", Some(9)));

@@ -1,1 +1,325 @@
-fn main(){}
+//! The server the cross-language end-to-end tests drive. See SPEC.md beside this file.
+
+use std::collections::VecDeque;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferrosocket::{
+    AllowedOrigins, Config, ConnectRefused, Event, Namespace, Payload, Server, Socket,
+};
+use serde_json::{json, Value};
+
+type DisconnectLog = Arc<Mutex<VecDeque<Value>>>;
+
+struct Args {
+    host: String,
+    port: u16,
+    config: Config,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut host = "127.0.0.1".to_owned();
+    let mut port = 0u16;
+    let mut builder = Config::builder();
+    let mut origins: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        let ms = |v: String| {
+            v.parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|e| e.to_string())
+        };
+        let num = |v: String| v.parse::<usize>().map_err(|e| e.to_string());
+        match flag.as_str() {
+            "--host" => host = value()?,
+            "--port" => port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
+            "--ping-interval" => builder = builder.ping_interval(ms(value()?)?),
+            "--ping-timeout" => builder = builder.ping_timeout(ms(value()?)?),
+            "--connect-timeout" => builder = builder.connect_timeout(ms(value()?)?),
+            "--max-payload" => builder = builder.max_payload(num(value()?)?),
+            "--max-connections" => builder = builder.max_connections(num(value()?)?),
+            "--queue" => builder = builder.max_queued_packets(num(value()?)?),
+            "--cors" => origins.push(value()?),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    if origins.iter().any(|o| o == "*") {
+        builder = builder.allowed_origins(AllowedOrigins::Any);
+    } else if !origins.is_empty() {
+        builder = builder.allowed_origins(AllowedOrigins::List(origins));
+    }
+    Ok(Args {
+        host,
+        port,
+        config: builder.build(),
+    })
+}
+
+fn one(value: &Value) -> Payload {
+    Payload::one(value).unwrap_or_default()
+}
+
+fn sorted_rooms(socket: &Socket) -> Value {
+    let mut rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+    rooms.sort();
+    json!(rooms)
+}
+
+/// The `args` array of an `emit`-style request, keeping the request's attachments.
+fn forwarded_args(request: &Value, event: &Event) -> Payload {
+    let args = request.get("args").cloned().unwrap_or_else(|| json!([]));
+    Payload::from_json(args.to_string(), event.args.binary().to_vec()).unwrap_or_default()
+}
+
+fn string_list(value: Option<&Value>) -> Vec<String> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn timeout_of(request: &Value) -> Duration {
+    Duration::from_millis(
+        request
+            .get("timeout_ms")
+            .and_then(Value::as_u64)
+            .unwrap_or(2000),
+    )
+}
+
+fn register(ns: &Namespace, log: &DisconnectLog) {
+    let name = ns.name().to_owned();
+    ns.on_connect(move |socket, auth| {
+        let name = name.clone();
+        async move {
+            let auth_value: Value = auth.parse().unwrap_or(Value::Null);
+            if name == "/auth" && auth_value.get("token") != Some(&json!("secret")) {
+                return Err(ConnectRefused::new("unauthorized").with_data(&json!({"code": 401})));
+            }
+            let welcome = json!({"sid": socket.id().as_str(), "nsp": name, "auth": auth_value});
+            let _ = socket.emit("welcome", &one(&welcome));
+            Ok(())
+        }
+    });
+
+    let log_on_disconnect = Arc::clone(log);
+    ns.on_disconnect(move |socket, reason| {
+        let log = Arc::clone(&log_on_disconnect);
+        async move {
+            let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+            if log.len() == 100 {
+                log.pop_front();
+            }
+            log.push_back(json!({"sid": socket.id().as_str(), "nsp": socket.namespace(), "reason": reason.as_str()}));
+        }
+    });
+
+    ns.on("echo", |socket, event| async move {
+        let _ = socket.emit("echo", &event.args);
+    });
+    ns.on("ack", |_socket, mut event| async move {
+        let args = event.args.clone();
+        let _ = event.ack(&args);
+    });
+    ns.on("count_args", |_socket, mut event| async move {
+        let count = event.args.len();
+        let _ = event.ack(&one(&json!(count)));
+    });
+    ns.on("sid", |socket, mut event| async move {
+        let _ = event.ack(&one(&json!({"sid": socket.id().as_str()})));
+    });
+    ns.on("join", |socket, mut event| async move {
+        let room: String = event.args.first().unwrap_or_default();
+        socket.join(room);
+        let _ = event.ack(&one(&sorted_rooms(&socket)));
+    });
+    ns.on("leave", |socket, mut event| async move {
+        let room: String = event.args.first().unwrap_or_default();
+        socket.leave(&room);
+        let _ = event.ack(&one(&sorted_rooms(&socket)));
+    });
+    ns.on("leave_all", |socket, mut event| async move {
+        socket.leave_all();
+        let _ = event.ack(&one(&sorted_rooms(&socket)));
+    });
+    ns.on("rooms", |socket, mut event| async move {
+        let _ = event.ack(&one(&sorted_rooms(&socket)));
+    });
+    let room_ns = ns.clone();
+    ns.on("room_sids", move |_socket, mut event| {
+        let ns = room_ns.clone();
+        async move {
+            let room: String = event.args.first().unwrap_or_default();
+            let mut sids: Vec<String> = ns
+                .to(room)
+                .sockets()
+                .iter()
+                .map(|s| s.id().to_string())
+                .collect();
+            sids.sort();
+            let _ = event.ack(&one(&json!(sids)));
+        }
+    });
+    let close_ns = ns.clone();
+    ns.on("close_room", move |_socket, mut event| {
+        let ns = close_ns.clone();
+        async move {
+            let room: String = event.args.first().unwrap_or_default();
+            ns.close_room(&room);
+            let _ = event.ack(&one(&json!(true)));
+        }
+    });
+    let emit_ns = ns.clone();
+    ns.on("emit", move |socket, mut event| {
+        let ns = emit_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let name = request
+                .get("event")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let mut target = ns
+                .to(string_list(request.get("to")))
+                .except(string_list(request.get("except")));
+            if request.get("include_self") == Some(&json!(false)) {
+                target = target.except(socket.id());
+            }
+            target.emit(&name, &forwarded_args(&request, &event));
+            let _ = event.ack(&one(&json!(true)));
+        }
+    });
+    ns.on("server_ack", |socket, mut event| async move {
+        let request: Value = event.args.first().unwrap_or(Value::Null);
+        let name = request
+            .get("event")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let reply = socket
+            .emit_with_ack(
+                &name,
+                &forwarded_args(&request, &event),
+                timeout_of(&request),
+            )
+            .await;
+        let answer = match reply {
+            Ok(args) => json!({"ok": true, "args": args.values().unwrap_or_default()}),
+            Err(error) => json!({"ok": false, "error": match error {
+                ferrosocket::AckError::Timeout => "timeout",
+                ferrosocket::AckError::Disconnected => "disconnected",
+            }}),
+        };
+        let _ = event.ack(&one(&answer));
+    });
+    let ack_ns = ns.clone();
+    ns.on("broadcast_ack", move |_socket, mut event| {
+        let ns = ack_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let name = request
+                .get("event")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
+            let replies = ns
+                .to(string_list(request.get("to")))
+                .emit_with_ack(
+                    &name,
+                    &forwarded_args(&request, &event),
+                    timeout_of(&request),
+                )
+                .await;
+            let mut responses = Vec::new();
+            let mut timeouts = 0;
+            for (_, reply) in replies {
+                match reply {
+                    Ok(args) => responses.push(json!(args.values().unwrap_or_default())),
+                    Err(_) => timeouts += 1,
+                }
+            }
+            let _ = event.ack(&one(&json!({"responses": responses, "timeouts": timeouts})));
+        }
+    });
+    ns.on("disconnect_me", |socket, event| async move {
+        let request: Value = event.args.first().unwrap_or(Value::Null);
+        if request.get("all") == Some(&json!(true)) {
+            socket.close_connection();
+        } else {
+            socket.disconnect();
+        }
+    });
+    let log_reader = Arc::clone(log);
+    ns.on("disconnect_log", move |_socket, mut event| {
+        let log = Arc::clone(&log_reader);
+        async move {
+            let entries: Vec<Value> = log
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            let _ = event.ack(&one(&json!(entries)));
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(error) => {
+            eprintln!("test-server: {error}");
+            std::process::exit(2);
+        }
+    };
+    let server = Server::new(args.config);
+    let log: DisconnectLog = Arc::new(Mutex::new(VecDeque::new()));
+    for name in ["/", "/admin", "/auth"] {
+        register(&server.of(name), &log);
+    }
+    let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "test-server: cannot bind {}:{}: {error}",
+                args.host, args.port
+            );
+            std::process::exit(1);
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    println!("LISTENING {addr}");
+    let _ = std::io::stdout().flush();
+    if let Err(error) = server.run(listener, shutdown_signal()).await {
+        eprintln!("test-server: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,401 @@
+//! Engine.IO sessions: transports, heartbeats and the per-session outbound queue.
+//!
+//! A [`Session`] is one Engine.IO connection. Whatever the transport, everything the
+//! server sends goes through the session's bounded queue, and exactly one consumer
+//! drains it: the pending long-polling GET, or the WebSocket task once the session is
+//! on WebSocket. The consumer takes everything queued at once and writes it in one
+//! response or one flush, so bursts coalesce without extra buffering.
+
+pub(crate) mod polling;
+pub(crate) mod websocket;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{DisconnectReason, SendError};
+use crate::server::ServerState;
+use crate::sid::Sid;
+use crate::socket::Connection;
+
+/// One encoded Socket.IO packet, shared by reference between all its recipients.
+#[derive(Debug)]
+pub(crate) struct OutPacket {
+    /// The Engine.IO message text, `4` included.
+    pub(crate) text: Utf8Bytes,
+    /// Binary attachments, sent as separate binary messages after the text.
+    pub(crate) binary: Vec<Bytes>,
+}
+
+impl OutPacket {
+    pub(crate) fn new(text: String, binary: Vec<Bytes>) -> Arc<Self> {
+        Arc::new(Self {
+            text: Utf8Bytes::from(text),
+            binary,
+        })
+    }
+}
+
+/// An item in a session's outbound queue.
+#[derive(Debug, Clone)]
+pub(crate) enum Outbound {
+    Packet(Arc<OutPacket>),
+    Ping,
+}
+
+/// The HTTP request that opened a session, kept for handlers (headers, query, address).
+#[derive(Debug)]
+pub struct Handshake {
+    /// Request headers.
+    pub headers: http::HeaderMap,
+    /// Request path and query as received, e.g. `/socket.io/?EIO=4&transport=polling`.
+    pub uri: http::Uri,
+    /// The peer's address.
+    pub remote_addr: SocketAddr,
+    /// When the session was opened.
+    pub issued: std::time::SystemTime,
+}
+
+impl Handshake {
+    /// The query string (without `?`), or `""`.
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+
+    /// The value of one query parameter, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        query_param(self.query(), name)
+    }
+}
+
+/// Which transport currently carries a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Polling,
+    WebSocket,
+}
+
+#[derive(Debug)]
+struct TransportState {
+    kind: Transport,
+    /// A WebSocket probe succeeded; a pending GET must be released with a noop.
+    upgrading: bool,
+    /// A long-polling GET is waiting on this session (two at once is a violation).
+    get_pending: bool,
+}
+
+/// One Engine.IO connection.
+pub(crate) struct Session {
+    pub(crate) id: Sid,
+    pub(crate) server: Arc<ServerState>,
+    pub(crate) handshake: Handshake,
+    /// Packets waiting to be written. Bounded by `max_queued_packets`; a session whose
+    /// queue is full is closed rather than allowed to grow, so a slow client costs at most
+    /// that many shared packet references.
+    queue: Mutex<VecDeque<Outbound>>,
+    /// Wakes the single queue consumer (pending GET or WebSocket task). `notify_one`
+    /// keeps a permit when nobody waits, so a wake-up between a drain and the next wait
+    /// is never lost.
+    writable: Notify,
+    /// Wakes the heartbeat when a pong arrives; only armed waiters are woken, so a stray
+    /// pong cannot satisfy a later ping.
+    pong: Notify,
+    /// Cancelled once when the session closes: stops the heartbeat, releases a pending
+    /// GET and makes the WebSocket task flush and send its close frame.
+    closed: CancellationToken,
+    /// Set once by the first `close`, so cleanup and disconnect handlers run exactly once.
+    closing: AtomicBool,
+    /// Why the session closed (decides what a pending GET is answered with).
+    close_reason: Mutex<Option<DisconnectReason>>,
+    transport: Mutex<TransportState>,
+    /// The Socket.IO side of this connection: its namespace sockets and partial packets.
+    pub(crate) conn: Connection,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).finish()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(
+        server: Arc<ServerState>,
+        handshake: Handshake,
+        kind: Transport,
+    ) -> Arc<Self> {
+        let session = Arc::new(Self {
+            id: Sid::new(),
+            server,
+            handshake,
+            queue: Mutex::new(VecDeque::new()),
+            writable: Notify::new(),
+            pong: Notify::new(),
+            closed: CancellationToken::new(),
+            closing: AtomicBool::new(false),
+            close_reason: Mutex::new(None),
+            transport: Mutex::new(TransportState {
+                kind,
+                upgrading: false,
+                get_pending: false,
+            }),
+            conn: Connection::default(),
+        });
+        session.server.insert_session(&session);
+        tokio::spawn(heartbeat(Arc::clone(&session)));
+        session
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn transport(&self) -> Transport {
+        lock(&self.transport).kind
+    }
+
+    /// Whether a WebSocket may take this session over: it is on polling, open, and no
+    /// other upgrade is under way.
+    pub(crate) fn can_upgrade(&self) -> bool {
+        let transport = lock(&self.transport);
+        transport.kind == Transport::Polling && !transport.upgrading && !self.is_closed()
+    }
+
+    /// Queues one item for the client. Never blocks; a full queue closes the session.
+    pub(crate) fn send(self: &Arc<Self>, item: Outbound) -> Result<(), SendError> {
+        {
+            let mut queue = lock(&self.queue);
+            if self.is_closed() {
+                return Err(SendError::Disconnected);
+            }
+            if queue.len() >= self.server.config.max_queued_packets {
+                drop(queue);
+                tracing::warn!(sid = %self.id, "outbound queue full, disconnecting slow client");
+                self.close(DisconnectReason::ClientTooSlow);
+                return Err(SendError::QueueFull);
+            }
+            queue.push_back(item);
+        }
+        self.writable.notify_one();
+        Ok(())
+    }
+
+    /// Queues several items at once (they stay contiguous).
+    pub(crate) fn send_all(self: &Arc<Self>, items: Vec<Outbound>) -> Result<(), SendError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut queue = lock(&self.queue);
+            if self.is_closed() {
+                return Err(SendError::Disconnected);
+            }
+            if queue.len() + items.len() > self.server.config.max_queued_packets {
+                drop(queue);
+                tracing::warn!(sid = %self.id, "outbound queue full, disconnecting slow client");
+                self.close(DisconnectReason::ClientTooSlow);
+                return Err(SendError::QueueFull);
+            }
+            queue.extend(items);
+        }
+        self.writable.notify_one();
+        Ok(())
+    }
+
+    /// Takes everything queued, leaving an empty queue that holds no memory.
+    pub(crate) fn drain(&self) -> VecDeque<Outbound> {
+        std::mem::take(&mut *lock(&self.queue))
+    }
+
+    /// Closes the session once: the Socket.IO side runs its disconnect handlers with
+    /// `reason`, the heartbeat stops and the transport flushes what is queued and closes.
+    pub(crate) fn close(self: &Arc<Self>, reason: DisconnectReason) {
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::debug!(sid = %self.id, %reason, "session closed");
+        *lock(&self.close_reason) = Some(reason);
+        let polling = self.transport() == Transport::Polling;
+        let server_initiated = matches!(
+            reason,
+            DisconnectReason::ServerNamespaceDisconnect | DisconnectReason::ServerShuttingDown
+        );
+        if polling && server_initiated && !lock(&self.transport).get_pending {
+            // Keep the session reachable briefly so the client's next GET collects the
+            // queued disconnect packets and the close packet instead of a bare 400.
+            let session = Arc::clone(self);
+            let grace = self
+                .server
+                .config
+                .ping_timeout
+                .min(std::time::Duration::from_secs(5));
+            tokio::spawn(async move {
+                tokio::time::sleep(grace).await;
+                session.server.remove_session(&session.id);
+            });
+        } else {
+            self.server.remove_session(&self.id);
+        }
+        self.conn.close_all(self, reason);
+        self.closed.cancel();
+        self.writable.notify_one();
+    }
+
+    pub(crate) fn close_reason(&self) -> Option<DisconnectReason> {
+        *lock(&self.close_reason)
+    }
+
+    pub(crate) fn on_pong(&self) {
+        self.pong.notify_waiters();
+    }
+
+    /// Handles one packet from the client, whatever the transport. An error closes the
+    /// session with the returned reason.
+    pub(crate) fn on_packet(
+        self: &Arc<Self>,
+        packet: crate::protocol::EnginePacket<'_>,
+    ) -> Result<(), DisconnectReason> {
+        use crate::protocol::EnginePacket as P;
+        match packet {
+            P::Message(text) => self.conn.on_text(self, text),
+            P::Binary(data) => self.conn.on_binary(self, data),
+            P::Pong(_) => {
+                self.on_pong();
+                Ok(())
+            }
+            P::Close => {
+                self.close(DisconnectReason::TransportClose);
+                Ok(())
+            }
+            P::Noop => Ok(()),
+            P::Ping(_) | P::Open(_) | P::Upgrade => {
+                tracing::info!(sid = %self.id, "unexpected engine.io packet from client");
+                Err(DisconnectReason::ParseError)
+            }
+        }
+    }
+}
+
+/// Sends pings, closes on a missing pong, and enforces the connect timeout.
+async fn heartbeat(session: Arc<Session>) {
+    let config = &session.server.config;
+    let mut connect_deadline = Some(Instant::now() + config.connect_timeout);
+    let mut next_ping = Instant::now() + config.ping_interval;
+    loop {
+        if !wait_until(&session, next_ping, &mut connect_deadline).await {
+            return;
+        }
+        let pong = session.pong.notified();
+        tokio::pin!(pong);
+        pong.as_mut().enable();
+        if session.send(Outbound::Ping).is_err() {
+            return;
+        }
+        let pong_deadline = Instant::now() + config.ping_timeout;
+        tokio::select! {
+            _ = &mut pong => {}
+            alive = wait_until(&session, pong_deadline, &mut connect_deadline) => {
+                if alive {
+                    tracing::debug!(sid = %session.id, "no pong in time");
+                    session.close(DisconnectReason::PingTimeout);
+                }
+                return;
+            }
+        }
+        next_ping = Instant::now() + config.ping_interval;
+    }
+}
+
+/// Sleeps until `deadline`, checking the connect timeout on the way. Returns false when
+/// the session closed (or was closed for not connecting).
+async fn wait_until(
+    session: &Arc<Session>,
+    deadline: Instant,
+    connect: &mut Option<Instant>,
+) -> bool {
+    loop {
+        let wake = match *connect {
+            Some(c) if c < deadline => c,
+            _ => deadline,
+        };
+        tokio::select! {
+            _ = session.closed.cancelled() => return false,
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        if wake == deadline {
+            return true;
+        }
+        *connect = None;
+        if !session.conn.has_connected() {
+            tracing::debug!(sid = %session.id, "no namespace connect in time");
+            session.close(DisconnectReason::TransportClose);
+            return false;
+        }
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind; keep serving.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Finds `name` in a query string and percent-decodes its value.
+pub(crate) fn query_param(query: &str, name: &str) -> Option<String> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value))
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => match bytes.get(i + 1..i + 3).and_then(hex_byte) {
+                Some(b) => {
+                    out.push(b);
+                    i += 2;
+                }
+                None => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_byte(pair: &[u8]) -> Option<u8> {
+    let digit = |b: u8| (b as char).to_digit(16);
+    Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params() {
+        assert_eq!(
+            query_param("EIO=4&transport=polling", "EIO").as_deref(),
+            Some("4")
+        );
+        assert_eq!(query_param("a=1&b=x%20y+z", "b").as_deref(), Some("x y z"));
+        assert_eq!(query_param("a=%zz&c", "a").as_deref(), Some("%zz"));
+        assert_eq!(query_param("a=%4", "a").as_deref(), Some("%4"));
+        assert_eq!(query_param("c", "c").as_deref(), Some(""));
+        assert_eq!(query_param("a=1", "b"), None);
+    }
+}

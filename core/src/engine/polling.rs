@@ -1,0 +1,112 @@
+//! HTTP long-polling: GET waits for queued packets, POST carries the client's packets.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::{lock, Outbound, Session, Transport};
+use crate::error::DisconnectReason;
+use crate::protocol::engine::{decode_payload, encode_binary_for_polling, RECORD_SEPARATOR};
+
+/// Clears the session's "GET pending" flag however the GET ends (answered, or dropped
+/// because the client went away mid-poll).
+struct PendingGet<'a>(&'a Session);
+
+impl Drop for PendingGet<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.transport).get_pending = false;
+    }
+}
+
+/// Answers a long-polling GET: every queued packet in one payload, waiting until there
+/// is at least one.
+pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
+    {
+        let mut transport = lock(&session.transport);
+        if transport.kind != Transport::Polling {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        if transport.get_pending {
+            drop(transport);
+            // Two overlapping GETs: the pending one is answered with a close packet.
+            tracing::info!(sid = %session.id, "overlapping polling GET, closing session");
+            session.close(DisconnectReason::TransportError);
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        transport.get_pending = true;
+    }
+    let _pending = PendingGet(&session);
+    loop {
+        let items = session.drain();
+        if !items.is_empty() {
+            let mut body = encode(items);
+            if session.is_closed() {
+                body.push(RECORD_SEPARATOR);
+                body.push(b'1');
+                session.server.remove_session(&session.id);
+            }
+            return Ok(Bytes::from(body));
+        }
+        if session.is_closed() {
+            session.server.remove_session(&session.id);
+            // A close the client asked for releases the poll with a noop.
+            return Ok(match session.close_reason() {
+                Some(DisconnectReason::TransportClose) => Bytes::from_static(b"6"),
+                _ => Bytes::from_static(b"1"),
+            });
+        }
+        if lock(&session.transport).upgrading {
+            return Ok(Bytes::from_static(b"6"));
+        }
+        tokio::select! {
+            _ = session.writable.notified() => {}
+            _ = session.closed.cancelled() => {}
+        }
+    }
+}
+
+fn encode(items: std::collections::VecDeque<Outbound>) -> Vec<u8> {
+    let mut body = Vec::with_capacity(64);
+    for item in items {
+        if !body.is_empty() {
+            body.push(RECORD_SEPARATOR);
+        }
+        match item {
+            Outbound::Ping => body.push(b'2'),
+            Outbound::Packet(packet) => {
+                body.extend_from_slice(packet.text.as_str().as_bytes());
+                for attachment in &packet.binary {
+                    body.push(RECORD_SEPARATOR);
+                    encode_binary_for_polling(&mut body, attachment);
+                }
+            }
+        }
+    }
+    body
+}
+
+/// Handles a POST body of client packets.
+pub(crate) fn post(session: &Arc<Session>, body: &[u8]) -> Result<(), StatusCode> {
+    if session.transport() != Transport::Polling || session.is_closed() {
+        return Err(StatusCode::BAD_REQUEST);
+    }
+    let packets = match decode_payload(body) {
+        Ok(packets) => packets,
+        Err(error) => {
+            tracing::info!(sid = %session.id, %error, "malformed polling payload");
+            session.close(DisconnectReason::ParseError);
+            return Err(StatusCode::BAD_REQUEST);
+        }
+    };
+    for packet in packets {
+        if session.is_closed() {
+            break;
+        }
+        if let Err(reason) = session.on_packet(packet) {
+            session.close(reason);
+            return Err(StatusCode::BAD_REQUEST);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Namespaces: handlers, connected sockets and rooms for one namespace name.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::adapter::{Adapter, LocalAdapter, Room};
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::error::{AckError, ConnectRefused, DisconnectReason};
+use crate::protocol::Payload;
+use crate::sid::Sid;
+use crate::socket::{run_inline, AckSender, BoxFuture, Event, Socket, SocketInner};
+
+type EventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
+type ConnectHandler =
+    Arc<dyn Fn(Socket, Auth) -> BoxFuture<Result<(), ConnectRefused>> + Send + Sync>;
+type DisconnectHandler = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture<()> + Send + Sync>;
+
+#[derive(Default)]
+struct Handlers {
+    connect: Option<ConnectHandler>,
+    disconnect: Option<DisconnectHandler>,
+    events: HashMap<String, EventHandler>,
+    any: Option<EventHandler>,
+}
+
+pub(crate) struct NamespaceInner {
+    pub(crate) name: Arc<str>,
+    /// Read on every event, written only when handlers are registered.
+    handlers: RwLock<Handlers>,
+    /// Connected (and connecting) sockets by id: how an adapter's answer becomes sockets.
+    sockets: RwLock<HashMap<Sid, Arc<SocketInner>>>,
+    pub(crate) adapter: Box<dyn Adapter>,
+}
+
+impl NamespaceInner {
+    pub(crate) fn new(name: &str) -> Arc<Self> {
+        Arc::new(Self {
+            name: Arc::from(name),
+            handlers: RwLock::new(Handlers::default()),
+            sockets: RwLock::new(HashMap::new()),
+            adapter: Box::new(LocalAdapter::new()),
+        })
+    }
+
+    fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
+        self.handlers.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
+        self.handlers.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn connect_handler(&self) -> Option<ConnectHandler> {
+        self.handlers().connect.clone()
+    }
+
+    pub(crate) fn disconnect_handler(&self) -> Option<DisconnectHandler> {
+        self.handlers().disconnect.clone()
+    }
+
+    pub(crate) fn add_socket(&self, socket: &Arc<SocketInner>) {
+        self.sockets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(socket.id, Arc::clone(socket));
+        self.adapter.add_socket(socket.id);
+    }
+
+    pub(crate) fn remove_socket(&self, socket: &SocketInner) {
+        self.adapter.remove_socket(socket.id);
+        self.sockets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&socket.id);
+    }
+
+    pub(crate) fn socket(&self, sid: Sid) -> Option<Arc<SocketInner>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&sid)
+            .cloned()
+    }
+
+    /// Resolves sids to sockets. The locks are released before anything is sent, since
+    /// sending can disconnect a slow client, which takes these locks for writing.
+    pub(crate) fn sockets_for(&self, sids: &[Sid]) -> Vec<Arc<SocketInner>> {
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        sids.iter()
+            .filter_map(|sid| sockets.get(sid).cloned())
+            .collect()
+    }
+
+    pub(crate) fn all_sockets(&self) -> Vec<Arc<SocketInner>> {
+        self.sockets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn dispatch_event(
+        socket: Arc<SocketInner>,
+        name: String,
+        args: Payload,
+        ack: Option<u64>,
+    ) {
+        let handler = {
+            let handlers = socket.ns.handlers();
+            handlers
+                .events
+                .get(&name)
+                .or(handlers.any.as_ref())
+                .cloned()
+        };
+        let Some(handler) = handler else {
+            tracing::trace!(event = %name, "no handler");
+            return;
+        };
+        let socket = Socket(socket);
+        let ack = ack.map(|id| AckSender::new(socket.clone(), id));
+        run_inline(handler(socket, Event::new(name, args, ack)));
+    }
+}
+
+/// The auth payload a client sent with its namespace CONNECT.
+#[derive(Debug, Clone, Default)]
+pub struct Auth(Option<String>);
+
+impl Auth {
+    pub(crate) fn new(json: Option<String>) -> Self {
+        Self(json)
+    }
+
+    /// The auth object as JSON text, if the client sent one.
+    pub fn json(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+
+    /// Parses the auth object into `T` (an absent payload parses as `null`).
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.0.as_deref().unwrap_or("null"))
+    }
+}
+
+/// A handle to one namespace: register handlers, emit, and manage rooms. Cheap to
+/// clone, `Send + Sync`.
+///
+/// ```no_run
+/// # async fn demo(server: ferrosocket::Server) {
+/// use ferrosocket::{ConnectRefused, Payload};
+/// let admin = server.of("/admin");
+/// admin.on_connect(|_socket, auth| async move {
+///     match auth.parse::<serde_json::Value>() {
+///         Ok(v) if v["token"] == "secret" => Ok(()),
+///         _ => Err(ConnectRefused::new("unauthorized")),
+///     }
+/// });
+/// admin.on("ping", |_socket, mut event| async move {
+///     let _ = event.ack(&Payload::one("pong").unwrap());
+/// });
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Namespace(pub(crate) Arc<NamespaceInner>);
+
+impl std::fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Namespace").field(&self.0.name).finish()
+    }
+}
+
+impl Namespace {
+    /// The namespace name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// Handles event `event`. The handler runs on a tokio task; it starts in the order
+    /// the client's events arrived and runs inline until it first awaits.
+    pub fn on<F, Fut>(&self, event: &str, handler: F) -> &Self
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, e| Box::pin(handler(s, e)));
+        self.0
+            .handlers_mut()
+            .events
+            .insert(event.to_owned(), handler);
+        self
+    }
+
+    /// Handles every event that has no handler of its own.
+    pub fn on_any<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket, Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.0.handlers_mut().any = Some(Arc::new(move |s, e| Box::pin(handler(s, e))));
+        self
+    }
+
+    /// Decides whether a client may connect. Until it returns the socket is connecting:
+    /// it may join rooms and be emitted to, and whatever is emitted reaches the client
+    /// after the CONNECT acknowledgement. Returning `Err` refuses the client with a
+    /// CONNECT_ERROR carrying the message and data.
+    pub fn on_connect<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket, Auth) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectRefused>> + Send + 'static,
+    {
+        self.0.handlers_mut().connect = Some(Arc::new(move |s, a| Box::pin(handler(s, a))));
+        self
+    }
+
+    /// Runs when a connected socket leaves, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.0.handlers_mut().disconnect = Some(Arc::new(move |s, r| Box::pin(handler(s, r))));
+        self
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(&self.0))
+    }
+
+    /// Targets `rooms` (socket ids are rooms too).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Targets the namespace minus `rooms`.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    /// Emits to every socket of the namespace; returns how many it reached.
+    pub fn emit(&self, event: &str, args: &Payload) -> usize {
+        self.operator().emit(event, args)
+    }
+
+    /// Emits to every socket and collects each one's acknowledgement.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+    ) -> impl Future<Output = Vec<(Sid, Result<Payload, AckError>)>> + Send + 'static {
+        self.operator().emit_with_ack(event, args, timeout)
+    }
+
+    /// A connected socket by id.
+    pub fn socket(&self, sid: Sid) -> Option<Socket> {
+        self.0.socket(sid).map(Socket)
+    }
+
+    /// Every connected socket.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.0.all_sockets().into_iter().map(Socket).collect()
+    }
+
+    /// Every room with members (socket id rooms excluded).
+    pub fn rooms(&self) -> Vec<Room> {
+        self.0.adapter.rooms()
+    }
+
+    /// Removes every socket from `room`.
+    pub fn close_room(&self, room: &str) {
+        self.0.adapter.close_room(room);
+    }
+}

@@ -1,0 +1,518 @@
+//! Socket.IO sockets: one per namespace a client connected to.
+//!
+//! [`Connection`] is the Socket.IO side of one Engine.IO session: it decodes packets,
+//! reassembles binary ones, and routes them to the namespace sockets it owns.
+//! [`Socket`] is the public handle to one namespace socket.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::adapter::Room;
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::engine::{lock, Handshake, OutPacket, Outbound, Session};
+use crate::error::{AckError, ConnectRefused, DisconnectReason, SendError};
+use crate::namespace::{Auth, NamespaceInner};
+use crate::protocol::socket::{self as codec, BinaryAssembler, Decoded, Packet};
+use crate::protocol::Payload;
+use crate::sid::Sid;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+const CONNECTING: u8 = 0;
+const CONNECTED: u8 = 1;
+const DISCONNECTED: u8 = 2;
+
+/// The Socket.IO state of one Engine.IO session.
+#[derive(Default)]
+pub(crate) struct Connection {
+    /// The namespace sockets of this client (usually one). Holding them here is what
+    /// keeps them alive; a socket removes itself on disconnect.
+    sockets: Mutex<Vec<Arc<SocketInner>>>,
+    /// A binary packet waiting for its attachments. Only the transport's reader touches
+    /// it, one packet at a time.
+    partial: Mutex<Option<BinaryAssembler>>,
+}
+
+impl Connection {
+    fn find(&self, nsp: &str) -> Option<Arc<SocketInner>> {
+        lock(&self.sockets)
+            .iter()
+            .find(|s| &*s.ns.name == nsp)
+            .cloned()
+    }
+
+    pub(crate) fn has_connected(&self) -> bool {
+        !lock(&self.sockets).is_empty()
+    }
+
+    fn remove(&self, socket: &SocketInner) {
+        lock(&self.sockets).retain(|s| s.id != socket.id);
+    }
+
+    /// Handles the text of one Engine.IO message.
+    pub(crate) fn on_text(
+        &self,
+        session: &Arc<Session>,
+        text: &str,
+    ) -> Result<(), DisconnectReason> {
+        if lock(&self.partial).is_some() {
+            tracing::info!(sid = %session.id, "text packet while binary attachments were expected");
+            return Err(DisconnectReason::ParseError);
+        }
+        match codec::decode(text) {
+            Ok(Decoded::Complete(packet)) => self.dispatch(session, packet),
+            Ok(Decoded::Partial(assembler)) => {
+                *lock(&self.partial) = Some(assembler);
+                Ok(())
+            }
+            Err(error) => {
+                tracing::info!(sid = %session.id, %error, "malformed socket.io packet");
+                Err(DisconnectReason::ParseError)
+            }
+        }
+    }
+
+    /// Handles one binary Engine.IO message (an attachment).
+    pub(crate) fn on_binary(
+        &self,
+        session: &Arc<Session>,
+        data: Bytes,
+    ) -> Result<(), DisconnectReason> {
+        let mut partial = lock(&self.partial);
+        let Some(assembler) = partial.as_mut() else {
+            tracing::info!(sid = %session.id, "binary frame with no binary packet pending");
+            return Err(DisconnectReason::ParseError);
+        };
+        match assembler.push(data) {
+            Ok(None) => Ok(()),
+            Ok(Some(packet)) => {
+                *partial = None;
+                drop(partial);
+                self.dispatch(session, packet)
+            }
+            Err(error) => {
+                tracing::info!(sid = %session.id, %error, "invalid binary packet");
+                Err(DisconnectReason::ParseError)
+            }
+        }
+    }
+
+    fn dispatch(&self, session: &Arc<Session>, packet: Packet) -> Result<(), DisconnectReason> {
+        match packet {
+            Packet::Connect { nsp, auth } => {
+                self.connect(session, &nsp, auth);
+                Ok(())
+            }
+            Packet::Disconnect { nsp } => {
+                if let Some(socket) = self.find(&nsp) {
+                    socket.disconnect_with(DisconnectReason::ClientNamespaceDisconnect, false);
+                }
+                Ok(())
+            }
+            Packet::Event {
+                nsp,
+                name,
+                args,
+                ack,
+            } => match self.find(&nsp) {
+                Some(socket) if socket.state.load(Ordering::Acquire) == CONNECTED => {
+                    NamespaceInner::dispatch_event(socket, name, args, ack);
+                    Ok(())
+                }
+                _ => {
+                    tracing::info!(sid = %session.id, %nsp, "event for a namespace the client is not connected to");
+                    Err(DisconnectReason::ParseError)
+                }
+            },
+            Packet::Ack { nsp, id, args } => {
+                if let Some(socket) = self.find(&nsp) {
+                    socket.resolve_ack(id, args);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn connect(&self, session: &Arc<Session>, nsp: &str, auth: Option<String>) {
+        if self.find(nsp).is_some() {
+            tracing::debug!(sid = %session.id, %nsp, "duplicate connect ignored");
+            return;
+        }
+        let Some(ns) = session.server.namespace(nsp) else {
+            let text = codec::encode_connect_error(nsp, "Invalid namespace", None);
+            let _ = session.send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+            return;
+        };
+        let socket = Arc::new(SocketInner {
+            id: Sid::new(),
+            ns: Arc::clone(&ns),
+            session: Arc::clone(session),
+            state: AtomicU8::new(CONNECTING),
+            pending: Mutex::new(Vec::new()),
+            next_ack: AtomicU64::new(0),
+            acks: Mutex::new(HashMap::new()),
+        });
+        lock(&self.sockets).push(Arc::clone(&socket));
+        ns.add_socket(&socket);
+        let handler = ns.connect_handler();
+        run_inline(Box::pin(async move {
+            let result = match handler {
+                Some(handler) => handler(Socket(Arc::clone(&socket)), Auth::new(auth)).await,
+                None => Ok(()),
+            };
+            match result {
+                Ok(()) => socket.finish_connect(),
+                Err(refused) => socket.refuse(refused),
+            }
+        }));
+    }
+
+    /// Disconnects every namespace socket (the session is closing).
+    pub(crate) fn close_all(&self, _session: &Arc<Session>, reason: DisconnectReason) {
+        let sockets = std::mem::take(&mut *lock(&self.sockets));
+        *lock(&self.partial) = None;
+        for socket in sockets {
+            socket.disconnect_with(reason, false);
+        }
+    }
+}
+
+/// Runs a handler's future on the calling task until it first waits, and only then
+/// spawns the rest. Handlers that do not wait (the common case) therefore run in the
+/// order their packets arrived, without a task spawn per event.
+pub(crate) fn run_inline(mut future: BoxFuture<()>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        future.as_mut().poll(&mut cx)
+    }));
+    match polled {
+        Ok(Poll::Ready(())) => {}
+        // Futures re-register their wakers on every poll, so the task's next poll
+        // replaces the no-op waker used above.
+        Ok(Poll::Pending) => {
+            tokio::spawn(future);
+        }
+        Err(_) => tracing::error!("a handler panicked; the server goes on"),
+    }
+}
+
+pub(crate) struct SocketInner {
+    pub(crate) id: Sid,
+    pub(crate) ns: Arc<NamespaceInner>,
+    pub(crate) session: Arc<Session>,
+    state: AtomicU8,
+    /// What was emitted to this socket while its connect handler ran; written right
+    /// after the CONNECT acknowledgement so the client sees `connect` first.
+    pending: Mutex<Vec<Outbound>>,
+    next_ack: AtomicU64,
+    /// Server→client emits waiting for the client's ack, by ack id. Dropping a sender
+    /// (on disconnect) wakes its waiter with `AckError::Disconnected`.
+    acks: Mutex<HashMap<u64, oneshot::Sender<Payload>>>,
+}
+
+impl SocketInner {
+    pub(crate) fn send(&self, item: Outbound) -> Result<(), SendError> {
+        match self.state.load(Ordering::Acquire) {
+            CONNECTED => self.session.send(item),
+            CONNECTING => {
+                let mut pending = lock(&self.pending);
+                // Re-check under the lock: `finish_connect` flips the state while holding it.
+                match self.state.load(Ordering::Acquire) {
+                    CONNECTING if pending.len() < self.session.server.config.max_queued_packets => {
+                        pending.push(item);
+                        Ok(())
+                    }
+                    CONNECTING => Err(SendError::QueueFull),
+                    CONNECTED => {
+                        drop(pending);
+                        self.session.send(item)
+                    }
+                    _ => Err(SendError::Disconnected),
+                }
+            }
+            _ => Err(SendError::Disconnected),
+        }
+    }
+
+    fn finish_connect(&self) {
+        let mut pending = lock(&self.pending);
+        if self.state.load(Ordering::Acquire) != CONNECTING {
+            return;
+        }
+        let ack = codec::encode_connect(&self.ns.name, self.id.as_str());
+        let mut items = Vec::with_capacity(pending.len() + 1);
+        items.push(Outbound::Packet(OutPacket::new(ack, Vec::new())));
+        items.append(&mut pending);
+        *pending = Vec::new();
+        self.state.store(CONNECTED, Ordering::Release);
+        drop(pending);
+        let _ = self.session.send_all(items);
+    }
+
+    fn refuse(&self, refused: ConnectRefused) {
+        if self.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+            return;
+        }
+        *lock(&self.pending) = Vec::new();
+        self.session.conn.remove(self);
+        self.ns.remove_socket(self);
+        let text =
+            codec::encode_connect_error(&self.ns.name, &refused.message, refused.data.as_deref());
+        let _ = self
+            .session
+            .send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+    }
+
+    /// Leaves the namespace once. `tell_client` sends the `41` packet (server-initiated).
+    pub(crate) fn disconnect_with(self: &Arc<Self>, reason: DisconnectReason, tell_client: bool) {
+        let previous = self.state.swap(DISCONNECTED, Ordering::AcqRel);
+        if previous == DISCONNECTED {
+            return;
+        }
+        if tell_client {
+            let text = codec::encode_disconnect(&self.ns.name);
+            let _ = self
+                .session
+                .send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+        }
+        *lock(&self.pending) = Vec::new();
+        self.session.conn.remove(self);
+        self.ns.remove_socket(self);
+        lock(&self.acks).clear();
+        tracing::debug!(sid = %self.id, nsp = %self.ns.name, %reason, "socket disconnected");
+        if previous == CONNECTED {
+            if let Some(handler) = self.ns.disconnect_handler() {
+                run_inline(handler(Socket(Arc::clone(self)), reason));
+            }
+        }
+    }
+
+    fn resolve_ack(&self, id: u64, args: Payload) {
+        if let Some(waiter) = lock(&self.acks).remove(&id) {
+            let _ = waiter.send(args);
+        }
+    }
+
+    /// Registers an ack waiter and sends the event asking for it.
+    pub(crate) fn send_with_ack(
+        &self,
+        event: &str,
+        args: &Payload,
+    ) -> Result<(u64, oneshot::Receiver<Payload>), SendError> {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock(&self.acks).insert(id, tx);
+        let text = codec::encode_event(&self.ns.name, event, args, Some(id));
+        let packet = OutPacket::new(text, args.binary().to_vec());
+        if let Err(error) = self.send(Outbound::Packet(packet)) {
+            lock(&self.acks).remove(&id);
+            return Err(error);
+        }
+        Ok((id, rx))
+    }
+
+    pub(crate) fn forget_ack(&self, id: u64) {
+        lock(&self.acks).remove(&id);
+    }
+}
+
+/// Waits for an ack registered with `send_with_ack`.
+pub(crate) async fn wait_ack(
+    socket: Arc<SocketInner>,
+    sent: Result<(u64, oneshot::Receiver<Payload>), SendError>,
+    timeout: Duration,
+) -> Result<Payload, AckError> {
+    let (id, rx) = sent.map_err(|_| AckError::Disconnected)?;
+    match tokio::time::timeout(timeout, rx).await {
+        Ok(Ok(args)) => Ok(args),
+        Ok(Err(_)) => Err(AckError::Disconnected),
+        Err(_) => {
+            socket.forget_ack(id);
+            Err(AckError::Timeout)
+        }
+    }
+}
+
+/// A handle to one client's socket in one namespace. Cheap to clone, `Send + Sync`;
+/// every method may be called from any thread or task.
+#[derive(Clone)]
+pub struct Socket(pub(crate) Arc<SocketInner>);
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("nsp", &self.0.ns.name)
+            .finish()
+    }
+}
+
+impl Socket {
+    /// This socket's id (distinct from the Engine.IO session id).
+    pub fn id(&self) -> Sid {
+        self.0.id
+    }
+
+    /// The Engine.IO session id shared by this client's namespace sockets.
+    pub fn engine_id(&self) -> Sid {
+        self.0.session.id
+    }
+
+    /// The namespace name, e.g. `/` or `/admin`.
+    pub fn namespace(&self) -> &str {
+        &self.0.ns.name
+    }
+
+    /// The HTTP request that opened the connection.
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.session.handshake
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn connected(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) != DISCONNECTED
+    }
+
+    /// Whether the client is on the WebSocket transport (after an upgrade or directly).
+    pub fn is_websocket(&self) -> bool {
+        self.0.session.transport() == crate::engine::Transport::WebSocket
+    }
+
+    /// Sends `event` with `args` to this client.
+    pub fn emit(&self, event: &str, args: &Payload) -> Result<(), SendError> {
+        let text = codec::encode_event(&self.0.ns.name, event, args, None);
+        self.0.send(Outbound::Packet(OutPacket::new(
+            text,
+            args.binary().to_vec(),
+        )))
+    }
+
+    /// Sends `event` and waits up to `timeout` for the client's acknowledgement.
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Payload, AckError>> + Send + 'static {
+        let sent = self.0.send_with_ack(event, args);
+        wait_ack(Arc::clone(&self.0), sent, timeout)
+    }
+
+    /// Joins one or more rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.0.ns.adapter.join(self.0.id, &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.0.ns.adapter.leave(self.0.id, room);
+    }
+
+    /// Leaves every room it joined (it stays in its own id room).
+    pub fn leave_all(&self) {
+        self.0.ns.adapter.leave_all(self.0.id);
+    }
+
+    /// The rooms it is in, its own id room first.
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut rooms = vec![Room::from(self.0.id.as_str())];
+        rooms.extend(self.0.ns.adapter.rooms_of(self.0.id));
+        rooms
+    }
+
+    /// Targets `rooms`, leaving this socket out (the usual "tell the others").
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(&self.0.ns))
+            .to(rooms)
+            .except(self.0.id)
+    }
+
+    /// Targets the whole namespace except this socket.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(Arc::clone(&self.0.ns)).except(self.0.id)
+    }
+
+    /// Disconnects this socket from its namespace; the client sees
+    /// `io server disconnect`. Other namespaces of the client stay connected.
+    pub fn disconnect(&self) {
+        self.0
+            .disconnect_with(DisconnectReason::ServerNamespaceDisconnect, true);
+    }
+
+    /// Closes the client's whole connection (every namespace), after sending a
+    /// disconnect packet for each namespace.
+    pub fn close_connection(&self) {
+        let session = &self.0.session;
+        let sockets = lock(&session.conn.sockets).clone();
+        for socket in sockets {
+            socket.disconnect_with(DisconnectReason::ServerNamespaceDisconnect, true);
+        }
+        session.close(DisconnectReason::ServerNamespaceDisconnect);
+    }
+}
+
+/// One event from a client, given to an event handler.
+#[derive(Debug)]
+pub struct Event {
+    /// The event name.
+    pub name: String,
+    /// Its arguments.
+    pub args: Payload,
+    ack: Option<AckSender>,
+}
+
+impl Event {
+    pub(crate) fn new(name: String, args: Payload, ack: Option<AckSender>) -> Self {
+        Self { name, args, ack }
+    }
+
+    /// Whether the client asked for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Acknowledges with `args`; does nothing if the client did not ask for an ack.
+    /// Only the first acknowledgement is sent.
+    pub fn ack(&mut self, args: &Payload) -> Result<(), SendError> {
+        match self.ack.take() {
+            Some(sender) => sender.send(args),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the ack sender out, to answer later (from another task or thread).
+    pub fn take_ack(&mut self) -> Option<AckSender> {
+        self.ack.take()
+    }
+}
+
+/// Answers one client event's acknowledgement, once, from anywhere.
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: u64,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: Socket, id: u64) -> Self {
+        Self { socket, id }
+    }
+
+    /// Sends the acknowledgement.
+    pub fn send(self, args: &Payload) -> Result<(), SendError> {
+        let inner = &self.socket.0;
+        let text = codec::encode_ack(&inner.ns.name, self.id, args);
+        inner.send(Outbound::Packet(OutPacket::new(
+            text,
+            args.binary().to_vec(),
+        )))
+    }
+}
