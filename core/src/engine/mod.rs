@@ -227,9 +227,9 @@ impl Session {
             reason,
             DisconnectReason::ServerNamespaceDisconnect | DisconnectReason::ServerShuttingDown
         );
-        if polling && server_initiated && !lock(&self.transport).get_pending {
-            // Keep the session reachable briefly so the client's next GET collects the
-            // queued disconnect packets and the close packet instead of a bare 400.
+        if polling && server_initiated {
+            // Keep the session reachable briefly so the client's next GETs collect the
+            // queued disconnect packets and then the close packet instead of a bare 400.
             let session = Arc::clone(self);
             let grace = self
                 .server

@@ -40,13 +40,10 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
     loop {
         let items = session.drain();
         if !items.is_empty() {
-            let mut body = encode(items);
-            if session.is_closed() {
-                body.push(RECORD_SEPARATOR);
-                body.push(b'1');
-                session.server.remove_session(&session.id);
-            }
-            return Ok(Bytes::from(body));
+            // Even when the session is closing, the close packet goes in the next
+            // response: clients handle Socket.IO packets a tick after Engine.IO ones, so a
+            // `41` followed by `1` in one payload would surface as "transport close".
+            return Ok(Bytes::from(encode(items)));
         }
         if session.is_closed() {
             session.server.remove_session(&session.id);

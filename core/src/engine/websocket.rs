@@ -5,6 +5,7 @@ use std::sync::Arc;
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
@@ -156,8 +157,21 @@ async fn run(mut ws: Ws, session: Arc<Session>) {
 
 fn read_error(session: &Session, error: WsError) -> DisconnectReason {
     match error {
-        WsError::ConnectionClosed | WsError::AlreadyClosed => DisconnectReason::TransportClose,
-        WsError::Io(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+        // The peer went away, with or without a closing handshake: the client's
+        // transport closed, nothing failed on our side.
+        WsError::ConnectionClosed
+        | WsError::AlreadyClosed
+        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            DisconnectReason::TransportClose
+        }
+        WsError::Io(ref e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
             DisconnectReason::TransportClose
         }
         WsError::Capacity(error) => {

@@ -260,7 +260,7 @@ async fn main() {
     let server = Server::new(config.build());
     register(&server.of("/"), &Arc::new(Mutex::new(Chat::default())));
     let files = ferrosocket::serve_dir(&options.static_dir);
-    server.set_fallback(move |req| files(req));
+    server.set_fallback(files);
 
     let listener = match tokio::net::TcpListener::bind((options.host.as_str(), options.port)).await
     {

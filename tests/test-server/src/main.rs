@@ -85,6 +85,31 @@ fn string_list(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// An ack's arguments as JSON to nest in a reply, with their attachments appended to
+/// `binary` and their placeholders renumbered to match.
+fn nest_args(args: &Payload, binary: &mut Vec<bytes::Bytes>) -> Value {
+    fn shift(value: &mut Value, offset: u64) {
+        match value {
+            Value::Array(items) => items.iter_mut().for_each(|v| shift(v, offset)),
+            Value::Object(map) if map.get("_placeholder") == Some(&Value::Bool(true)) => {
+                if let Some(num) = map.get("num").and_then(Value::as_u64) {
+                    map.insert("num".into(), json!(num + offset));
+                }
+            }
+            Value::Object(map) => map.values_mut().for_each(|v| shift(v, offset)),
+            _ => {}
+        }
+    }
+    let mut values = json!(args.values().unwrap_or_default());
+    shift(&mut values, binary.len() as u64);
+    binary.extend(args.binary().iter().cloned());
+    values
+}
+
+fn with_binary(value: &Value, binary: Vec<bytes::Bytes>) -> Payload {
+    Payload::from_json(json!([value]).to_string(), binary).unwrap_or_default()
+}
+
 fn timeout_of(request: &Value) -> Duration {
     Duration::from_millis(
         request
@@ -210,14 +235,15 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
                 timeout_of(&request),
             )
             .await;
+        let mut binary = Vec::new();
         let answer = match reply {
-            Ok(args) => json!({"ok": true, "args": args.values().unwrap_or_default()}),
+            Ok(args) => json!({"ok": true, "args": nest_args(&args, &mut binary)}),
             Err(error) => json!({"ok": false, "error": match error {
                 ferrosocket::AckError::Timeout => "timeout",
                 ferrosocket::AckError::Disconnected => "disconnected",
             }}),
         };
-        let _ = event.ack(&one(&answer));
+        let _ = event.ack(&with_binary(&answer, binary));
     });
     let ack_ns = ns.clone();
     ns.on("broadcast_ack", move |_socket, mut event| {
@@ -237,15 +263,15 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
                     timeout_of(&request),
                 )
                 .await;
-            let mut responses = Vec::new();
-            let mut timeouts = 0;
+            let (mut responses, mut binary, mut timeouts) = (Vec::new(), Vec::new(), 0);
             for (_, reply) in replies {
                 match reply {
-                    Ok(args) => responses.push(json!(args.values().unwrap_or_default())),
+                    Ok(args) => responses.push(nest_args(&args, &mut binary)),
                     Err(_) => timeouts += 1,
                 }
             }
-            let _ = event.ack(&one(&json!({"responses": responses, "timeouts": timeouts})));
+            let answer = json!({"responses": responses, "timeouts": timeouts});
+            let _ = event.ack(&with_binary(&answer, binary));
         }
     });
     ns.on("disconnect_me", |socket, event| async move {
