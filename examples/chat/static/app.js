@@ -275,8 +275,12 @@
     });
   }
 
+  var everConnected = false;
+
   socket.on('connect', function () {
     setConn('connected', 'connected');
+    if (!everConnected && /^could not connect/.test(el.error.textContent)) showError('');
+    everConnected = true;
     // A new connection is a new session on the server: take our seat again.
     if (state.joined) doJoin(state.joined.username, state.joined.room, true);
   });
@@ -291,9 +295,14 @@
     if (state.joined) addStatus('connection lost');
   });
 
-  socket.on('connect_error', function () {
+  socket.on('connect_error', function (err) {
     if (socket.active) setConn('reconnecting', 'reconnecting…');
     else setConn('disconnected', 'disconnected');
+    // Tell why the very first connection fails (wrong ?server=, CORS, server down…).
+    if (!everConnected) {
+      showError('could not connect to ' + (server || window.location.origin) +
+        (err && err.message ? ' (' + err.message + ')' : ''));
+    }
   });
 
   socket.io.on('reconnect_attempt', function () { setConn('reconnecting', 'reconnecting…'); });
