@@ -1,0 +1,193 @@
+//! `echo`: closed-loop request/ack round trips.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::conn::{ack_id, open_many, payload_string, Target, Template, Ws, PONG};
+use crate::server::{mib, ProcStats, ServerProc};
+use crate::{hist_json, hist_line, new_hist, Outcome};
+
+#[derive(Debug, Default)]
+struct ClientReport {
+    samples: Vec<u64>,
+    count: u64,
+    error: Option<String>,
+}
+
+async fn client(
+    mut ws: Ws,
+    template: Arc<Template>,
+    start: tokio::time::Instant,
+    measure_from: tokio::time::Instant,
+    end: tokio::time::Instant,
+) -> ClientReport {
+    let mut report = ClientReport::default();
+    tokio::time::sleep_until(start).await;
+    let mut id = 0u64;
+    'outer: while tokio::time::Instant::now() < end {
+        let t0 = Instant::now();
+        if let Err(e) = ws.send(template.with_id(id)).await {
+            report.error = Some(format!("send: {e}"));
+            break;
+        }
+        loop {
+            // Give an answer in flight at `end` a few seconds to arrive.
+            let wait = tokio::time::timeout_at(end + Duration::from_secs(5), ws.next()).await;
+            match wait {
+                Err(_) => {
+                    report.error = Some(format!("no ack for id {id}"));
+                    break 'outer;
+                }
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    if let Some(got) = ack_id(t.as_str()) {
+                        if got != id {
+                            report.error = Some(format!("ack id {got}, expected {id}"));
+                            break 'outer;
+                        }
+                        break;
+                    } else if t.as_str() == "2" {
+                        if let Err(e) = ws.send(Message::Text(PONG)).await {
+                            report.error = Some(format!("pong: {e}"));
+                            break 'outer;
+                        }
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => {
+                    report.error = Some(format!("connection lost: {other:?}"));
+                    break 'outer;
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        if now >= measure_from && now <= end {
+            report.samples.push(t0.elapsed().as_nanos() as u64);
+            report.count += 1;
+        }
+        id += 1;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(2), ws.close(None)).await;
+    report
+}
+
+pub async fn run(
+    server: &mut ServerProc,
+    target: Arc<Target>,
+    clients: usize,
+    duration: Duration,
+    warmup: Duration,
+    size: usize,
+    concurrency: usize,
+) -> Result<Outcome, String> {
+    let opened = open_many(&target, clients, concurrency, None, 0).await;
+    let connected = opened.conns.len();
+    if connected == 0 {
+        return Err(format!(
+            "no connection succeeded: {}",
+            opened.failures.to_json()
+        ));
+    }
+    eprintln!(
+        "echo: {connected} clients connected in {:.2}s; warm-up {:.1}s, measuring {:.1}s",
+        opened.took.as_secs_f64(),
+        warmup.as_secs_f64(),
+        duration.as_secs_f64()
+    );
+    let template = Arc::new(Template::new(
+        "42",
+        format!("[\"ack\",{}]", payload_string(size)),
+    ));
+    let start = tokio::time::Instant::now() + Duration::from_millis(300);
+    let measure_from = start + warmup;
+    let end = measure_from + duration;
+    let mut tasks = Vec::with_capacity(connected);
+    for ws in opened.conns {
+        tasks.push(tokio::spawn(client(
+            ws,
+            Arc::clone(&template),
+            start,
+            measure_from,
+            end,
+        )));
+    }
+    tokio::time::sleep_until(measure_from).await;
+    let srv0 = server.stats().unwrap_or_default();
+    let me0 = ProcStats::current().unwrap_or_default();
+    tokio::time::sleep_until(end).await;
+    let srv1 = server.stats().unwrap_or_default();
+    let me1 = ProcStats::current().unwrap_or_default();
+
+    let mut hist = new_hist();
+    let mut count = 0u64;
+    let mut errors: Vec<String> = Vec::new();
+    let mut failed_clients = 0;
+    for task in tasks {
+        match task.await {
+            Ok(r) => {
+                count += r.count;
+                for ns in r.samples {
+                    let _ = hist.record(ns.max(1));
+                }
+                if let Some(e) = r.error {
+                    failed_clients += 1;
+                    if errors.len() < 5 {
+                        errors.push(e);
+                    }
+                }
+            }
+            Err(e) => {
+                failed_clients += 1;
+                errors.push(format!("task: {e}"));
+            }
+        }
+    }
+    let alive = server.alive();
+    let secs = duration.as_secs_f64();
+    let rate = count as f64 / secs;
+    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
+    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let mut summary = format!(
+        "echo: {connected}/{clients} clients, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
+    );
+    summary += &format!("  latency: {}\n", hist_line(&hist));
+    summary += &format!(
+        "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), server RSS {:.1} MiB\n",
+        100.0 * server_cpu / secs,
+        100.0 * loadgen_cpu / secs,
+        mib(srv1.rss_bytes)
+    );
+    summary += &format!("  failed clients {failed_clients} {errors:?}, server alive {alive}");
+    let json = json!({
+        "scenario": "echo",
+        "clients": clients,
+        "connected": connected,
+        "connect_failures": opened.failures.to_json(),
+        "payload_size": size,
+        "duration_secs": secs,
+        "warmup_secs": warmup.as_secs_f64(),
+        "round_trips": count,
+        "events_per_sec": rate,
+        "latency": hist_json(&hist),
+        "latency_p50_us": us(hist.value_at_quantile(0.5)),
+        "latency_p99_us": us(hist.value_at_quantile(0.99)),
+        "latency_p999_us": us(hist.value_at_quantile(0.999)),
+        "server_cpu_secs": server_cpu,
+        "server_cpu_util": server_cpu / secs,
+        "loadgen_cpu_secs": loadgen_cpu,
+        "loadgen_cpu_util": loadgen_cpu / secs,
+        "server_rss": srv1.rss_bytes,
+        "failed_clients": failed_clients,
+        "errors": errors,
+        "server_alive": alive,
+    });
+    Ok(Outcome {
+        summary,
+        json,
+        ok: failed_clients == 0 && alive && connected == clients,
+    })
+}

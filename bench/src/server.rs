@@ -1,0 +1,317 @@
+//! The server under test: started as a child process, observed through /proc, and
+//! always stopped (SIGTERM, then SIGKILL) when the `ServerProc` is dropped.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// What was asked for the server process.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub path: PathBuf,
+    pub extra_args: Vec<String>,
+    pub pin_cpu: Option<usize>,
+    pub log_path: PathBuf,
+    pub start_timeout: Duration,
+    pub stop_timeout: Duration,
+}
+
+/// How the server ended.
+#[derive(Debug, Clone)]
+pub struct StopInfo {
+    pub status: Option<ExitStatus>,
+    pub killed: bool,
+    pub already_exited: bool,
+    pub took: Duration,
+}
+
+impl StopInfo {
+    pub fn describe(&self) -> String {
+        let status = match self.status {
+            Some(s) => s.to_string(),
+            None => "unknown".to_owned(),
+        };
+        if self.already_exited {
+            format!("server had ALREADY EXITED before the end of the run ({status})")
+        } else if self.killed {
+            format!(
+                "server did not exit {:.1}s after SIGTERM, killed ({status})",
+                self.took.as_secs_f64()
+            )
+        } else {
+            format!(
+                "server stopped on SIGTERM in {:.2}s ({status})",
+                self.took.as_secs_f64()
+            )
+        }
+    }
+
+    pub fn clean(&self) -> bool {
+        !self.already_exited && !self.killed && self.status.is_some_and(|s| s.success())
+    }
+}
+
+#[derive(Debug)]
+pub struct ServerProc {
+    child: Child,
+    pub pid: u32,
+    pub addr: SocketAddr,
+    pub log_path: PathBuf,
+    pub pinned: bool,
+    stop_timeout: Duration,
+    stopped: Option<StopInfo>,
+}
+
+/// Whether `taskset` can be run.
+pub fn have_taskset() -> bool {
+    Command::new("taskset")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl ServerProc {
+    pub fn start(opts: &ServerOptions) -> Result<Self, String> {
+        let log = File::create(&opts.log_path)
+            .map_err(|e| format!("cannot create {}: {e}", opts.log_path.display()))?;
+        let pinned = opts.pin_cpu.is_some() && have_taskset();
+        let mut command = match opts.pin_cpu {
+            Some(cpu) if pinned => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cpu.to_string()).arg(&opts.path);
+                c
+            }
+            _ => Command::new(&opts.path),
+        };
+        command
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(&opts.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        set_parent_death_signal(&mut command);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", opts.path.display()))?;
+        let pid = child.id();
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("server stdout not captured".into());
+        };
+        // Read the LISTENING line on a thread (with a timeout), then keep draining stdout.
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {
+                        if line.starts_with("LISTENING ") {
+                            let _ = tx.send(line.trim().to_owned());
+                            break;
+                        }
+                    }
+                }
+            }
+            let mut sink = Vec::new();
+            let _ = reader.read_to_end(&mut sink);
+        });
+        let mut proc = Self {
+            child,
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_path: opts.log_path.clone(),
+            pinned,
+            stop_timeout: opts.stop_timeout,
+            stopped: None,
+        };
+        let line = match rx.recv_timeout(opts.start_timeout) {
+            Ok(line) => line,
+            Err(_) => {
+                let info = proc.stop();
+                return Err(format!(
+                    "server printed no LISTENING line within {:?} ({}); log: {}",
+                    opts.start_timeout,
+                    info.describe(),
+                    opts.log_path.display()
+                ));
+            }
+        };
+        proc.addr = line["LISTENING ".len()..]
+            .parse()
+            .map_err(|e| format!("bad LISTENING line {line:?}: {e}"))?;
+        Ok(proc)
+    }
+
+    /// Whether the process is still running (it may have crashed).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn stats(&self) -> Option<ProcStats> {
+        ProcStats::read(&format!("/proc/{}", self.pid))
+    }
+
+    /// SIGTERM, wait, then SIGKILL. Idempotent.
+    pub fn stop(&mut self) -> StopInfo {
+        if let Some(info) = &self.stopped {
+            return info.clone();
+        }
+        let start = Instant::now();
+        let info = match self.child.try_wait() {
+            Ok(Some(status)) => StopInfo {
+                status: Some(status),
+                killed: false,
+                already_exited: true,
+                took: Duration::ZERO,
+            },
+            _ => {
+                let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
+                let mut status = None;
+                while start.elapsed() < self.stop_timeout {
+                    if let Ok(Some(s)) = self.child.try_wait() {
+                        status = Some(s);
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                let killed = status.is_none();
+                if killed {
+                    let _ = self.child.kill();
+                    status = self.child.wait().ok();
+                }
+                StopInfo {
+                    status,
+                    killed,
+                    already_exited: false,
+                    took: start.elapsed(),
+                }
+            }
+        };
+        self.stopped = Some(info.clone());
+        info
+    }
+
+    /// Lines of the server log at WARN or ERROR level (count, first few).
+    pub fn log_problems(&self, keep: usize) -> (usize, Vec<String>) {
+        log_problems(&self.log_path, keep)
+    }
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+pub fn log_problems(path: &Path, keep: usize) -> (usize, Vec<String>) {
+    let Ok(file) = File::open(path) else {
+        return (0, Vec::new());
+    };
+    let mut count = 0;
+    let mut lines = Vec::new();
+    for line in BufReader::new(file).lines().map_while(Result::ok) {
+        let plain = strip_ansi(&line);
+        if plain.contains(" WARN ") || plain.contains(" ERROR ") || plain.contains("panicked") {
+            count += 1;
+            if lines.len() < keep {
+                lines.push(plain);
+            }
+        }
+    }
+    (count, lines)
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// If this process dies (even by SIGKILL), the kernel sends the server SIGTERM.
+#[allow(unsafe_code)]
+fn set_parent_death_signal(command: &mut Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // prctl(2), which is async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM).map_err(std::io::Error::from)
+        });
+    }
+}
+
+/// Memory and CPU of one process, from /proc.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcStats {
+    pub rss_bytes: u64,
+    pub rss_anon_bytes: u64,
+    pub cpu_secs: f64,
+    pub threads: u64,
+}
+
+impl ProcStats {
+    pub fn read(dir: &str) -> Option<Self> {
+        let status = std::fs::read_to_string(format!("{dir}/status")).ok()?;
+        let kb = |key: &str| -> u64 {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
+        // Fields after the command name (which may hold spaces) start at field 3.
+        let after = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let utime: u64 = fields.get(11)?.parse().ok()?;
+        let stime: u64 = fields.get(12)?.parse().ok()?;
+        let threads: u64 = fields.get(17)?.parse().ok()?;
+        let tck = clock_ticks();
+        Some(Self {
+            rss_bytes: kb("VmRSS:") * 1024,
+            rss_anon_bytes: kb("RssAnon:") * 1024,
+            cpu_secs: (utime + stime) as f64 / tck,
+            threads,
+        })
+    }
+
+    pub fn current() -> Option<Self> {
+        Self::read("/proc/self")
+    }
+}
+
+fn clock_ticks() -> f64 {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(t)) if t > 0 => t as f64,
+        _ => 100.0,
+    }
+}
+
+pub fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
