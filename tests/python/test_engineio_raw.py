@@ -420,3 +420,43 @@ def test_websocket_binary_frame_over_max_payload_closes(server_factory):
         ws.wait_closed(3)
     finally:
         ws.close()
+
+
+# ----------------------------------------------------------------------------- socket.io CONNECT
+
+
+def test_connect_ack_and_welcome_over_websocket(server):
+    ws = RawWs(server, auto_pong=True)
+    try:
+        ws.send("40")
+        ack = ws.recv_non_ping()
+        assert ack.startswith("40{")
+        body = json.loads(ack[2:])
+        assert list(body) == ["sid"] and body["sid"] != ws.sid
+        assert json.loads(ws.recv_non_ping()[2:]) == ["welcome", {"sid": body["sid"], "nsp": "/", "auth": None}]
+        ws.send('40/admin,{"token":"x","n":1}')
+        ack = ws.recv_non_ping()
+        sid = json.loads(ack[len("40/admin,"):])["sid"]
+        w = ws.recv_non_ping()
+        assert w.startswith("42/admin,")
+        assert json.loads(w[len("42/admin,"):]) == ["welcome", {"sid": sid, "nsp": "/admin", "auth": {"token": "x", "n": 1}}]
+        ws.send("40/random")
+        assert ws.recv_non_ping() == '44/random,{"message":"Invalid namespace"}'
+        ws.send('40/auth,{"token":"nope"}')
+        r = ws.recv_non_ping()
+        assert r.startswith("44/auth,")
+        assert json.loads(r[len("44/auth,"):]) == {"message": "unauthorized", "data": {"code": 401}}
+        ws.send('40/auth,{"token":"secret"}')
+        assert ws.recv_non_ping().startswith('40/auth,{"sid":')
+    finally:
+        ws.close()
+
+
+@pytest.mark.spec_only("node socket.io cannot tell an empty auth object from no auth payload")
+def test_welcome_echoes_an_empty_auth_object(server):
+    ws = RawWs(server, auto_pong=True)
+    try:
+        sid = ws.connect_nsp("/", auth={})
+        assert json.loads(ws.recv_non_ping()[2:]) == ["welcome", {"sid": sid, "nsp": "/", "auth": {}}]
+    finally:
+        ws.close()
