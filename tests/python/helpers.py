@@ -249,7 +249,10 @@ class RawWs:
             if remaining <= 0:
                 raise AssertionError(f"no frame within {timeout}s")
             self.ws.settimeout(remaining)
-            msg = self.ws.recv()
+            try:
+                msg = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                raise AssertionError(f"no frame within {timeout}s") from None
             if msg == "2":
                 self.pings.append(time.monotonic())
                 if self.auto_pong:
