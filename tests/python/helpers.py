@@ -104,6 +104,20 @@ def sio_client(
             sio.disconnect()
         with contextlib.suppress(Exception):
             sio.shutdown() if hasattr(sio, "shutdown") else None
+        release_engineio_client(sio.eio)
+
+
+def release_engineio_client(eio) -> None:
+    """python-engineio leaves its websocket-client socket (and HTTP session) open when the
+    *server* closes the connection; close them so no ResourceWarning fires later."""
+    ws = getattr(eio, "ws", None)
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            ws.shutdown()
+    http = getattr(eio, "http", None)
+    if http is not None and hasattr(http, "close"):
+        with contextlib.suppress(Exception):
+            http.close()
 
 
 def call(sio: socketio.Client, event: str, *args, namespace: str = "/", timeout: float = WAIT):

@@ -10,7 +10,7 @@ import pytest
 import socketio
 
 from helpers import (
-    WAIT, RawPolling, RawWs, call, make_client, sio_client, wait_disconnect_entry, wait_until, Recorder,
+    WAIT, RawPolling, RawWs, call, release_engineio_client, make_client, sio_client, wait_disconnect_entry, wait_until, Recorder,
 )
 
 TRANSPORTS = {
@@ -76,6 +76,7 @@ def test_auth_namespace_refuses_bad_token(server, transport, auth):
         assert rec.connect_errors["/auth"] == [{"message": "unauthorized", "data": {"code": 401}}]
     finally:
         sio.disconnect()
+        release_engineio_client(sio.eio)
 
 
 @pytest.mark.parametrize("transport", ["polling", "websocket"])
@@ -88,6 +89,7 @@ def test_unknown_namespace_is_refused(server, transport):
         assert rec.connect_errors["/nope"] == [{"message": "Invalid namespace"}]
     finally:
         sio.disconnect()
+        release_engineio_client(sio.eio)
 
 
 # ----------------------------------------------------------------------------- events
