@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{ack_id, open_many, payload_string, Target, Template, Ws, PONG};
-use crate::server::{mib, ProcStats, ServerProc};
+use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug, Default)]
@@ -117,9 +117,11 @@ pub async fn run(
     tokio::time::sleep_until(measure_from).await;
     let srv0 = server.stats().unwrap_or_default();
     let me0 = ProcStats::current().unwrap_or_default();
+    let m0 = MachineCpu::read();
     tokio::time::sleep_until(end).await;
     let srv1 = server.stats().unwrap_or_default();
     let me1 = ProcStats::current().unwrap_or_default();
+    let m1 = MachineCpu::read();
 
     let mut hist = new_hist();
     let mut count = 0u64;
@@ -150,13 +152,14 @@ pub async fn run(
     let rate = count as f64 / secs;
     let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
     let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
+    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
     let us = |ns: u64| ns as f64 / 1000.0;
     let mut summary = format!(
         "echo: {connected}/{clients} clients, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
     );
     summary += &format!("  latency: {}\n", hist_line(&hist));
     summary += &format!(
-        "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), server RSS {:.1} MiB\n",
+        "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), other CPU {other_cpu:.2}s (other processes + kernel, of which softirq {softirq:.2}s; steal {steal:.2}s), server RSS {:.1} MiB\n",
         100.0 * server_cpu / secs,
         100.0 * loadgen_cpu / secs,
         mib(srv1.rss_bytes)
@@ -180,6 +183,9 @@ pub async fn run(
         "server_cpu_util": server_cpu / secs,
         "loadgen_cpu_secs": loadgen_cpu,
         "loadgen_cpu_util": loadgen_cpu / secs,
+        "other_cpu_secs": other_cpu,
+        "softirq_secs": softirq,
+        "steal_secs": steal,
         "server_rss": srv1.rss_bytes,
         "failed_clients": failed_clients,
         "errors": errors,

@@ -10,7 +10,7 @@ use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{open_many, payload_string, Target, Template, Ws, PONG};
-use crate::server::{mib, ProcStats, ServerProc};
+use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug)]
@@ -238,6 +238,7 @@ pub async fn run(
     let t0 = Instant::now();
     let srv0 = server.stats().unwrap_or_default();
     let me0 = ProcStats::current().unwrap_or_default();
+    let m0 = MachineCpu::read();
     let mut pub_conns = Vec::new();
     let mut pub_errors = Vec::new();
     let mut acked = 0;
@@ -269,12 +270,14 @@ pub async fn run(
         .unwrap_or_else(Instant::now);
     let srv1 = server.stats().unwrap_or_default();
     let me1 = ProcStats::current().unwrap_or_default();
+    let m1 = MachineCpu::read();
     let delivered = shared.m_count.load(Ordering::Relaxed);
     let secs = t_end.duration_since(t0).as_secs_f64().max(1e-9);
     let rate = delivered as f64 / secs;
     let publish_secs = publish_done.duration_since(t0).as_secs_f64();
     let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
     let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
+    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
 
     // Latency phase (single publisher): one message at a time, time until the last
     // member has it.
@@ -328,7 +331,7 @@ pub async fn run(
         p.messages as f64 / secs,
     );
     summary += &format!(
-        "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), server RSS {:.1} MiB\n",
+        "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), other CPU {other_cpu:.2}s (other processes + kernel, of which softirq {softirq:.2}s; steal {steal:.2}s), server RSS {:.1} MiB\n",
         100.0 * server_cpu / secs,
         100.0 * loadgen_cpu / secs,
         mib(srv2.rss_bytes)
@@ -375,6 +378,9 @@ pub async fn run(
         "server_cpu_util": server_cpu / secs,
         "loadgen_cpu_secs": loadgen_cpu,
         "loadgen_cpu_util": loadgen_cpu / secs,
+        "other_cpu_secs": other_cpu,
+        "softirq_secs": softirq,
+        "steal_secs": steal,
         "server_cpu_secs_total": srv2.cpu_secs,
         "server_rss": srv2.rss_bytes,
         "latency_last": if do_latency { hist_json(&last_hist) } else { serde_json::Value::Null },

@@ -82,11 +82,47 @@ async fn settle(server: &ServerProc, max: Duration) -> ProcStats {
     last
 }
 
+/// Closes every client (close frame), waiting at most 30 s.
+async fn close_all(stop_tx: &watch::Sender<bool>, tasks: &mut tokio::task::JoinSet<()>) {
+    let _ = stop_tx.send(true);
+    let close_deadline = tokio::time::sleep(Duration::from_secs(30));
+    tokio::pin!(close_deadline);
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => if joined.is_none() { break },
+            _ = &mut close_deadline => { tasks.abort_all(); break; }
+        }
+    }
+}
+
+/// One extra connect-all / close-all cycle: (RSS connected, RSS closed, connected).
+async fn cycle(
+    server: &ServerProc,
+    target: &Arc<Target>,
+    clients: usize,
+    concurrency: usize,
+) -> (u64, u64, usize) {
+    let opened = open_many(target, clients, concurrency, None, 0).await;
+    let connected = opened.conns.len();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let counters = Arc::new(Counters::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    for ws in opened.conns {
+        tasks.spawn(idle_loop(ws, stop_rx.clone(), Arc::clone(&counters)));
+    }
+    let loaded = settle(server, Duration::from_secs(10)).await;
+    close_all(&stop_tx, &mut tasks).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let closed = settle(server, Duration::from_secs(10)).await;
+    (loaded.rss_bytes, closed.rss_bytes, connected)
+}
+
 pub async fn run(
     server: &mut ServerProc,
     target: Arc<Target>,
     clients: usize,
     hold: Duration,
+    cycles: usize,
     concurrency: usize,
 ) -> Result<Outcome, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -140,18 +176,18 @@ pub async fn run(
 
     // Disconnect everyone and see how much memory comes back.
     let close_start = Instant::now();
-    let _ = stop_tx.send(true);
-    let close_deadline = tokio::time::sleep(Duration::from_secs(30));
-    tokio::pin!(close_deadline);
-    loop {
-        tokio::select! {
-            joined = tasks.join_next() => if joined.is_none() { break },
-            _ = &mut close_deadline => { tasks.abort_all(); break; }
-        }
-    }
+    close_all(&stop_tx, &mut tasks).await;
     let close_secs = close_start.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let closed = settle(server, Duration::from_secs(10)).await;
+    // More cycles show whether what was not returned grows (a leak) or is reused.
+    let mut rss_connected_by_cycle = vec![loaded.rss_bytes];
+    let mut rss_closed_by_cycle = vec![closed.rss_bytes];
+    for _ in 1..cycles {
+        let (c, z, _) = cycle(server, &target, clients, concurrency).await;
+        rss_connected_by_cycle.push(c);
+        rss_closed_by_cycle.push(z);
+    }
 
     let n = connected.max(1) as f64;
     let per_conn = (loaded.rss_bytes as f64 - base.rss_bytes as f64) / n;
@@ -182,6 +218,19 @@ pub async fn run(
         "  closing {connected} clients took {close_secs:.2}s; RSS not returned after close: {:.1} MiB\n",
         mib(closed.rss_bytes.saturating_sub(base.rss_bytes))
     );
+    if cycles > 1 {
+        let show = |v: &[u64]| {
+            v.iter()
+                .map(|b| format!("{:.1}", mib(*b)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        summary += &format!(
+            "  {cycles} connect/close cycles, RSS MiB connected: [{}], closed: [{}]\n",
+            show(&rss_connected_by_cycle),
+            show(&rss_closed_by_cycle)
+        );
+    }
     summary += &format!("  loadgen RSS per connection: {client_per_conn:.0} B");
     let json = json!({
         "scenario": "idle",
@@ -209,6 +258,9 @@ pub async fn run(
         "other_frames_received": counters.other_frames.load(Ordering::Relaxed),
         "server_alive": alive,
         "close_secs": close_secs,
+        "cycles": cycles,
+        "rss_connected_by_cycle": rss_connected_by_cycle,
+        "rss_closed_by_cycle": rss_closed_by_cycle,
         "loadgen_rss_per_conn": client_per_conn,
     });
     Ok(Outcome {

@@ -63,6 +63,12 @@ struct Common {
     /// Hard limit on the whole run, seconds; the run is abandoned after it.
     #[arg(long, global = true, default_value_t = 900.0)]
     max_time: f64,
+    /// Drive a server that is already running at this address instead of starting one.
+    #[arg(long, global = true)]
+    external: Option<std::net::SocketAddr>,
+    /// With --external: its pid, for RSS and CPU figures.
+    #[arg(long, global = true)]
+    external_pid: Option<u32>,
     /// Where the server's stderr goes (default: a file in the temp dir).
     #[arg(long, global = true)]
     server_log: Option<PathBuf>,
@@ -77,6 +83,10 @@ enum Cmd {
         /// Seconds to hold the connections (30 s covers one 25 s ping round).
         #[arg(long, default_value_t = 30.0)]
         hold: f64,
+        /// Connect/close cycles; more than one shows whether memory not returned after
+        /// a close is reused (flat) or leaked (growing).
+        #[arg(long, default_value_t = 1)]
+        cycles: usize,
     },
     /// Room broadcast: N members of room "r", P publishers emitting to it.
     Fanout {
@@ -207,6 +217,7 @@ fn main() {
 fn run(cli: Cli) -> i32 {
     let common = &cli.common;
     let command_line: Vec<String> = std::env::args().collect();
+    let load_at_start = server::loadavg();
     let (nofile, nofile_hard) = raise_nofile();
     let connections = cli.cmd.connections();
     if (nofile as usize) < connections + 64 {
@@ -236,14 +247,18 @@ fn run(cli: Cli) -> i32 {
         start_timeout: Duration::from_secs(15),
         stop_timeout: Duration::from_secs(15),
     };
-    let mut server = match ServerProc::start(&options) {
+    let started = match common.external {
+        Some(addr) => Ok(ServerProc::attach(addr, common.external_pid)),
+        None => ServerProc::start(&options),
+    };
+    let mut server = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("loadgen: {e}");
             return 2;
         }
     };
-    if pin && !server.pinned {
+    if pin && !server.pinned && !server.attached() {
         eprintln!("loadgen: taskset not found, the server is not pinned");
     }
     let self_pinned = pin && pin_self(1);
@@ -280,12 +295,17 @@ fn run(cli: Cli) -> i32 {
     let result = runtime.block_on(async {
         let scenario = async {
             match &cli.cmd {
-                Cmd::Idle { clients, hold } => {
+                Cmd::Idle {
+                    clients,
+                    hold,
+                    cycles,
+                } => {
                     idle::run(
                         &mut server,
                         Arc::clone(&target),
                         *clients,
                         Duration::from_secs_f64(*hold),
+                        (*cycles).max(1),
                         concurrency,
                     )
                     .await
@@ -352,6 +372,7 @@ fn run(cli: Cli) -> i32 {
         "command": command_line.join(" "),
         "unix_time": date,
         "nproc": cpus,
+        "loadavg_at_start": load_at_start,
         "server": common.server.display().to_string(),
         "server_args": common.server_args,
         "server_pinned": server.pinned,
@@ -369,7 +390,7 @@ fn run(cli: Cli) -> i32 {
     let (mut json, code) = match result {
         Ok(outcome) => {
             println!("{}", outcome.summary);
-            let ok = outcome.ok && stop.clean();
+            let ok = outcome.ok && (server.attached() || stop.clean());
             let mut j = outcome.json;
             j["ok"] = json!(ok);
             (j, if ok { 0 } else { 1 })

@@ -34,6 +34,9 @@ pub struct StopInfo {
 
 impl StopInfo {
     pub fn describe(&self) -> String {
+        if self.status.is_none() && !self.killed && !self.already_exited {
+            return "server attached with --external, left running".to_owned();
+        }
         let status = match self.status {
             Some(s) => s.to_string(),
             None => "unknown".to_owned(),
@@ -60,7 +63,8 @@ impl StopInfo {
 
 #[derive(Debug)]
 pub struct ServerProc {
-    child: Child,
+    /// None when attached to a server this process did not start.
+    child: Option<Child>,
     pub pid: u32,
     pub addr: SocketAddr,
     pub log_path: PathBuf,
@@ -129,7 +133,7 @@ impl ServerProc {
             let _ = reader.read_to_end(&mut sink);
         });
         let mut proc = Self {
-            child,
+            child: Some(child),
             pid,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             log_path: opts.log_path.clone(),
@@ -155,12 +159,35 @@ impl ServerProc {
         Ok(proc)
     }
 
+    /// A server started elsewhere: observed (when its pid is known), never stopped.
+    pub fn attach(addr: SocketAddr, pid: Option<u32>) -> Self {
+        Self {
+            child: None,
+            pid: pid.unwrap_or(0),
+            addr,
+            log_path: PathBuf::new(),
+            pinned: false,
+            stop_timeout: Duration::ZERO,
+            stopped: None,
+        }
+    }
+
     /// Whether the process is still running (it may have crashed).
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        match &mut self.child {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => self.pid == 0 || Path::new(&format!("/proc/{}", self.pid)).exists(),
+        }
+    }
+
+    pub fn attached(&self) -> bool {
+        self.child.is_none()
     }
 
     pub fn stats(&self) -> Option<ProcStats> {
+        if self.pid == 0 {
+            return None;
+        }
         ProcStats::read(&format!("/proc/{}", self.pid))
     }
 
@@ -170,7 +197,15 @@ impl ServerProc {
             return info.clone();
         }
         let start = Instant::now();
-        let info = match self.child.try_wait() {
+        let Some(child) = self.child.as_mut() else {
+            return StopInfo {
+                status: None,
+                killed: false,
+                already_exited: false,
+                took: Duration::ZERO,
+            };
+        };
+        let info = match child.try_wait() {
             Ok(Some(status)) => StopInfo {
                 status: Some(status),
                 killed: false,
@@ -181,7 +216,7 @@ impl ServerProc {
                 let _ = kill(Pid::from_raw(self.pid as i32), Signal::SIGTERM);
                 let mut status = None;
                 while start.elapsed() < self.stop_timeout {
-                    if let Ok(Some(s)) = self.child.try_wait() {
+                    if let Ok(Some(s)) = child.try_wait() {
                         status = Some(s);
                         break;
                     }
@@ -189,8 +224,8 @@ impl ServerProc {
                 }
                 let killed = status.is_none();
                 if killed {
-                    let _ = self.child.kill();
-                    status = self.child.wait().ok();
+                    let _ = child.kill();
+                    status = child.wait().ok();
                 }
                 StopInfo {
                     status,
@@ -314,4 +349,55 @@ fn clock_ticks() -> f64 {
 
 pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// CPU seconds the whole machine spent busy (every CPU, /proc/stat), and stolen by the
+/// hypervisor. Compared with the server's and loadgen's own CPU time it shows how much
+/// else (other processes, kernel softirq work) ran during a measurement.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MachineCpu {
+    pub busy_secs: f64,
+    pub steal_secs: f64,
+    pub irq_secs: f64,
+}
+
+impl MachineCpu {
+    pub fn read() -> Self {
+        let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+            return Self::default();
+        };
+        let Some(line) = stat.lines().next() else {
+            return Self::default();
+        };
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        let at = |i: usize| v.get(i).copied().unwrap_or(0);
+        // user nice system idle iowait irq softirq steal (guest is inside user)
+        let busy = at(0) + at(1) + at(2) + at(5) + at(6);
+        let tck = clock_ticks();
+        Self {
+            busy_secs: busy as f64 / tck,
+            steal_secs: at(7) as f64 / tck,
+            irq_secs: (at(5) + at(6)) as f64 / tck,
+        }
+    }
+
+    /// CPU seconds used between `self` and `later` by anything but `known` seconds:
+    /// (other, of which irq/softirq, steal).
+    pub fn other_since(&self, later: &Self, known: f64) -> (f64, f64, f64) {
+        (
+            (later.busy_secs - self.busy_secs - known).max(0.0),
+            later.irq_secs - self.irq_secs,
+            later.steal_secs - self.steal_secs,
+        )
+    }
+}
+
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
