@@ -384,3 +384,37 @@ def _supports_ns_disconnect() -> bool:
     import inspect
 
     return "namespace" in inspect.signature(socketio.Client.disconnect).parameters
+
+
+def test_disconnect_log_is_oldest_first_and_capped_at_100(server):
+    with sio_client(server, transports=["websocket"]) as observer:
+        order = []
+        for _ in range(3):
+            raw = RawWs(server, auto_pong=True)
+            try:
+                sid = raw.connect_nsp("/")
+                raw.send("41")
+                wait_disconnect_entry(observer, sid)
+                order.append(sid)
+            finally:
+                raw.close()
+        log = call(observer, "disconnect_log")[0]
+        assert [e["sid"] for e in log if e["sid"] in order] == order
+        # Fill past the cap: only the last 100 are kept, oldest first.
+        raws = [RawWs(server, auto_pong=True) for _ in range(105)]
+        try:
+            sids = [r.connect_nsp("/admin") for r in raws]
+            for r in raws:
+                r.send("41/admin,")
+            # The 105 connections disconnect concurrently, so which 100 are kept is not defined;
+            # the log must be capped at 100 distinct entries, all of them ours.
+            time.sleep(0.5)
+            wait_until(lambda: len({e["sid"] for e in call(observer, "disconnect_log")[0]} & set(sids)) == 100,
+                       5, "100 entries")
+            log = call(observer, "disconnect_log")[0]
+            assert len(log) == 100
+            assert len({e["sid"] for e in log}) == 100
+            assert all(e == {"sid": e["sid"], "nsp": "/admin", "reason": "client namespace disconnect"} for e in log)
+        finally:
+            for r in raws:
+                r.close()

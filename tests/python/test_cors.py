@@ -138,3 +138,10 @@ def test_cors_star_allows_any_origin(server_factory):
     )
     assert r.status_code in (200, 204)
     assert r.headers.get("Access-Control-Allow-Origin") in (EVIL, "*")
+
+
+def test_default_policy_preflight_does_not_allow_foreign_origin(server):
+    r = requests.options(
+        server.eio_url(HANDSHAKE), headers={"Origin": EVIL, "Access-Control-Request-Method": "POST"}, timeout=WAIT
+    )
+    assert r.headers.get("Access-Control-Allow-Origin") not in (EVIL, "*")
