@@ -46,7 +46,8 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    assert_eq!(payload.json(), json);
+    // Surrounding whitespace is dropped; the rest is kept verbatim.
+    assert_eq!(payload.json(), json.trim());
     assert_eq!(payload.binary(), &binary[..]);
 
     let values = match payload.values() {
@@ -66,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
     });
     check(
         "placeholder-without-binary",
-        placeholders_in_range(&values, count),
+        // Without attachments a placeholder-shaped object is plain data (it travels in
+        // a text packet, which clients never reconstruct); with them, all must resolve.
+        count == 0 || placeholders_in_range(&values, count),
         || format!("from_json accepted {json:?} with {count} attachments"),
     );
 

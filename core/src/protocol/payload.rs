@@ -90,13 +90,20 @@ impl Payload {
     }
 
     /// Arguments from JSON array text and attachments, validated: the text must be a JSON
-    /// array and every binary placeholder in it must refer to an attachment.
+    /// array that [`Payload::values`] can parse (numbers in range, nesting within 128
+    /// levels, no lone surrogates), and when attachments are given every binary
+    /// placeholder in it must refer to one. Surrounding whitespace is dropped.
     pub fn from_json(json: impl Into<String>, binary: Vec<Bytes>) -> Result<Self, PayloadError> {
-        let json = json.into();
+        let mut json = json.into();
+        let trimmed = json.trim();
+        if trimmed.len() != json.len() {
+            json = trimmed.to_owned();
+        }
         if binary.is_empty() {
-            // Parsing into borrowed raw values validates the whole text without building a tree.
-            let _: Vec<&RawValue> =
-                serde_json::from_str(&json).map_err(|_| PayloadError::NotAnArray)?;
+            if !json.starts_with('[') {
+                return Err(PayloadError::NotAnArray);
+            }
+            validate(&json)?;
         } else {
             let value: serde_json::Value = serde_json::from_str(&json)?;
             if !value.is_array() {
@@ -180,11 +187,61 @@ impl Payload {
 
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
-        self.json
-            .trim_start_matches('[')
-            .trim_start()
-            .starts_with(']')
+        // The text is a trimmed JSON array, so it starts with `[` and ends with `]`.
+        self.json[1..self.json.len() - 1].trim().is_empty()
     }
+}
+
+/// Checks that `text` is one JSON value that parses completely (the same checks as
+/// building a `serde_json::Value`), without allocating a tree.
+pub(crate) fn validate(text: &str) -> Result<(), serde_json::Error> {
+    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Checked;
+
+    impl<'de> Deserialize<'de> for Checked {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(CheckedVisitor)
+        }
+    }
+
+    struct CheckedVisitor;
+
+    impl<'de> Visitor<'de> for CheckedVisitor {
+        type Value = Checked;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_unit<E>(self) -> Result<Checked, E> {
+            Ok(Checked)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+            while seq.next_element::<Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+            while map.next_entry::<Checked, Checked>()?.is_some() {}
+            Ok(Checked)
+        }
+    }
+
+    serde_json::from_str::<Checked>(text).map(|_| ())
 }
 
 /// Checks that every placeholder in `value` refers to one of `count` attachments.
@@ -247,6 +304,22 @@ mod tests {
             Err(PayloadError::BadPlaceholder { num: 1, count: 1 })
         ));
         assert!(Payload::from_json(r#"[{"a":[{"_placeholder":true}]}]"#, bin).is_err());
+        // Text the full parser would refuse is refused up front.
+        assert!(Payload::from_json("[1e400]", vec![]).is_err());
+        assert!(Payload::from_json(r#"["\ud800"]"#, vec![]).is_err());
+        assert!(
+            Payload::from_json(format!("{}{}", "[".repeat(200), "]".repeat(200)), vec![]).is_err()
+        );
+        let padded = Payload::from_json(" [1] \n", vec![]).expect("whitespace is trimmed");
+        assert_eq!(padded.json(), "[1]");
+        assert_eq!(padded.len(), 1);
+    }
+
+    #[test]
+    fn emptiness() {
+        assert!(Payload::from_json("[ ]", vec![]).expect("empty").is_empty());
+        assert!(!Payload::from_json("[[]]", vec![]).expect("one").is_empty());
+        assert!(!Payload::from_json("[ 0 ]", vec![]).expect("one").is_empty());
         assert_eq!(
             Payload::placeholder(2),
             json!({"_placeholder": true, "num": 2})

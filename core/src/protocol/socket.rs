@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::payload::{check_placeholders, Payload};
+use super::payload::{check_placeholders, validate, Payload};
 
 /// The most attachments one packet may announce. Each attachment is a separate frame
 /// bounded by the max payload; this bounds how many the server will wait for.
@@ -142,21 +142,28 @@ pub enum Decoded {
 /// Gathers the binary frames that follow a binary packet.
 #[derive(Debug)]
 pub struct BinaryAssembler {
-    packet: Packet,
+    /// `None` once the packet has been handed out.
+    packet: Option<Packet>,
     expected: usize,
     received: Vec<Bytes>,
 }
 
 impl BinaryAssembler {
-    /// Adds one attachment; returns the packet once all have arrived.
+    /// Adds one attachment; returns the packet once all have arrived. Pushing after
+    /// that is an error.
     pub fn push(&mut self, data: Bytes) -> Result<Option<Packet>, SocketError> {
+        if self.packet.is_none() {
+            return Err(SocketError::UnexpectedBinary);
+        }
         self.received.push(data);
         if self.received.len() < self.expected {
             return Ok(None);
         }
         let binary = std::mem::take(&mut self.received);
-        let packet = std::mem::replace(&mut self.packet, Packet::Disconnect { nsp: String::new() });
-        attach(packet, binary).map(Some)
+        match self.packet.take() {
+            Some(packet) => attach(packet, binary).map(Some),
+            None => Err(SocketError::UnexpectedBinary),
+        }
     }
 }
 
@@ -243,7 +250,9 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
         }
     }
 
-    let data = &text[pos..];
+    // Surrounding whitespace is insignificant in JSON; dropping it here keeps the
+    // argument text that is re-emitted verbatim a clean array.
+    let data = text[pos..].trim();
     let nsp = nsp.to_owned();
     let bad = |reason| SocketError::BadData { kind, reason };
     let packet = match kind {
@@ -271,8 +280,9 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
         }
         PacketKind::Ack | PacketKind::BinaryAck => {
             let id = ack.ok_or_else(|| bad("missing ack id"))?;
-            let _: Vec<&RawValue> =
-                serde_json::from_str(data).map_err(|_| bad("expected an array"))?;
+            if !data.starts_with('[') || validate(data).is_err() {
+                return Err(bad("expected an array"));
+            }
             Packet::Ack {
                 nsp,
                 id,
@@ -287,7 +297,7 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
             return attach(packet, Vec::new()).map(Decoded::Complete);
         }
         return Ok(Decoded::Partial(BinaryAssembler {
-            packet,
+            packet: Some(packet),
             expected: attachments,
             received: Vec::with_capacity(attachments),
         }));
@@ -299,6 +309,8 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
 /// text once and never building a JSON tree.
 fn split_event(data: &str) -> Option<(String, Payload)> {
     let items: Vec<&RawValue> = serde_json::from_str(data).ok()?;
+    // Raw values only check syntax; arguments must also parse fully later.
+    validate(data).ok()?;
     let first = items.first()?;
     if !first.get().starts_with('"') {
         return None;
@@ -570,6 +582,24 @@ mod tests {
             asm.push(Bytes::from_static(b"a")),
             Err(SocketError::BadPlaceholder)
         );
+        assert_eq!(
+            asm.push(Bytes::from_static(b"b")),
+            Err(SocketError::UnexpectedBinary)
+        );
+    }
+
+    #[test]
+    fn whitespace_around_args_stays_valid_when_reemitted() {
+        let Packet::Ack { args, .. } = complete("31 [1] \n") else {
+            panic!("ack")
+        };
+        assert_eq!(encode_event("/", "e", &args, None), r#"42["e",1]"#);
+        for bad in [r#"2["e",1e400]"#, r#"31[6e436]"#, r#"2["e","\ud800"]"#] {
+            assert!(
+                decode(bad).is_err(),
+                "{bad} parses as JSON syntax but not as values"
+            );
+        }
     }
 
     #[test]
