@@ -27,6 +27,10 @@ struct Shared {
     pings: AtomicU64,
     lost: AtomicU64,
     errors: AtomicU64,
+    /// Emits sent by all publishers in the throughput phase.
+    sent: AtomicU64,
+    /// Signalled each time another `members` deliveries have arrived.
+    progress: Notify,
 }
 
 fn set(slot: &Mutex<Option<Instant>>, t: Instant) {
@@ -49,6 +53,9 @@ async fn receiver(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) {
                     let t = t.as_str();
                     if t.starts_with("42[\"m\"") {
                         let c = s.m_count.fetch_add(1, Ordering::Relaxed) + 1;
+                        if c % s.l_target.max(1) == 0 {
+                            s.progress.notify_waiters();
+                        }
                         if c == s.m_target {
                             set(&s.m_last, Instant::now());
                             s.m_done.notify_one();
@@ -95,25 +102,45 @@ struct PubReport {
     done_at: Option<Instant>,
 }
 
-/// Sends `count` emits with at most `window` unacknowledged, starting at `start`.
+/// Sends `count` emits with at most `window` unacknowledged, starting at `start`. With
+/// `max_lag` > 0, no emit is sent while the receivers as a whole are more than `max_lag`
+/// messages behind everything published (deliveries / members), so a burst cannot
+/// outrun the members by more than that.
+#[allow(clippy::too_many_arguments)]
 async fn publisher(
     mut ws: Ws,
     template: Arc<Template>,
     count: u64,
     window: u64,
+    max_lag: u64,
+    s: Arc<Shared>,
     start: tokio::time::Instant,
     deadline: tokio::time::Instant,
 ) -> (Ws, PubReport) {
     tokio::time::sleep_until(start).await;
     let mut report = PubReport::default();
     let (mut sent, mut inflight) = (0u64, 0u64);
+    let lagging = |s: &Shared| {
+        max_lag > 0
+            && s.sent.load(Ordering::Relaxed)
+                >= s.m_count.load(Ordering::Relaxed) / s.l_target.max(1) + max_lag
+    };
     loop {
+        let progress = s.progress.notified();
+        tokio::pin!(progress);
+        progress.as_mut().enable();
         let mut fed = false;
+        let mut held_back = false;
         while inflight < window && sent < count {
+            if lagging(&s) {
+                held_back = true;
+                break;
+            }
             if let Err(e) = ws.feed(template.with_id(sent)).await {
                 report.error = Some(format!("send: {e}"));
                 return (ws, report);
             }
+            s.sent.fetch_add(1, Ordering::Relaxed);
             sent += 1;
             inflight += 1;
             fed = true;
@@ -128,7 +155,11 @@ async fn publisher(
             report.done_at = Some(Instant::now());
             return (ws, report);
         }
-        match tokio::time::timeout_at(deadline, ws.next()).await {
+        let next = tokio::select! {
+            _ = &mut progress, if held_back => continue,
+            next = tokio::time::timeout_at(deadline, ws.next()) => next,
+        };
+        match next {
             Err(_) => {
                 report.error = Some(format!(
                     "timeout with {inflight} acks outstanding, {sent}/{count} sent"
@@ -162,6 +193,7 @@ pub struct Params {
     pub publishers: usize,
     pub size: usize,
     pub window: u64,
+    pub max_lag: u64,
     pub latency_messages: u64,
     pub timeout: Duration,
     pub concurrency: usize,
@@ -207,6 +239,8 @@ pub async fn run(
         pings: AtomicU64::new(0),
         lost: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        sent: AtomicU64::new(0),
+        progress: Notify::new(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut receiver_tasks = tokio::task::JoinSet::new();
@@ -230,6 +264,8 @@ pub async fn run(
             Arc::clone(&template),
             count,
             p.window,
+            p.max_lag,
+            Arc::clone(&shared),
             start,
             deadline,
         )));
@@ -322,8 +358,8 @@ pub async fn run(
     receiver_tasks.abort_all();
 
     let mut summary = format!(
-        "fanout: {receivers} receivers, {publishers} publisher(s), {} messages of {} B, window {}\n",
-        p.messages, p.size, p.window
+        "fanout: {receivers} receivers, {publishers} publisher(s), {} messages of {} B, window {}, max lag {}\n",
+        p.messages, p.size, p.window, p.max_lag
     );
     summary += &format!(
         "  delivered {delivered}/{} frames in {secs:.3}s = {rate:.0} deliveries/s ({:.0} msgs/s published, publish phase {publish_secs:.3}s)\n",
@@ -366,6 +402,7 @@ pub async fn run(
         "messages": p.messages,
         "size": p.size,
         "window": p.window,
+        "max_lag": p.max_lag,
         "expected_deliveries": shared.m_target,
         "delivered": delivered,
         "all_delivered": all_delivered,

@@ -102,6 +102,10 @@ enum Cmd {
         /// Unacknowledged emits per publisher.
         #[arg(long, default_value_t = 64)]
         window: u64,
+        /// Hold publishing while the members are this many messages behind on average
+        /// (0: no limit, only the ack window paces the publishers).
+        #[arg(long, default_value_t = 256)]
+        max_lag: u64,
         /// Messages sent one at a time for the latency figures (single publisher only).
         #[arg(long, default_value_t = 200)]
         latency_messages: u64,
@@ -316,6 +320,7 @@ fn run(cli: Cli) -> i32 {
                     publishers,
                     size,
                     window,
+                    max_lag,
                     latency_messages,
                     timeout,
                 } => {
@@ -328,6 +333,7 @@ fn run(cli: Cli) -> i32 {
                             publishers: *publishers,
                             size: *size,
                             window: (*window).max(1),
+                            max_lag: *max_lag,
                             latency_messages: *latency_messages,
                             timeout: Duration::from_secs_f64(*timeout),
                             concurrency,
