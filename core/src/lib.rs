@@ -48,3 +48,8 @@ pub use protocol::Payload;
 pub use server::{serve_dir, BoxError, ResponseBody, Server};
 pub use sid::Sid;
 pub use socket::{AckSender, Event, Socket};
+
+/// The README's examples, compiled as doctests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
