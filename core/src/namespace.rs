@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use crate::adapter::{Adapter, LocalAdapter, Room};
+use crate::adapter::{Adapter, Room};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::error::{AckError, ConnectRefused, DisconnectReason};
 use crate::protocol::Payload;
@@ -35,12 +35,12 @@ pub(crate) struct NamespaceInner {
 }
 
 impl NamespaceInner {
-    pub(crate) fn new(name: &str) -> Arc<Self> {
+    pub(crate) fn new(name: &str, adapter: Box<dyn Adapter>) -> Arc<Self> {
         Arc::new(Self {
             name: Arc::from(name),
             handlers: RwLock::new(Handlers::default()),
             sockets: RwLock::new(HashMap::new()),
-            adapter: Box::new(LocalAdapter::new()),
+            adapter,
         })
     }
 

@@ -21,6 +21,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::adapter::{Adapter, LocalAdapter};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::engine::{self, lock, query_param, Handshake, Session, Transport};
@@ -36,6 +37,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every response the server writes.
 pub type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
 type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<ResponseBody>> + Send + Sync>;
+type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 
 /// Shared state of one server.
 pub(crate) struct ServerState {
@@ -55,6 +57,8 @@ pub(crate) struct ServerState {
     tasks: TaskTracker,
     /// Requests outside the Socket.IO path go here (404 when unset).
     fallback: RwLock<Option<Fallback>>,
+    /// Makes the room adapter of each new namespace.
+    adapters: AdapterFactory,
 }
 
 impl ServerState {
@@ -119,8 +123,18 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server with `config`. The `/` namespace exists from the start.
+    /// A server with `config` and in-memory rooms ([`LocalAdapter`]). The `/`
+    /// namespace exists from the start.
     pub fn new(config: Config) -> Self {
+        Self::with_adapter(config, |_namespace| Box::new(LocalAdapter::new()))
+    }
+
+    /// A server whose namespaces keep their rooms in adapters made by `adapter`, called
+    /// once per namespace with its name (for rooms shared between processes, say).
+    pub fn with_adapter<F>(config: Config, adapter: F) -> Self
+    where
+        F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    {
         let server = Self(Arc::new(ServerState {
             config,
             namespaces: RwLock::new(HashMap::new()),
@@ -130,6 +144,7 @@ impl Server {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             fallback: RwLock::new(None),
+            adapters: Box::new(adapter),
         }));
         server.of("/");
         server
@@ -152,7 +167,7 @@ impl Server {
         let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
         let inner = namespaces
             .entry(name.clone())
-            .or_insert_with(|| NamespaceInner::new(&name));
+            .or_insert_with(|| NamespaceInner::new(&name, (self.0.adapters)(&name)));
         Namespace(Arc::clone(inner))
     }
 

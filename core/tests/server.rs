@@ -526,3 +526,69 @@ async fn graceful_shutdown_disconnects_everyone() {
     );
     assert_eq!(handle.session_count(), 0);
 }
+
+/// An adapter that delegates to the in-memory one and counts broadcasts, standing where
+/// a shared (e.g. Redis) adapter would.
+#[derive(Debug, Default)]
+struct CountingAdapter {
+    inner: ferrosocket::LocalAdapter,
+    broadcasts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl ferrosocket::Adapter for CountingAdapter {
+    fn add_socket(&self, sid: ferrosocket::Sid) {
+        self.inner.add_socket(sid)
+    }
+    fn remove_socket(&self, sid: ferrosocket::Sid) {
+        self.inner.remove_socket(sid)
+    }
+    fn join(&self, sid: ferrosocket::Sid, rooms: &[ferrosocket::Room]) {
+        self.inner.join(sid, rooms)
+    }
+    fn leave(&self, sid: ferrosocket::Sid, room: &str) {
+        self.inner.leave(sid, room)
+    }
+    fn leave_all(&self, sid: ferrosocket::Sid) {
+        self.inner.leave_all(sid)
+    }
+    fn rooms_of(&self, sid: ferrosocket::Sid) -> Vec<ferrosocket::Room> {
+        self.inner.rooms_of(sid)
+    }
+    fn sockets_in(&self, room: &str) -> Vec<ferrosocket::Sid> {
+        self.inner.sockets_in(room)
+    }
+    fn close_room(&self, room: &str) {
+        self.inner.close_room(room)
+    }
+    fn rooms(&self) -> Vec<ferrosocket::Room> {
+        self.inner.rooms()
+    }
+    fn targets(&self, opts: &ferrosocket::BroadcastOptions) -> Vec<ferrosocket::Sid> {
+        self.broadcasts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.targets(opts)
+    }
+}
+
+#[tokio::test]
+async fn custom_adapter_is_used_per_namespace() {
+    let broadcasts: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let namespaces: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (counter, names) = (Arc::clone(&broadcasts), Arc::clone(&namespaces));
+    let server = Server::with_adapter(Config::default(), move |name| {
+        names.lock().unwrap().push(name.to_owned());
+        Box::new(CountingAdapter {
+            inner: ferrosocket::LocalAdapter::new(),
+            broadcasts: Arc::clone(&counter),
+        })
+    });
+    server.of("/admin");
+    assert_eq!(*namespaces.lock().unwrap(), ["/", "/admin"]);
+    let handle = server.clone();
+    let running = start(server).await;
+    let (mut client, _) = WsClient::connected(running.addr).await;
+    assert_eq!(handle.emit("hello", &Payload::empty()), 1);
+    assert_eq!(client.recv().await, r#"42["hello"]"#);
+    assert_eq!(broadcasts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    running.shutdown().await;
+}
