@@ -127,10 +127,12 @@ pub async fn run(
     let mut count = 0u64;
     let mut errors: Vec<String> = Vec::new();
     let mut failed_clients = 0;
+    let mut per_client: Vec<u64> = Vec::with_capacity(connected);
     for task in tasks {
         match task.await {
             Ok(r) => {
                 count += r.count;
+                per_client.push(r.count);
                 for ns in r.samples {
                     let _ = hist.record(ns.max(1));
                 }
@@ -148,6 +150,14 @@ pub async fn run(
         }
     }
     let alive = server.alive();
+    per_client.sort_unstable();
+    let pick = |q: f64| -> u64 {
+        per_client
+            .get(((per_client.len().max(1) - 1) as f64 * q) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
+    let fairness = json!({"min": pick(0.0), "p1": pick(0.01), "p50": pick(0.5), "p99": pick(0.99), "max": pick(1.0)});
     let secs = duration.as_secs_f64();
     let rate = count as f64 / secs;
     let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
@@ -158,6 +168,16 @@ pub async fn run(
         "echo: {connected}/{clients} clients, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
     );
     summary += &format!("  latency: {}\n", hist_line(&hist));
+    if connected > 1 {
+        summary += &format!(
+            "  round trips per client: min {}, p1 {}, median {}, p99 {}, max {}\n",
+            pick(0.0),
+            pick(0.01),
+            pick(0.5),
+            pick(0.99),
+            pick(1.0)
+        );
+    }
     summary += &format!(
         "  server CPU {server_cpu:.2}s ({:.0}% of one core), loadgen CPU {loadgen_cpu:.2}s ({:.0}%), other CPU {other_cpu:.2}s (other processes + kernel, of which softirq {softirq:.2}s; steal {steal:.2}s), server RSS {:.1} MiB\n",
         100.0 * server_cpu / secs,
@@ -174,6 +194,7 @@ pub async fn run(
         "duration_secs": secs,
         "warmup_secs": warmup.as_secs_f64(),
         "round_trips": count,
+        "round_trips_per_client": fairness,
         "events_per_sec": rate,
         "latency": hist_json(&hist),
         "latency_p50_us": us(hist.value_at_quantile(0.5)),

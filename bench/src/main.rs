@@ -60,6 +60,10 @@ struct Common {
     /// loadgen worker threads (default: the CPUs it may run on).
     #[arg(long, global = true)]
     threads: Option<usize>,
+    /// Run loadgen on tokio's current-thread runtime instead of the multi-thread one
+    /// (a check that a result is not an artefact of the client's scheduler).
+    #[arg(long, global = true)]
+    current_thread: bool,
     /// Hard limit on the whole run, seconds; the run is abandoned after it.
     #[arg(long, global = true, default_value_t = 900.0)]
     max_time: f64,
@@ -277,11 +281,14 @@ fn run(cli: Cli) -> i32 {
         threads,
         server.log_path.display()
     );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads.max(1))
-        .enable_all()
-        .build()
-    {
+    let mut builder = if common.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads.max(1));
+        b
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("loadgen: runtime: {e}");
