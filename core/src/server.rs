@@ -54,7 +54,7 @@ pub(crate) struct ServerState {
     /// Cancelled at shutdown: HTTP connections finish their request and close.
     shutdown: CancellationToken,
     /// Every connection task, so shutdown can wait for them.
-    tasks: TaskTracker,
+    pub(crate) tasks: TaskTracker,
     /// Requests outside the Socket.IO path go here (404 when unset).
     fallback: RwLock<Option<Fallback>>,
     /// Makes the room adapter of each new namespace.
@@ -86,7 +86,10 @@ impl ServerState {
 
 /// Releases a connection slot when the last holder (the HTTP task, or the WebSocket
 /// task after an upgrade) ends.
-struct ConnectionSlot(Arc<ServerState>);
+pub(crate) struct ConnectionSlot(Arc<ServerState>);
+
+/// Keeps a TCP connection counted against `max_connections` while a task holds it.
+pub(crate) type ConnectionGuard = Arc<ConnectionSlot>;
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
@@ -445,10 +448,22 @@ fn preflight(req: &Request<Incoming>) -> Response<ResponseBody> {
     response
 }
 
+/// The handshake kept for the session's lifetime. Header values and the URI are copied:
+/// hyper's values share its whole connection read buffer (8 KiB), which a clone would
+/// keep alive for as long as the connection lasts.
 fn handshake_of(req: &Request<Incoming>, remote: SocketAddr) -> Handshake {
+    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
+    for (name, value) in req.headers() {
+        let name = header::HeaderName::from_bytes(name.as_str().as_bytes());
+        let value = HeaderValue::from_bytes(value.as_bytes());
+        if let (Ok(name), Ok(value)) = (name, value) {
+            headers.append(name, value);
+        }
+    }
+    let uri = http::Uri::try_from(req.uri().to_string()).unwrap_or_default();
     Handshake {
-        headers: req.headers().clone(),
-        uri: req.uri().clone(),
+        headers,
+        uri,
         remote_addr: remote,
         issued: std::time::SystemTime::now(),
     }
@@ -555,13 +570,12 @@ async fn websocket_request(
     let on_upgrade = hyper::upgrade::on(&mut req);
     let task_state = Arc::clone(&state);
     state.tasks.spawn(async move {
-        // The slot moves here: the TCP connection lives on in this task after hyper's
-        // connection task ends with the upgrade.
-        let _slot = slot;
+        // The slot moves into the connection loop: the TCP connection lives on there
+        // after hyper's connection task ends with the upgrade.
         match on_upgrade.await {
             Ok(upgraded) => match session {
-                Some(session) => engine::websocket::run_upgrade(session, upgraded).await,
-                None => engine::websocket::run_direct(task_state, upgraded, handshake).await,
+                Some(session) => engine::websocket::run_upgrade(session, upgraded, slot).await,
+                None => engine::websocket::run_direct(task_state, upgraded, handshake, slot).await,
             },
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),
         }

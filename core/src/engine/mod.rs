@@ -104,8 +104,10 @@ pub(crate) struct Session {
     /// keeps a permit when nobody waits, so a wake-up between a drain and the next wait
     /// is never lost.
     writable: Notify,
-    /// Wakes the heartbeat when a pong arrives; only armed waiters are woken, so a stray
-    /// pong cannot satisfy a later ping.
+    /// Set by every pong; the heartbeat consumes it when it checks for one.
+    pong_seen: AtomicBool,
+    /// Wakes a heartbeat task when a pong arrives (a stale permit only causes an extra
+    /// check of `pong_seen`).
     pong: Notify,
     /// Cancelled once when the session closes: stops the heartbeat, releases a pending
     /// GET and makes the WebSocket task flush and send its close frame.
@@ -137,6 +139,7 @@ impl Session {
             handshake,
             queue: Mutex::new(VecDeque::new()),
             writable: Notify::new(),
+            pong_seen: AtomicBool::new(false),
             pong: Notify::new(),
             closed: CancellationToken::new(),
             closing: AtomicBool::new(false),
@@ -149,7 +152,11 @@ impl Session {
             conn: Connection::default(),
         });
         session.server.insert_session(&session);
-        tokio::spawn(heartbeat(Arc::clone(&session)));
+        // A WebSocket session's own task runs its heartbeat (one task per connection);
+        // polling has no task of its own, so it gets one.
+        if kind == Transport::Polling {
+            tokio::spawn(heartbeat(Arc::clone(&session)));
+        }
         session
     }
 
@@ -253,7 +260,8 @@ impl Session {
     }
 
     pub(crate) fn on_pong(&self) {
-        self.pong.notify_waiters();
+        self.pong_seen.store(true, Ordering::Release);
+        self.pong.notify_one();
     }
 
     /// Handles one packet from the client, whatever the transport. An error closes the
@@ -283,60 +291,84 @@ impl Session {
     }
 }
 
-/// Sends pings, closes on a missing pong, and enforces the connect timeout.
-async fn heartbeat(session: Arc<Session>) {
-    let config = &session.server.config;
-    let mut connect_deadline = Some(Instant::now() + config.connect_timeout);
-    let mut next_ping = Instant::now() + config.ping_interval;
-    loop {
-        if !wait_until(&session, next_ping, &mut connect_deadline).await {
-            return;
+/// The heartbeat and connect-timeout timer of one session, as a state machine that a
+/// task drives: call [`Heartbeat::check`] when [`Heartbeat::wake_at`] passes or a pong
+/// arrives. The polling heartbeat task and the WebSocket task both use it.
+#[derive(Debug)]
+pub(crate) struct Heartbeat {
+    awaiting_pong: bool,
+    /// When to send the next ping, or (awaiting a pong) when to give up.
+    deadline: Instant,
+    /// Until the first namespace connect: when to close an idle connection.
+    connect_deadline: Option<Instant>,
+}
+
+impl Heartbeat {
+    pub(crate) fn new(config: &crate::config::Config) -> Self {
+        let now = Instant::now();
+        Self {
+            awaiting_pong: false,
+            deadline: now + config.ping_interval,
+            connect_deadline: Some(now + config.connect_timeout),
         }
-        let pong = session.pong.notified();
-        tokio::pin!(pong);
-        pong.as_mut().enable();
-        if session.send(Outbound::Ping).is_err() {
-            return;
+    }
+
+    pub(crate) fn wake_at(&self) -> Instant {
+        match self.connect_deadline {
+            Some(connect) if connect < self.deadline => connect,
+            _ => self.deadline,
         }
-        let pong_deadline = Instant::now() + config.ping_timeout;
-        tokio::select! {
-            _ = &mut pong => {}
-            alive = wait_until(&session, pong_deadline, &mut connect_deadline) => {
-                if alive {
-                    tracing::debug!(sid = %session.id, "no pong in time");
-                    session.close(DisconnectReason::PingTimeout);
+    }
+
+    /// Advances the timers. Returns false once the session is closed.
+    pub(crate) fn check(&mut self, session: &Arc<Session>) -> bool {
+        if session.is_closed() {
+            return false;
+        }
+        let now = Instant::now();
+        if let Some(connect) = self.connect_deadline {
+            if now >= connect {
+                self.connect_deadline = None;
+                if !session.conn.has_connected() {
+                    tracing::debug!(sid = %session.id, "no namespace connect in time");
+                    session.close(DisconnectReason::TransportClose);
+                    return false;
                 }
-                return;
             }
         }
-        next_ping = Instant::now() + config.ping_interval;
+        let config = &session.server.config;
+        if self.awaiting_pong {
+            if session.pong_seen.swap(false, Ordering::AcqRel) {
+                self.awaiting_pong = false;
+                self.deadline = now + config.ping_interval;
+            } else if now >= self.deadline {
+                tracing::debug!(sid = %session.id, "no pong in time");
+                session.close(DisconnectReason::PingTimeout);
+                return false;
+            }
+        } else if now >= self.deadline {
+            session.pong_seen.store(false, Ordering::Release);
+            if session.send(Outbound::Ping).is_err() {
+                return false;
+            }
+            self.awaiting_pong = true;
+            self.deadline = now + config.ping_timeout;
+        }
+        true
     }
 }
 
-/// Sleeps until `deadline`, checking the connect timeout on the way. Returns false when
-/// the session closed (or was closed for not connecting).
-async fn wait_until(
-    session: &Arc<Session>,
-    deadline: Instant,
-    connect: &mut Option<Instant>,
-) -> bool {
+/// The heartbeat task of a polling session (a WebSocket task runs its own).
+async fn heartbeat(session: Arc<Session>) {
+    let mut beat = Heartbeat::new(&session.server.config);
     loop {
-        let wake = match *connect {
-            Some(c) if c < deadline => c,
-            _ => deadline,
-        };
         tokio::select! {
-            _ = session.closed.cancelled() => return false,
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = session.closed.cancelled() => return,
+            _ = tokio::time::sleep_until(beat.wake_at()) => {}
+            _ = session.pong.notified() => {}
         }
-        if wake == deadline {
-            return true;
-        }
-        *connect = None;
-        if !session.conn.has_connected() {
-            tracing::debug!(sid = %session.id, "no namespace connect in time");
-            session.close(DisconnectReason::TransportClose);
-            return false;
+        if !beat.check(&session) {
+            return;
         }
     }
 }

@@ -10,10 +10,10 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{lock, Handshake, Outbound, Session, Transport};
+use super::{lock, Handshake, Heartbeat, Outbound, Session, Transport};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_text, open_packet, EnginePacket};
-use crate::server::ServerState;
+use crate::server::{ConnectionGuard, ServerState};
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
@@ -35,57 +35,73 @@ fn ws_config(server: &ServerState) -> WebSocketConfig {
 }
 
 /// A client that connected with `transport=websocket` and no sid.
-pub(crate) async fn run_direct(server: Arc<ServerState>, upgraded: Upgraded, handshake: Handshake) {
-    let mut ws = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(ws_config(&server)),
-    )
-    .await;
-    let session = Session::new(Arc::clone(&server), handshake, Transport::WebSocket);
-    let config = &server.config;
-    let open = open_packet(
-        session.id.as_str(),
-        false,
-        config.ping_interval.as_millis() as u64,
-        config.ping_timeout.as_millis() as u64,
-        config.max_payload as u64,
-    );
-    if ws.send(Message::text(open)).await.is_err() {
-        session.close(DisconnectReason::TransportClose);
-        return;
+///
+/// The connection futures below are plain `fn`s returning `async move` blocks: an
+/// `async fn` would store its parameters twice (once as arguments, once as locals), and
+/// these futures live as long as the connection, so their size is per-connection memory.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn run_direct(
+    server: Arc<ServerState>,
+    upgraded: Upgraded,
+    handshake: Handshake,
+    guard: ConnectionGuard,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let config = ws_config(&server);
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        let session = Session::new(Arc::clone(&server), handshake, Transport::WebSocket);
+        let config = &server.config;
+        let open = open_packet(
+            session.id.as_str(),
+            false,
+            config.ping_interval.as_millis() as u64,
+            config.ping_timeout.as_millis() as u64,
+            config.max_payload as u64,
+        );
+        if ws.send(Message::text(open)).await.is_err() {
+            session.close(DisconnectReason::TransportClose);
+            return;
+        }
+        spawn_loop(ws, session, true, guard);
     }
-    run(ws, session).await;
 }
 
-/// A WebSocket opened with the sid of a polling session: probe, then take over.
-pub(crate) async fn run_upgrade(session: Arc<Session>, upgraded: Upgraded) {
-    let mut ws = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
-        Role::Server,
-        Some(ws_config(&session.server)),
-    )
-    .await;
-    let timeout = session.server.config.upgrade_timeout;
-    let upgraded = tokio::time::timeout(timeout, probe(&mut ws, &session)).await;
-    let switched = {
-        let mut transport = lock(&session.transport);
-        transport.upgrading = false;
-        let ok = matches!(upgraded, Ok(Ok(()))) && !session.is_closed();
-        if ok {
-            transport.kind = Transport::WebSocket;
+/// A WebSocket opened with the sid of a polling session: probe, then take over. The
+/// session keeps the heartbeat task it had on polling.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn run_upgrade(
+    session: Arc<Session>,
+    upgraded: Upgraded,
+    guard: ConnectionGuard,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let config = ws_config(&session.server);
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        let timeout = session.server.config.upgrade_timeout;
+        let upgraded = tokio::time::timeout(timeout, probe(&mut ws, &session)).await;
+        let switched = {
+            let mut transport = lock(&session.transport);
+            transport.upgrading = false;
+            let ok = matches!(upgraded, Ok(Ok(()))) && !session.is_closed();
+            if ok {
+                transport.kind = Transport::WebSocket;
+            }
+            ok
+        };
+        if !switched {
+            tracing::debug!(sid = %session.id, "upgrade abandoned");
+            let _ = ws.close(None).await;
+            return;
         }
-        ok
-    };
-    if !switched {
-        tracing::debug!(sid = %session.id, "upgrade abandoned");
-        let _ = ws.close(None).await;
-        return;
+        tracing::debug!(sid = %session.id, "upgraded to websocket");
+        // Packets queued while the upgrade ran are written by the first flush.
+        session.writable.notify_one();
+        spawn_loop(ws, session, false, guard);
     }
-    tracing::debug!(sid = %session.id, "upgraded to websocket");
-    // Packets queued while the upgrade ran are written by the first flush.
-    session.writable.notify_one();
-    run(ws, session).await;
 }
 
 /// `2probe` → `3probe`, release the pending poll, then wait for `5`.
@@ -110,48 +126,92 @@ async fn probe(ws: &mut Ws, session: &Arc<Session>) -> Result<(), ()> {
     }
 }
 
-/// The connection loop: read client frames, and flush the session queue whenever it is
-/// written to. One task per connection does both, so an idle connection is one task.
-async fn run(mut ws: Ws, session: Arc<Session>) {
-    loop {
-        // Unbiased: a steady stream of outbound packets must not starve reading.
-        tokio::select! {
-            _ = session.writable.notified() => {
-                if let Err(error) = flush(&mut ws, &session).await {
-                    tracing::debug!(sid = %session.id, %error, "websocket write failed");
-                    session.close(DisconnectReason::TransportError);
-                    return;
-                }
-                if session.is_closed() {
-                    let _ = ws.close(None).await;
-                    return;
-                }
-            }
-            message = ws.next() => {
-                let result = match message {
-                    Some(Ok(Message::Text(text))) => match decode_text(text.as_str()) {
-                        Ok(packet) => session.on_packet(packet),
-                        Err(error) => {
-                            tracing::info!(sid = %session.id, %error, "malformed engine.io packet");
-                            Err(DisconnectReason::ParseError)
-                        }
-                    },
-                    Some(Ok(Message::Binary(data))) => session.on_packet(EnginePacket::Binary(data)),
-                    Some(Ok(Message::Close(_))) | None => Err(DisconnectReason::TransportClose),
-                    // Control frames: tungstenite queues the pong; write it out.
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
-                        ws.flush().await.map_err(|_| DisconnectReason::TransportError)
+/// Hands the connection to a task of its own: the set-up future (handshake copy, open
+/// packet, upgrade probe) ends here, so an idle connection holds only the loop's state.
+fn spawn_loop(ws: Ws, session: Arc<Session>, heartbeat: bool, guard: ConnectionGuard) {
+    let tasks = session.server.tasks.clone();
+    tasks.spawn(run(ws, session, heartbeat, guard));
+}
+
+/// The connection loop: read client frames, flush the session queue whenever it is
+/// written to, and (when `heartbeat` is set) run the session's heartbeat timer. One task
+/// per connection does all three, so an idle connection is one task.
+#[allow(clippy::manual_async_fn)]
+fn run(
+    mut ws: Ws,
+    session: Arc<Session>,
+    heartbeat: bool,
+    guard: ConnectionGuard,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        // Held until the loop ends: the TCP connection counts against max_connections.
+        let _guard = guard;
+        let mut beat = heartbeat.then(|| Heartbeat::new(&session.server.config));
+        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let timer = tokio::time::sleep_until(beat.as_ref().map_or(far, Heartbeat::wake_at));
+        tokio::pin!(timer);
+        loop {
+            // Unbiased: a steady stream of outbound packets must not starve reading.
+            tokio::select! {
+                _ = session.writable.notified() => {
+                    if let Err(error) = flush(&mut ws, &session).await {
+                        tracing::debug!(sid = %session.id, %error, "websocket write failed");
+                        session.close(DisconnectReason::TransportError);
+                        return;
                     }
-                    Some(Err(error)) => Err(read_error(&session, error)),
-                };
-                if let Err(reason) = result {
-                    session.close(reason);
-                    if matches!(reason, DisconnectReason::TransportClose) {
+                    if session.is_closed() {
+                        let _ = ws.close(None).await;
                         return;
                     }
                 }
+                _ = &mut timer, if beat.is_some() => {}
+                message = ws.next() => {
+                    if let Err(reason) = on_message(&mut ws, &session, message).await {
+                        session.close(reason);
+                        if reason == DisconnectReason::TransportClose {
+                            return;
+                        }
+                    }
+                }
+            }
+            if let Some(state) = beat.as_mut() {
+                if state.check(&session) {
+                    let wake = state.wake_at();
+                    if wake != timer.deadline() {
+                        timer.as_mut().reset(wake);
+                    }
+                } else {
+                    // Closed: the writable branch flushes and sends the close frame.
+                    beat = None;
+                }
             }
         }
+    }
+}
+
+type WsMessage = Option<Result<Message, WsError>>;
+
+async fn on_message(
+    ws: &mut Ws,
+    session: &Arc<Session>,
+    message: WsMessage,
+) -> Result<(), DisconnectReason> {
+    match message {
+        Some(Ok(Message::Text(text))) => match decode_text(text.as_str()) {
+            Ok(packet) => session.on_packet(packet),
+            Err(error) => {
+                tracing::info!(sid = %session.id, %error, "malformed engine.io packet");
+                Err(DisconnectReason::ParseError)
+            }
+        },
+        Some(Ok(Message::Binary(data))) => session.on_packet(EnginePacket::Binary(data)),
+        Some(Ok(Message::Close(_))) | None => Err(DisconnectReason::TransportClose),
+        // Control frames: tungstenite queues the pong; write it out.
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => ws
+            .flush()
+            .await
+            .map_err(|_| DisconnectReason::TransportError),
+        Some(Err(error)) => Err(read_error(session, error)),
     }
 }
 
