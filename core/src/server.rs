@@ -448,25 +448,19 @@ fn preflight(req: &Request<Incoming>) -> Response<ResponseBody> {
     response
 }
 
-/// The handshake kept for the session's lifetime. Header values and the URI are copied:
-/// hyper's values share its whole connection read buffer (8 KiB), which a clone would
-/// keep alive for as long as the connection lasts.
+/// The handshake kept for the session's lifetime, copied out of the request: hyper's
+/// header values share its whole connection read buffer (8 KiB), which keeping them
+/// would hold for as long as the connection lasts.
 fn handshake_of(req: &Request<Incoming>, remote: SocketAddr) -> Handshake {
-    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
-    for (name, value) in req.headers() {
-        let name = header::HeaderName::from_bytes(name.as_str().as_bytes());
-        let value = HeaderValue::from_bytes(value.as_bytes());
-        if let (Ok(name), Ok(value)) = (name, value) {
-            headers.append(name, value);
-        }
-    }
-    let uri = http::Uri::try_from(req.uri().to_string()).unwrap_or_default();
-    Handshake {
-        headers,
-        uri,
-        remote_addr: remote,
-        issued: std::time::SystemTime::now(),
-    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path(), |pq| pq.as_str());
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    Handshake::new(target, headers, remote)
 }
 
 fn polling_handshake(

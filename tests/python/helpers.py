@@ -77,6 +77,27 @@ def make_client(**kw) -> socketio.Client:
     return socketio.Client(reconnection=False, request_timeout=WAIT, **kw)
 
 
+def drain_client_writes(sio: socketio.Client, timeout: float = 2.0) -> None:
+    """Wait (bounded) until the client has sent everything it queued.
+
+    python-engineio's polling write loop runs `while state == 'connected'`: when
+    `disconnect()` is called while a POST is in flight, the loop ends as that POST returns
+    and the queued close packet is never sent, so the client's pending GET waits for the
+    server's next ping (25 s). Draining first keeps teardown prompt. This is a client
+    race, seen with any server.
+    """
+    eio = getattr(sio, "eio", None)
+    queue = getattr(eio, "queue", None)
+    deadline = time.monotonic() + timeout
+    while (
+        queue is not None
+        and queue.unfinished_tasks
+        and getattr(eio, "state", None) == "connected"
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.005)
+
+
 @contextlib.contextmanager
 def sio_client(
     srv,
@@ -100,6 +121,7 @@ def sio_client(
             )
         yield sio
     finally:
+        drain_client_writes(sio)
         with contextlib.suppress(Exception):
             sio.disconnect()
         with contextlib.suppress(Exception):

@@ -18,7 +18,6 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::{DisconnectReason, SendError};
 use crate::server::ServerState;
@@ -50,28 +49,85 @@ pub(crate) enum Outbound {
     Ping,
 }
 
-/// The HTTP request that opened a session, kept for handlers (headers, query, address).
-#[derive(Debug)]
+/// The HTTP request that opened a session: path and query, headers, peer address.
+///
+/// Kept for the session's whole life, so it is stored compactly: the request target and
+/// every header in one string (header names lower-case; values that are not UTF-8 are
+/// kept with replacement characters).
+#[derive(Debug, Clone)]
 pub struct Handshake {
-    /// Request headers.
-    pub headers: http::HeaderMap,
-    /// Request path and query as received, e.g. `/socket.io/?EIO=4&transport=polling`.
-    pub uri: http::Uri,
-    /// The peer's address.
-    pub remote_addr: SocketAddr,
-    /// When the session was opened.
-    pub issued: std::time::SystemTime,
+    /// `target` + (`\n` + `name:value`) per header, in request order.
+    text: Box<str>,
+    remote_addr: SocketAddr,
+    issued: std::time::SystemTime,
 }
 
 impl Handshake {
+    /// Builds a handshake from the request target (path and query), headers and peer.
+    pub fn new<'a>(
+        target: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+        remote_addr: SocketAddr,
+    ) -> Self {
+        let mut text = String::with_capacity(target.len() + 256);
+        text.push_str(target);
+        for (name, value) in headers {
+            text.push('\n');
+            text.push_str(name);
+            text.push(':');
+            text.push_str(&String::from_utf8_lossy(value));
+        }
+        Self {
+            text: text.into_boxed_str(),
+            remote_addr,
+            issued: std::time::SystemTime::now(),
+        }
+    }
+
+    /// The request target as received, e.g. `/socket.io/?EIO=4&transport=polling`.
+    pub fn target(&self) -> &str {
+        self.text.split('\n').next().unwrap_or("")
+    }
+
+    /// The path of the request target.
+    pub fn path(&self) -> &str {
+        let target = self.target();
+        target.split_once('?').map_or(target, |(path, _)| path)
+    }
+
     /// The query string (without `?`), or `""`.
     pub fn query(&self) -> &str {
-        self.uri.query().unwrap_or("")
+        self.target().split_once('?').map_or("", |(_, query)| query)
     }
 
     /// The value of one query parameter, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
         query_param(self.query(), name)
+    }
+
+    /// Every header as `(lower-case name, value)`, in request order.
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.text
+            .split('\n')
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// The peer's address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// When the session was opened.
+    pub fn issued(&self) -> std::time::SystemTime {
+        self.issued
     }
 }
 
@@ -106,12 +162,9 @@ pub(crate) struct Session {
     writable: Notify,
     /// Set by every pong; the heartbeat consumes it when it checks for one.
     pong_seen: AtomicBool,
-    /// Wakes a heartbeat task when a pong arrives (a stale permit only causes an extra
-    /// check of `pong_seen`).
+    /// Wakes a heartbeat task when a pong arrives or the session closes (a stale permit
+    /// only causes an extra check).
     pong: Notify,
-    /// Cancelled once when the session closes: stops the heartbeat, releases a pending
-    /// GET and makes the WebSocket task flush and send its close frame.
-    closed: CancellationToken,
     /// Set once by the first `close`, so cleanup and disconnect handlers run exactly once.
     closing: AtomicBool,
     /// Why the session closed (decides what a pending GET is answered with).
@@ -141,7 +194,6 @@ impl Session {
             writable: Notify::new(),
             pong_seen: AtomicBool::new(false),
             pong: Notify::new(),
-            closed: CancellationToken::new(),
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             transport: Mutex::new(TransportState {
@@ -251,8 +303,10 @@ impl Session {
             self.server.remove_session(&self.id);
         }
         self.conn.close_all(self, reason);
-        self.closed.cancel();
+        // Wake the queue consumer (a pending GET answers, the WebSocket task flushes and
+        // sends its close frame) and the heartbeat task (it sees the close and ends).
         self.writable.notify_one();
+        self.pong.notify_one();
     }
 
     pub(crate) fn close_reason(&self) -> Option<DisconnectReason> {
@@ -362,8 +416,8 @@ impl Heartbeat {
 async fn heartbeat(session: Arc<Session>) {
     let mut beat = Heartbeat::new(&session.server.config);
     loop {
+        // `close` notifies `pong` too, so a closed session ends this task at once.
         tokio::select! {
-            _ = session.closed.cancelled() => return,
             _ = tokio::time::sleep_until(beat.wake_at()) => {}
             _ = session.pong.notified() => {}
         }
@@ -417,6 +471,26 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handshake_is_compact_and_complete() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().expect("addr");
+        let handshake = Handshake::new(
+            "/socket.io/?EIO=4&token=a%20b",
+            [
+                ("host", &b"x:1"[..]),
+                ("x-multi", b"a:b"),
+                ("x-multi", b"c"),
+            ],
+            addr,
+        );
+        assert_eq!(handshake.path(), "/socket.io/");
+        assert_eq!(handshake.query_param("token").as_deref(), Some("a b"));
+        assert_eq!(handshake.header("HOST"), Some("x:1"));
+        assert_eq!(handshake.header("x-multi"), Some("a:b"));
+        assert_eq!(handshake.headers().count(), 3);
+        assert_eq!(handshake.remote_addr(), addr);
+    }
 
     #[test]
     fn query_params() {

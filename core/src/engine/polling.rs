@@ -56,10 +56,8 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
         if lock(&session.transport).upgrading {
             return Ok(Bytes::from_static(b"6"));
         }
-        tokio::select! {
-            _ = session.writable.notified() => {}
-            _ = session.closed.cancelled() => {}
-        }
+        // `close` notifies `writable` too: one wake-up covers both.
+        session.writable.notified().await;
     }
 }
 
