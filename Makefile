@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo chat-assets test test-rust lint fuzz-build build-test-bins test-js test-python test-browser clean
+.PHONY: demo chat-assets test test-rust lint fuzz-build build-test-bins test-js test-python test-browser bench clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -44,6 +44,11 @@ test-python: build-test-bins
 
 test-browser: build-test-bins
 	tests/browser/run.sh
+
+# Load scenarios against ferrosocket (idle memory, fan-out, echo); about three minutes.
+# Figures depend on the machine: see bench/README.md and bench/RESULTS-core.md.
+bench:
+	bench/run.sh
 
 clean:
 	$(CARGO) clean
