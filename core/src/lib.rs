@@ -45,7 +45,7 @@ pub use engine::Handshake;
 pub use error::{AckError, ConnectRefused, DisconnectReason, SendError, ServerError};
 pub use namespace::{Auth, Namespace};
 pub use protocol::Payload;
-pub use server::{serve_dir, BoxError, ResponseBody, Server};
+pub use server::{serve_dir, shutdown_signal, BoxError, ResponseBody, Server};
 pub use sid::Sid;
 pub use socket::{AckSender, Event, Socket};
 

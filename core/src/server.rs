@@ -590,6 +590,32 @@ async fn websocket_request(
     response
 }
 
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the usual `shutdown` argument of
+/// [`Server::run`] for a server process.
+///
+/// ```no_run
+/// # async fn demo(server: ferrosocket::Server, listener: tokio::net::TcpListener) {
+/// server.run(listener, ferrosocket::shutdown_signal()).await.unwrap();
+/// # }
+/// ```
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: never resolve rather than stop at once.
+        std::future::pending::<()>().await;
+    }
+}
+
 /// A fallback that serves the files under `dir` (`/` serves `index.html`), for
 /// [`Server::set_fallback`]. Paths with `..` or hidden components get 404.
 ///

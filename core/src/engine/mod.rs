@@ -229,21 +229,7 @@ impl Session {
 
     /// Queues one item for the client. Never blocks; a full queue closes the session.
     pub(crate) fn send(self: &Arc<Self>, item: Outbound) -> Result<(), SendError> {
-        {
-            let mut queue = lock(&self.queue);
-            if self.is_closed() {
-                return Err(SendError::Disconnected);
-            }
-            if queue.len() >= self.server.config.max_queued_packets {
-                drop(queue);
-                tracing::warn!(sid = %self.id, "outbound queue full, disconnecting slow client");
-                self.close(DisconnectReason::ClientTooSlow);
-                return Err(SendError::QueueFull);
-            }
-            queue.push_back(item);
-        }
-        self.writable.notify_one();
-        Ok(())
+        self.enqueue(std::iter::once(item))
     }
 
     /// Queues several items at once (they stay contiguous).
@@ -251,6 +237,15 @@ impl Session {
         if items.is_empty() {
             return Ok(());
         }
+        self.enqueue(items)
+    }
+
+    fn enqueue<I>(self: &Arc<Self>, items: I) -> Result<(), SendError>
+    where
+        I: IntoIterator<Item = Outbound>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let items = items.into_iter();
         {
             let mut queue = lock(&self.queue);
             if self.is_closed() {

@@ -223,19 +223,6 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -281,7 +268,7 @@ async fn main() {
     println!("LISTENING {addr}");
     let _ = std::io::stdout().flush();
     eprintln!("chat: open http://{addr}/ in two browser windows (Ctrl-C to stop)");
-    if let Err(error) = server.run(listener, shutdown_signal()).await {
+    if let Err(error) = server.run(listener, ferrosocket::shutdown_signal()).await {
         eprintln!("chat: {error}");
         std::process::exit(1);
     }

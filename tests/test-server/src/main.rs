@@ -297,17 +297,6 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
     });
 }
 
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-}
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()
@@ -345,7 +334,7 @@ async fn main() {
         .unwrap_or_default();
     println!("LISTENING {addr}");
     let _ = std::io::stdout().flush();
-    if let Err(error) = server.run(listener, shutdown_signal()).await {
+    if let Err(error) = server.run(listener, ferrosocket::shutdown_signal()).await {
         eprintln!("test-server: {error}");
         std::process::exit(1);
     }
