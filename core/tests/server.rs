@@ -592,3 +592,43 @@ async fn custom_adapter_is_used_per_namespace() {
     assert_eq!(broadcasts.load(std::sync::atomic::Ordering::SeqCst), 1);
     running.shutdown().await;
 }
+
+#[test]
+fn handles_are_send_sync_clone() {
+    fn assert_handle<T: Send + Sync + Clone + 'static>() {}
+    assert_handle::<Server>();
+    assert_handle::<ferrosocket::Namespace>();
+    assert_handle::<ferrosocket::Socket>();
+    assert_handle::<ferrosocket::BroadcastOperator>();
+    assert_handle::<Payload>();
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<ferrosocket::AckSender>();
+    assert_send::<ferrosocket::Event>();
+}
+
+#[tokio::test]
+async fn max_connections_closes_the_extra_ones() {
+    let running = start(echo_server(Config::builder().max_connections(2).build())).await;
+    let (_first, _) = WsClient::connected(running.addr).await;
+    let (_second, _) = WsClient::connected(running.addr).await;
+    // The third TCP connection is accepted and closed at once: the handshake fails.
+    let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", running.addr);
+    assert!(tokio_tungstenite::client_async(url, tcp).await.is_err());
+    // Once one leaves, a new client gets in.
+    drop(_first);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", running.addr);
+        if tokio_tungstenite::client_async(url, tcp).await.is_ok() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a freed slot is reused"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.shutdown().await;
+}
