@@ -1,0 +1,54 @@
+// socket.io 4.x peer for ferrosocket's loadgen: events `ack`, `join`, `emit` on `/`.
+// Usage: node server.js [--host 127.0.0.1] [--port 0]
+// Prints `LISTENING 127.0.0.1:<port>` once ready; SIGTERM/SIGINT: close and exit 0.
+"use strict";
+const http = require("http");
+const { Server } = require("socket.io");
+
+function arg(name, def) {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+const host = arg("--host", "127.0.0.1");
+const port = parseInt(arg("--port", "0"), 10);
+
+const httpServer = http.createServer({ noDelay: true });
+const io = new Server(httpServer, {
+  perMessageDeflate: false,
+  httpCompression: false,
+  transports: ["websocket", "polling"],
+  maxHttpBufferSize: 1e6,
+});
+
+io.on("connection", (socket) => {
+  socket.on("ack", (...args) => {
+    const cb = args.length && typeof args[args.length - 1] === "function" ? args.pop() : null;
+    if (cb) cb(...args);
+  });
+  socket.on("join", (room, cb) => {
+    socket.join(room);
+    if (typeof cb === "function") cb([...socket.rooms].sort());
+  });
+  socket.on("emit", (req, cb) => {
+    req = req || {};
+    const args = Array.isArray(req.args) ? req.args : [];
+    const to = Array.isArray(req.to) && req.to.length ? io.to(req.to) : io;
+    to.emit(req.event, ...args);
+    if (typeof cb === "function") cb(true);
+  });
+});
+
+httpServer.listen(port, host, () => {
+  const a = httpServer.address();
+  process.stdout.write(`LISTENING ${a.address}:${a.port}\n`);
+});
+
+let stopping = false;
+function stop() {
+  if (stopping) return;
+  stopping = true;
+  io.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 5000).unref();
+}
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

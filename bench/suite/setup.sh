@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs everything the peer-server suite needs, from the package registries only.
+# Idempotent: re-running skips what is already there and up to date.
+#   - bench/.venv: python-socketio + uvicorn, Flask-SocketIO (eventlet, gevent, threading),
+#     matplotlib (charts), pinned in bench/peers/python/requirements.txt
+#   - bench/peers/node/node_modules: socket.io 4.x from the committed package-lock.json
+#   - bench/peers/socketioxide/target/release/socketioxide-peer (its own workspace)
+#   - target/release/{test-server,loadgen} (ferrosocket's own, from the root workspace)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+
+echo "== python venv (bench/.venv)"
+if [ ! -x bench/.venv/bin/python ]; then
+  "$PY" -m venv bench/.venv
+fi
+# Keep the venv out of git without touching any .gitignore outside bench/peers, bench/suite.
+[ -f bench/.venv/.gitignore ] || echo '*' > bench/.venv/.gitignore
+REQ=bench/peers/python/requirements.txt
+STAMP=bench/.venv/.requirements.sha256
+if [ ! -f "$STAMP" ] || ! sha256sum -c --status "$STAMP" 2>/dev/null; then
+  bench/.venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
+  sha256sum "$REQ" > "$STAMP"
+else
+  echo "   up to date"
+fi
+
+echo "== node peer (npm ci)"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "node/npm not found: install nodejs and npm (e.g. apt-get install -y nodejs npm)" >&2
+  exit 1
+fi
+NODE_DIR=bench/peers/node
+if [ ! -f "$NODE_DIR/node_modules/.package-lock.json" ] \
+   || [ "$NODE_DIR/package-lock.json" -nt "$NODE_DIR/node_modules/.package-lock.json" ]; then
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "   up to date"
+fi
+
+echo "== socketioxide peer (cargo build --release, own workspace)"
+(cd bench/peers/socketioxide && cargo build --release --locked -q)
+
+echo "== ferrosocket test-server and loadgen"
+cargo build --release -q -p ferrosocket-test-server -p ferrosocket-bench
+
+echo "== versions"
+echo "node $(node --version), socket.io $(node -p "require('./$NODE_DIR/node_modules/socket.io/package.json').version")"
+bench/.venv/bin/python -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ["python-socketio","python-engineio","uvicorn","Flask-SocketIO","eventlet","gevent","gevent-websocket","simple-websocket","matplotlib"]))'
+grep -A1 '^name = "socketioxide"$' bench/peers/socketioxide/Cargo.lock | tr '\n' ' '; echo
+echo "setup done"
