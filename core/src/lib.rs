@@ -30,6 +30,7 @@
 pub mod adapter;
 mod broadcast;
 mod config;
+pub mod embed;
 mod engine;
 mod error;
 mod namespace;

@@ -1,0 +1,335 @@
+//! Embedding ferrosocket in a program that is not async Rust (C, Python, ...).
+//!
+//! [`Embedded`] owns everything a binding needs:
+//!
+//! - a tokio runtime on its own threads (`ferrosocket-io-N`) that runs the I/O, parsing,
+//!   rooms and fan-out;
+//! - a [`DispatchPool`] of OS threads (`ferrosocket-dispatch-N`) that runs the binding's
+//!   blocking callbacks, never on a tokio thread. One client's callbacks run one at a
+//!   time, in the order its packets arrived; different clients run in parallel, so one
+//!   slow callback (a database call) delays only its own client;
+//! - start, stop and drop that end every thread it started.
+//!
+//! Emitting, joining, leaving and disconnecting go through the [`Server`] handle from any
+//! thread without blocking. Call them inside [`Embedded::enter`] when on a thread the
+//! runtime does not know (the dispatch threads are already inside it).
+
+mod pool;
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+pub use pool::{DispatchPool, Job, Scope, SubmitError};
+
+use crate::error::{ConnectRefused, DisconnectReason, ServerError};
+use crate::namespace::Auth;
+use crate::socket::{Event, Socket};
+use crate::{Config, Server};
+
+/// Threads and queues of an [`Embedded`] server.
+#[derive(Debug, Clone)]
+pub struct EmbedOptions {
+    /// tokio worker threads for I/O. Default: the number of CPUs, at most 4.
+    pub io_threads: usize,
+    /// Dispatch threads for blocking callbacks: how many clients' callbacks can run at
+    /// once. Default: 8.
+    pub dispatch_threads: usize,
+    /// Callbacks waiting per client. A client whose callbacks fall this far behind is
+    /// disconnected (`client too slow`) instead of queueing without bound. Default: 1024.
+    pub max_queued_callbacks: usize,
+}
+
+impl Default for EmbedOptions {
+    fn default() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            io_threads: cpus.clamp(1, 4),
+            dispatch_threads: 8,
+            max_queued_callbacks: 1024,
+        }
+    }
+}
+
+struct Serving {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: mpsc::Receiver<Result<(), ServerError>>,
+}
+
+/// A Socket.IO server running on its own threads, with blocking callbacks.
+///
+/// ```
+/// use ferrosocket::embed::{EmbedOptions, Embedded};
+/// use ferrosocket::{Config, Payload};
+///
+/// let embedded = Embedded::new(Config::default(), EmbedOptions::default(), None).unwrap();
+/// embedded.on("/", "ping", |_socket, mut event| {
+///     // A blocking callback on a dispatch thread: a database call is fine here.
+///     let _ = event.ack(&Payload::one("pong").unwrap());
+/// });
+/// let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+/// assert_ne!(addr.port(), 0);
+/// embedded.stop();
+/// ```
+pub struct Embedded {
+    server: Server,
+    /// `None` only while dropping.
+    runtime: Option<tokio::runtime::Runtime>,
+    pool: Arc<DispatchPool>,
+    /// Set while serving; `start` after `stop` is refused.
+    serving: Mutex<Option<Serving>>,
+    stopped: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedded")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl Embedded {
+    /// Builds the runtime and the dispatch pool; nothing listens until [`start`](Self::start).
+    /// `scope` wraps every run of ready callbacks on a dispatch thread (Python takes the
+    /// GIL there); `None` runs them as they are.
+    pub fn new(
+        config: Config,
+        options: EmbedOptions,
+        scope: Option<Scope>,
+    ) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(options.io_threads.max(1))
+            .thread_name_fn(|| {
+                static NEXT: std::sync::atomic::AtomicUsize =
+                    std::sync::atomic::AtomicUsize::new(0);
+                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("ferrosocket-io-{n}")
+            })
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let inner = scope.unwrap_or_else(|| Arc::new(|run: &mut dyn FnMut()| run()));
+        // Dispatch threads run inside the runtime, so callbacks can emit, await acks with
+        // timeouts, and disconnect clients like any other code.
+        let scope: Scope = Arc::new(move |run: &mut dyn FnMut()| {
+            let _entered = handle.enter();
+            inner(run);
+        });
+        let pool = DispatchPool::new(
+            options.dispatch_threads,
+            options.max_queued_callbacks,
+            scope,
+        )?;
+        Ok(Self {
+            server: Server::new(config),
+            runtime: Some(runtime),
+            pool: Arc::new(pool),
+            serving: Mutex::new(None),
+            stopped: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// The server handle: register namespaces, emit, manage rooms. Cheap to clone.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Enters the runtime on the calling thread for as long as the guard lives, so that
+    /// server calls that start timers or tasks (acks with timeouts, handlers that wait)
+    /// work from a thread the runtime does not know.
+    pub fn enter(&self) -> Option<tokio::runtime::EnterGuard<'_>> {
+        self.runtime.as_ref().map(|rt| rt.enter())
+    }
+
+    /// Runs `future` to completion on the calling thread, with the runtime driving its
+    /// I/O and timers: how a foreign thread waits for an acknowledgement. Blocks; do not
+    /// call it from async code running on this server's runtime (it would panic there).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> Option<F::Output> {
+        if tokio::runtime::Handle::try_current().is_ok() && tokio::task::try_id().is_some() {
+            tracing::error!("Embedded::block_on called from async code; refusing");
+            return None;
+        }
+        self.runtime.as_ref().map(|rt| rt.handle().block_on(future))
+    }
+
+    /// Starts listening on `addr` (port 0 picks a free port); returns the bound address.
+    pub fn start(&self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+        let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(serving) = serving.as_ref() {
+            return Ok(serving.addr);
+        }
+        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(ServerError::Io(std::io::Error::other(
+                "the server was stopped",
+            )));
+        }
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(ServerError::Io(std::io::Error::other(
+                "the runtime is gone",
+            )));
+        };
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let listener = {
+            let _entered = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (done_tx, done) = mpsc::channel();
+        let server = self.server.clone();
+        runtime.spawn(async move {
+            let result = server
+                .run(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            let _ = done_tx.send(result);
+        });
+        *serving = Some(Serving { addr, stop, done });
+        Ok(addr)
+    }
+
+    /// The address the server listens on, once started.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|s| s.addr)
+    }
+
+    /// Shuts down gracefully and for good: stops accepting, disconnects every client
+    /// (reason `server shutting down`), waits for connections to drain (up to the
+    /// configured shutdown timeout), runs the callbacks still queued, and joins the
+    /// dispatch threads. Idempotent. Blocks: do not call it from a callback or from
+    /// async code running on this server's runtime.
+    pub fn stop(&self) {
+        if self.stopped.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        let serving = self
+            .serving
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(serving) = serving {
+            let _ = serving.stop.send(());
+            let wait = self.server.config().shutdown_timeout + Duration::from_secs(5);
+            match serving.done.recv_timeout(wait) {
+                Ok(Err(error)) => tracing::warn!(%error, "server ended with an error"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::warn!("server did not finish shutting down in time"),
+            }
+        }
+        self.pool.stop();
+    }
+
+    /// Handles `event` in namespace `nsp` with a blocking callback on a dispatch thread.
+    pub fn on<F>(&self, nsp: &str, event: &str, callback: F)
+    where
+        F: Fn(Socket, Event) + Send + Sync + 'static,
+    {
+        let dispatch = self.event_dispatcher(callback);
+        self.server.of(nsp).on(event, move |socket, event| {
+            dispatch(socket, event);
+            std::future::ready(())
+        });
+    }
+
+    /// Handles every event of `nsp` that has no callback of its own.
+    pub fn on_any<F>(&self, nsp: &str, callback: F)
+    where
+        F: Fn(Socket, Event) + Send + Sync + 'static,
+    {
+        let dispatch = self.event_dispatcher(callback);
+        self.server.of(nsp).on_any(move |socket, event| {
+            dispatch(socket, event);
+            std::future::ready(())
+        });
+    }
+
+    fn event_dispatcher<F>(&self, callback: F) -> impl Fn(Socket, Event) + Send + Sync + 'static
+    where
+        F: Fn(Socket, Event) + Send + Sync + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        let callback = Arc::new(callback);
+        move |socket: Socket, event: Event| {
+            let callback = Arc::clone(&callback);
+            let lane = socket.engine_id();
+            let target = socket.clone();
+            if let Err(error) = pool.submit(lane, Box::new(move || callback(target, event))) {
+                refuse_dispatch(&socket, error);
+            }
+        }
+    }
+
+    /// Decides connects to `nsp` with a blocking callback. What the callback emits to the
+    /// socket reaches the client after the CONNECT acknowledgement.
+    pub fn on_connect<F>(&self, nsp: &str, callback: F)
+    where
+        F: Fn(Socket, Auth) -> Result<(), ConnectRefused> + Send + Sync + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        let callback = Arc::new(callback);
+        self.server.of(nsp).on_connect(move |socket, auth| {
+            let (answer, answered) = oneshot::channel();
+            let callback = Arc::clone(&callback);
+            let target = socket.clone();
+            let job: Job = Box::new(move || {
+                let _ = answer.send(callback(target, auth));
+            });
+            let submitted = pool.submit(socket.engine_id(), job);
+            async move {
+                submitted.map_err(|_| ConnectRefused::new("server busy"))?;
+                // A callback that panicked drops `answer`: refuse rather than hang.
+                answered
+                    .await
+                    .unwrap_or_else(|_| Err(ConnectRefused::new("connect handler failed")))
+            }
+        });
+    }
+
+    /// Runs a blocking callback when a socket of `nsp` disconnects, after every callback
+    /// of that client still queued.
+    pub fn on_disconnect<F>(&self, nsp: &str, callback: F)
+    where
+        F: Fn(Socket, DisconnectReason) + Send + Sync + 'static,
+    {
+        let pool = Arc::clone(&self.pool);
+        let callback = Arc::new(callback);
+        self.server.of(nsp).on_disconnect(move |socket, reason| {
+            let callback = Arc::clone(&callback);
+            let lane = socket.engine_id();
+            if let Err(error) = pool.submit(lane, Box::new(move || callback(socket, reason))) {
+                tracing::warn!(%error, "disconnect callback not run");
+            }
+            std::future::ready(())
+        });
+    }
+}
+
+fn refuse_dispatch(socket: &Socket, error: SubmitError) {
+    match error {
+        SubmitError::LaneFull => {
+            tracing::warn!(sid = %socket.id(), "callbacks fall behind, disconnecting client");
+            socket.0.session.close(DisconnectReason::ClientTooSlow);
+        }
+        SubmitError::Stopped => tracing::debug!("event dropped: dispatch pool stopped"),
+    }
+}
+
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
