@@ -8,6 +8,7 @@ gevent-websocket's handler, Werkzeug's threaded server with simple-websocket), s
 here directly so that port 0 can be reported.
 """
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -78,7 +79,8 @@ def listen_socket(host, port):
 
 
 def main():
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # The servers' own worker threads/greenlets would keep sys.exit() waiting.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if args.mode == "eventlet":
         import eventlet.wsgi
 

@@ -33,7 +33,9 @@ async fn main() {
     let host = arg("--host", "127.0.0.1");
     let port = arg("--port", "0");
 
-    let (layer, io) = SocketIo::new_layer();
+    // Per-socket send buffer: socketioxide drops a packet for a socket whose buffer is full
+    // (128 packets by default). 1024 is ferrosocket's default queue (tests/test-server).
+    let (layer, io) = SocketIo::builder().max_buffer_size(1024).build_layer();
     let io2 = io.clone();
     io.ns("/", async move |s: SocketRef| {
         s.on("ack", async |Data(v): Data<Value>, ack: AckSender| {
