@@ -1,0 +1,304 @@
+//! `ferrosocket_config`: what `ferrosocket_server_new` needs, set field by field.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use ferrosocket::embed::EmbedOptions;
+use ferrosocket::{AllowedOrigins, Config, ConfigBuilder};
+
+use crate::error::{fail, ferrosocket_result, guard, name_in, reference_mut, str_in, Result};
+
+/// Server settings. Create with `ferrosocket_config_new`, change with the setters, pass
+/// to `ferrosocket_server_new` (which copies it), free with `ferrosocket_config_free`.
+/// Not thread-safe: use one config from one thread at a time.
+///
+/// Methods: `ferrosocket_config_set_host`, `_set_port`, `_set_path`,
+/// `_set_ping_interval_ms`, `_set_ping_timeout_ms`, `_set_connect_timeout_ms`,
+/// `_set_shutdown_timeout_ms`, `_set_max_payload`, `_add_allowed_origin`,
+/// `_allow_any_origin`, `_set_max_connections`, `_set_max_queued_packets`,
+/// `_set_dispatch_threads`, `_set_io_threads`, `_set_max_queued_callbacks`.
+#[derive(Debug, Clone)]
+pub struct ferrosocket_config {
+    pub(crate) builder: ConfigBuilder,
+    pub(crate) origins: AllowedOrigins,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) options: EmbedOptions,
+}
+
+impl ferrosocket_config {
+    pub(crate) fn build(&self) -> Config {
+        self.builder
+            .clone()
+            .allowed_origins(self.origins.clone())
+            .build()
+    }
+}
+
+/// A config with every default: host `127.0.0.1`, port 0 (any free port: read it with
+/// `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
+/// timeout 20 s, connect timeout 45 s, shutdown timeout 10 s, max payload 1,000,000
+/// bytes, same-origin browsers only, 100,000 connections, 1,024 queued packets per
+/// client, 8 dispatch threads, I/O threads = CPUs (at most 4), 1,024 queued callbacks per
+/// client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
+    crate::error::guard_value("ferrosocket_config_new", std::ptr::null_mut(), || {
+        Ok(Box::into_raw(Box::new(ferrosocket_config {
+            builder: Config::builder(),
+            origins: AllowedOrigins::SameOrigin,
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            options: EmbedOptions::default(),
+        })))
+    })
+}
+
+/// Frees a config. NULL is a no-op.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_free(config: *mut ferrosocket_config) {
+    let _ = guard("ferrosocket_config_free", || {
+        if !config.is_null() {
+            // SAFETY: non-NULL config pointers come from `ferrosocket_config_new`'s
+            // `Box::into_raw` and, by the ownership contract, are freed exactly once.
+            drop(unsafe { Box::from_raw(config) });
+        }
+        Ok(())
+    });
+}
+
+fn set(
+    function: &str,
+    config: *mut ferrosocket_config,
+    change: impl FnOnce(&mut ferrosocket_config) -> Result<()>,
+) -> ferrosocket_result {
+    guard(function, || change(reference_mut(config, "config")?))
+}
+
+fn millis(ms: u64, what: &str) -> Result<Duration> {
+    if ms == 0 {
+        return fail(
+            ferrosocket_result::InvalidArgument,
+            format!("{what} must be at least 1 ms"),
+        );
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+fn at_least_one(n: usize, what: &str) -> Result<usize> {
+    if n == 0 {
+        return fail(
+            ferrosocket_result::InvalidArgument,
+            format!("{what} must be at least 1"),
+        );
+    }
+    Ok(n)
+}
+
+fn update(config: &mut ferrosocket_config, change: impl FnOnce(ConfigBuilder) -> ConfigBuilder) {
+    let builder = std::mem::replace(&mut config.builder, Config::builder());
+    config.builder = change(builder);
+}
+
+/// The interface to listen on: an IP address or a host name (`0.0.0.0` for every
+/// interface). Default `127.0.0.1`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_host(
+    config: *mut ferrosocket_config,
+    host: *const c_char,
+    host_len: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_host", config, |c| {
+        c.host = name_in(host, host_len, "host")?.to_owned();
+        Ok(())
+    })
+}
+
+/// The TCP port; 0 (the default) picks a free one.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_port(
+    config: *mut ferrosocket_config,
+    port: u16,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_port", config, |c| {
+        c.port = port;
+        Ok(())
+    })
+}
+
+/// The HTTP path of the Socket.IO endpoint. Default `/socket.io/`; a missing leading or
+/// trailing `/` is added.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_path(
+    config: *mut ferrosocket_config,
+    path: *const c_char,
+    path_len: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_path", config, |c| {
+        let path = str_in(path, path_len, "path")?.to_owned();
+        update(c, |b| b.path(path));
+        Ok(())
+    })
+}
+
+/// Interval between heartbeat pings, in milliseconds (at least 1). Default 25,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_ping_interval_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_ping_interval_ms", config, |c| {
+        let d = millis(ms, "ping interval")?;
+        update(c, |b| b.ping_interval(d));
+        Ok(())
+    })
+}
+
+/// How long to wait for a pong, in milliseconds (at least 1). Default 20,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_ping_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_ping_timeout_ms", config, |c| {
+        let d = millis(ms, "ping timeout")?;
+        update(c, |b| b.ping_timeout(d));
+        Ok(())
+    })
+}
+
+/// How long a new connection may take to join a namespace, in milliseconds (at least 1).
+/// Default 45,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_connect_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_connect_timeout_ms", config, |c| {
+        let d = millis(ms, "connect timeout")?;
+        update(c, |b| b.connect_timeout(d));
+        Ok(())
+    })
+}
+
+/// How long `ferrosocket_server_stop` waits for connections to drain, in milliseconds
+/// (at least 1). Default 10,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_shutdown_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_shutdown_timeout_ms", config, |c| {
+        let d = millis(ms, "shutdown timeout")?;
+        update(c, |b| b.shutdown_timeout(d));
+        Ok(())
+    })
+}
+
+/// Largest WebSocket message or polling body in bytes (at least 1). Default 1,000,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_payload(
+    config: *mut ferrosocket_config,
+    bytes: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_payload", config, |c| {
+        let n = at_least_one(bytes, "max payload")?;
+        update(c, |b| b.max_payload(n));
+        Ok(())
+    })
+}
+
+/// Allows browser pages from `origin` (scheme, host and port, e.g.
+/// `http://localhost:8000`). Call once per origin. Default: same origin only.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_add_allowed_origin(
+    config: *mut ferrosocket_config,
+    origin: *const c_char,
+    origin_len: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_add_allowed_origin", config, |c| {
+        let origin = name_in(origin, origin_len, "origin")?.to_owned();
+        match &mut c.origins {
+            AllowedOrigins::List(list) => list.push(origin),
+            AllowedOrigins::Any => {}
+            other => *other = AllowedOrigins::List(vec![origin]),
+        }
+        Ok(())
+    })
+}
+
+/// Allows browser pages from any origin (`*`). Overrides `_add_allowed_origin`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_allow_any_origin(
+    config: *mut ferrosocket_config,
+) -> ferrosocket_result {
+    set("ferrosocket_config_allow_any_origin", config, |c| {
+        c.origins = AllowedOrigins::Any;
+        Ok(())
+    })
+}
+
+/// Most TCP connections open at once (at least 1). Default 100,000.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_connections(
+    config: *mut ferrosocket_config,
+    max: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_connections", config, |c| {
+        let n = at_least_one(max, "max connections")?;
+        update(c, |b| b.max_connections(n));
+        Ok(())
+    })
+}
+
+/// Most packets waiting to be written to one client (at least 1); a client that falls
+/// further behind is disconnected (`client too slow`). Default 1,024.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_queued_packets(
+    config: *mut ferrosocket_config,
+    max: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_queued_packets", config, |c| {
+        let n = at_least_one(max, "max queued packets")?;
+        update(c, |b| b.max_queued_packets(n));
+        Ok(())
+    })
+}
+
+/// Dispatch threads running callbacks: how many clients' callbacks run at once (at
+/// least 1). Default 8.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_dispatch_threads(
+    config: *mut ferrosocket_config,
+    threads: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_dispatch_threads", config, |c| {
+        c.options.dispatch_threads = at_least_one(threads, "dispatch threads")?;
+        Ok(())
+    })
+}
+
+/// I/O (tokio worker) threads (at least 1). Default: the number of CPUs, at most 4.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_io_threads(
+    config: *mut ferrosocket_config,
+    threads: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_io_threads", config, |c| {
+        c.options.io_threads = at_least_one(threads, "io threads")?;
+        Ok(())
+    })
+}
+
+/// Callbacks waiting per client (at least 1); a client whose callbacks fall this far
+/// behind is disconnected (`client too slow`). Default 1,024.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_queued_callbacks(
+    config: *mut ferrosocket_config,
+    max: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_queued_callbacks", config, |c| {
+        c.options.max_queued_callbacks = at_least_one(max, "max queued callbacks")?;
+        Ok(())
+    })
+}

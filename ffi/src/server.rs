@@ -1,0 +1,351 @@
+//! `ferrosocket_server`: lifecycle and handler registration.
+
+use std::ffi::{c_char, c_void};
+use std::net::ToSocketAddrs;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ferrosocket::embed::Embedded;
+
+use crate::config::ferrosocket_config;
+use crate::error::{
+    fail, ferrosocket_result, guard, in_callback, name_in, reference, str_in, write_out,
+    CallbackScope, Result,
+};
+use crate::event::{ferrosocket_connect_request, ferrosocket_event};
+use crate::ferrosocket_str;
+
+/// A Socket.IO server with its own threads. Create with `ferrosocket_server_new`, register
+/// handlers, `ferrosocket_server_start`, and at the end `ferrosocket_server_stop` and
+/// `ferrosocket_server_free`. Every function taking a server may be called from any
+/// thread, including from callbacks, except stop and free (not from callbacks).
+///
+/// Methods: `_start`, `_stop`, `_free`, `_local_port`, `_serve_dir`, `_on_connect`,
+/// `_on_disconnect`, `_on`, `_on_any`, `_emit_to_sid`, `_emit_to_room`, `_broadcast`,
+/// `_emit_with_ack`, `_join`, `_leave`, `_close_room`, `_rooms`, `_disconnect`.
+#[derive(Debug)]
+pub struct ferrosocket_server {
+    pub(crate) embedded: Embedded,
+    host: String,
+    port: u16,
+    /// `start` after `stop` is refused with a clear code rather than an I/O error.
+    stopped: AtomicBool,
+}
+
+/// Called on a dispatch thread when a client asks to join a namespace. Return to accept;
+/// call `ferrosocket_connect_refuse(request, ...)` before returning to refuse. `request`
+/// and everything read from it are valid until the callback returns.
+pub type ferrosocket_connect_callback = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, request: *const ferrosocket_connect_request),
+>;
+
+/// Called on a dispatch thread after a client left a namespace, once every earlier
+/// callback of that client ran. `nsp`, `sid` and `reason` (e.g. `transport close`,
+/// `server shutting down`) are valid until the callback returns.
+pub type ferrosocket_disconnect_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        nsp: ferrosocket_str,
+        sid: ferrosocket_str,
+        reason: ferrosocket_str,
+    ),
+>;
+
+/// Called on a dispatch thread for an event; one client's events arrive in order.
+/// `event` and everything read from it are valid until the callback returns.
+pub type ferrosocket_event_callback =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const ferrosocket_event)>;
+
+/// A C userdata pointer, shared by every dispatch thread. The C contract (README: the
+/// userdata is shared by every dispatch thread, synchronise what it points to) is what
+/// makes sending it between threads sound.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserData(pub(crate) *mut c_void);
+
+// SAFETY: the pointer is only handed back to C; C promises it may be used from any
+// thread (ffi/README.md, "Threads").
+unsafe impl Send for UserData {}
+// SAFETY: as above; the library never dereferences it.
+unsafe impl Sync for UserData {}
+
+/// Creates a server from `config` (copied: free the config whenever you like) into
+/// `*out`. Starts its I/O and dispatch threads but does not listen until
+/// `ferrosocket_server_start`. Free with `ferrosocket_server_free`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_new(
+    config: *const ferrosocket_config,
+    out: *mut *mut ferrosocket_server,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_new", || {
+        let config = reference(config, "config")?;
+        if out.is_null() {
+            return fail(ferrosocket_result::NullArgument, "out is NULL");
+        }
+        let embedded = Embedded::new(config.build(), config.options.clone(), None)
+            .or_else(|e| fail(ferrosocket_result::Io, format!("starting threads: {e}")))?;
+        let server = Box::new(ferrosocket_server {
+            embedded,
+            host: config.host.clone(),
+            port: config.port,
+            stopped: AtomicBool::new(false),
+        });
+        write_out(out, Box::into_raw(server), "out")
+    })
+}
+
+/// Starts listening on the configured host and port and returns at once; clients are
+/// served on the server's threads. Starting a started server does nothing.
+/// `FERROSOCKET_RESULT_IO` if the port cannot be bound, `FERROSOCKET_RESULT_INVALID_STATE`
+/// after `ferrosocket_server_stop`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_start(
+    server: *const ferrosocket_server,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_start", || {
+        let server = reference(server, "server")?;
+        if server.stopped.load(Ordering::Acquire) {
+            return fail(ferrosocket_result::InvalidState, "the server was stopped");
+        }
+        let addr = (server.host.as_str(), server.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next());
+        let Some(addr) = addr else {
+            return fail(
+                ferrosocket_result::InvalidArgument,
+                format!("cannot resolve host {}", server.host),
+            );
+        };
+        server
+            .embedded
+            .start(addr)
+            .map(|_| ())
+            .or_else(|e| fail(ferrosocket_result::Io, format!("listening on {addr}: {e}")))
+    })
+}
+
+/// The port the server listens on into `*out` (useful with port 0).
+/// `FERROSOCKET_RESULT_INVALID_STATE` when not listening.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_local_port(
+    server: *const ferrosocket_server,
+    out: *mut u16,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_local_port", || {
+        let server = reference(server, "server")?;
+        let Some(addr) = server.embedded.local_addr() else {
+            return fail(
+                ferrosocket_result::InvalidState,
+                "the server is not listening",
+            );
+        };
+        if server.stopped.load(Ordering::Acquire) {
+            return fail(ferrosocket_result::InvalidState, "the server was stopped");
+        }
+        write_out(out, addr.port(), "out")
+    })
+}
+
+/// Shuts down gracefully and for good: stops accepting, disconnects every client
+/// (reason `server shutting down`, disconnect callbacks run), waits for connections to
+/// drain (up to the shutdown timeout), and ends the dispatch threads. Blocks. Idempotent.
+/// `FERROSOCKET_RESULT_IN_CALLBACK` when called from a callback (it would wait for
+/// itself).
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> ferrosocket_result {
+    guard("ferrosocket_server_stop", || {
+        let server = reference(server, "server")?;
+        if in_callback() {
+            return fail(
+                ferrosocket_result::InCallback,
+                "cannot stop the server from one of its callbacks",
+            );
+        }
+        server.stopped.store(true, Ordering::Release);
+        server.embedded.stop();
+        Ok(())
+    })
+}
+
+/// Stops the server if needed (see `ferrosocket_server_stop`) and frees it. NULL is a
+/// no-op. Called from a callback it does nothing (and leaks) rather than deadlock;
+/// `ferrosocket_last_error` says so. Userdata given to handlers may be freed once this
+/// returns.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
+    let _ = guard("ferrosocket_server_free", || {
+        if server.is_null() {
+            return Ok(());
+        }
+        if in_callback() {
+            return fail(
+                ferrosocket_result::InCallback,
+                "cannot free the server from one of its callbacks; not freed",
+            );
+        }
+        // SAFETY: non-NULL server pointers come from `ferrosocket_server_new`'s
+        // `Box::into_raw` and, by the ownership contract, are freed exactly once, with no
+        // other call on it running.
+        let server = unsafe { Box::from_raw(server) };
+        server.stopped.store(true, Ordering::Release);
+        // Dropping `Embedded` stops it and shuts its runtime down.
+        drop(server);
+        Ok(())
+    });
+}
+
+/// Serves the files under directory `path` to every HTTP request outside the Socket.IO
+/// path (`/` serves `index.html`; paths with `..` or hidden components get 404).
+/// `FERROSOCKET_RESULT_NOT_FOUND` if `path` is not a directory.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_serve_dir(
+    server: *const ferrosocket_server,
+    path: *const c_char,
+    path_len: usize,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_serve_dir", || {
+        let server = reference(server, "server")?;
+        let path = name_in(path, path_len, "path")?;
+        if !std::path::Path::new(path).is_dir() {
+            return fail(
+                ferrosocket_result::NotFound,
+                format!("{path} is not a directory"),
+            );
+        }
+        server
+            .embedded
+            .server()
+            .set_fallback(ferrosocket::serve_dir(path));
+        Ok(())
+    })
+}
+
+fn namespace_in<'a>(nsp: *const c_char, nsp_len: usize) -> Result<&'a str> {
+    name_in(nsp, nsp_len, "namespace")
+}
+
+/// Decides who may join namespace `nsp` (created if new). Replaces an earlier connect
+/// callback of `nsp`. Without one every client is accepted.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_on_connect(
+    server: *const ferrosocket_server,
+    nsp: *const c_char,
+    nsp_len: usize,
+    callback: ferrosocket_connect_callback,
+    userdata: *mut c_void,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_on_connect", || {
+        let server = reference(server, "server")?;
+        let nsp = namespace_in(nsp, nsp_len)?;
+        let Some(callback) = callback else {
+            return fail(ferrosocket_result::NullArgument, "callback is NULL");
+        };
+        let userdata = UserData(userdata);
+        server.embedded.on_connect(nsp, move |socket, auth| {
+            let request = ferrosocket_connect_request::new(socket, auth);
+            {
+                let _scope = CallbackScope::enter();
+                let userdata = userdata;
+                // SAFETY: `callback` is a C function of this type, given by the caller;
+                // `request` lives until the call returns, as the contract says.
+                unsafe { callback(userdata.0, &request) };
+            }
+            request.outcome()
+        });
+        Ok(())
+    })
+}
+
+/// Runs `callback` after a client leaves namespace `nsp` (created if new). Replaces an
+/// earlier disconnect callback of `nsp`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_on_disconnect(
+    server: *const ferrosocket_server,
+    nsp: *const c_char,
+    nsp_len: usize,
+    callback: ferrosocket_disconnect_callback,
+    userdata: *mut c_void,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_on_disconnect", || {
+        let server = reference(server, "server")?;
+        let nsp = namespace_in(nsp, nsp_len)?;
+        let Some(callback) = callback else {
+            return fail(ferrosocket_result::NullArgument, "callback is NULL");
+        };
+        let userdata = UserData(userdata);
+        server.embedded.on_disconnect(nsp, move |socket, reason| {
+            let _scope = CallbackScope::enter();
+            let userdata = userdata;
+            let sid = socket.id();
+            // SAFETY: `callback` is a C function of this type; the strings point into
+            // `socket`, `sid` and a static, all alive until the call returns.
+            unsafe {
+                callback(
+                    userdata.0,
+                    ferrosocket_str::from_str(socket.namespace()),
+                    ferrosocket_str::from_str(sid.as_str()),
+                    ferrosocket_str::from_str(reason.as_str()),
+                )
+            };
+        });
+        Ok(())
+    })
+}
+
+fn event_handler(
+    callback: ferrosocket_event_callback,
+    userdata: *mut c_void,
+) -> Result<impl Fn(ferrosocket::Socket, ferrosocket::Event) + Send + Sync + 'static> {
+    let Some(callback) = callback else {
+        return fail(ferrosocket_result::NullArgument, "callback is NULL");
+    };
+    let userdata = UserData(userdata);
+    Ok(move |socket, event| {
+        let event = ferrosocket_event::new(socket, event);
+        let _scope = CallbackScope::enter();
+        let userdata = userdata;
+        // SAFETY: `callback` is a C function of this type; `event` lives until the call
+        // returns, as the contract says.
+        unsafe { callback(userdata.0, &event) };
+    })
+}
+
+/// Runs `callback` for event `event` in namespace `nsp` (created if new). Replaces an
+/// earlier callback for the same event.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_on(
+    server: *const ferrosocket_server,
+    nsp: *const c_char,
+    nsp_len: usize,
+    event: *const c_char,
+    event_len: usize,
+    callback: ferrosocket_event_callback,
+    userdata: *mut c_void,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_on", || {
+        let server = reference(server, "server")?;
+        let nsp = namespace_in(nsp, nsp_len)?;
+        let event = str_in(event, event_len, "event")?;
+        let handler = event_handler(callback, userdata)?;
+        server.embedded.on(nsp, event, handler);
+        Ok(())
+    })
+}
+
+/// Runs `callback` for every event of namespace `nsp` (created if new) that has no
+/// callback of its own.
+#[no_mangle]
+pub extern "C" fn ferrosocket_server_on_any(
+    server: *const ferrosocket_server,
+    nsp: *const c_char,
+    nsp_len: usize,
+    callback: ferrosocket_event_callback,
+    userdata: *mut c_void,
+) -> ferrosocket_result {
+    guard("ferrosocket_server_on_any", || {
+        let server = reference(server, "server")?;
+        let nsp = namespace_in(nsp, nsp_len)?;
+        let handler = event_handler(callback, userdata)?;
+        server.embedded.on_any(nsp, handler);
+        Ok(())
+    })
+}
