@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds libferrosocket, checks the committed header, builds the C tests twice (ASan+UBSan,
+# and plain for Valgrind) and runs them against real python-socketio clients.
+#   tests/c/run.sh              everything
+#   NO_VALGRIND=1 tests/c/run.sh   skip the Valgrind pass
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+cargo build -p ferrosocket-ffi
+ffi/gen-header.sh --check
+
+# The Python client: the repo-root .venv that tests/python/run.sh also uses.
+venv="$root/.venv"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import socketio, websocket" 2>/dev/null; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+    -r tests/python/requirements.txt </dev/null
+fi
+export FERROSOCKET_PYTHON="$venv/bin/python" FERROSOCKET_CLIENT="$here/client.py"
+
+out="$root/target/c-tests"
+mkdir -p "$out"
+lib="$root/target/debug/libferrosocket.a"
+libs=(-lpthread -ldl -lm)
+tests=(test_api test_events test_concurrency test_shutdown)
+passed=0 failed=0
+
+run() {
+  local name="$1"; shift
+  if "$@"; then passed=$((passed + 1)); else echo "FAILED: $name" >&2; failed=$((failed + 1)); fi
+}
+
+for t in "${tests[@]}"; do
+  gcc -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+    -fno-omit-frame-pointer -Iinclude "$here/$t.c" "$lib" "${libs[@]}" -o "$out/$t-asan"
+  gcc -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Werror -Iinclude "$here/$t.c" "$lib" \
+    "${libs[@]}" -o "$out/$t"
+done
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+for t in "${tests[@]}"; do
+  run "$t (asan)" "$out/$t-asan"
+done
+if [[ -z "${NO_VALGRIND:-}" ]]; then
+  for t in "${tests[@]}"; do
+    run "$t (valgrind)" valgrind --quiet --error-exitcode=1 --leak-check=full \
+      --errors-for-leak-kinds=definite "$out/$t"
+  done
+fi
+echo "tests/c: $passed passed, $failed failed"
+[[ $failed -eq 0 ]]
