@@ -150,3 +150,43 @@ async fn foreign_threads_emit_and_await_acks() {
     assert_eq!(answer.unwrap().json(), r#"["yes"]"#);
     finish(embedded).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_inside_a_callback_refuses_and_submit_keeps_client_order() {
+    let embedded = embedded();
+    let results: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (weak, sink) = (Arc::downgrade(&embedded), Arc::clone(&results));
+    embedded.on("/", "stop", move |socket, mut event| {
+        let Some(server) = weak.upgrade() else { return };
+        let refused = !server.stop();
+        sink.lock()
+            .unwrap()
+            .push(format!("stop refused: {refused}"));
+        // A job on this client's lane runs after this callback, before its next event.
+        let later = Arc::clone(&sink);
+        server
+            .submit(
+                socket.engine_id(),
+                Box::new(move || later.lock().unwrap().push("job".into())),
+            )
+            .unwrap();
+        let _ = event.ack(&Payload::empty());
+    });
+    let sink = Arc::clone(&results);
+    embedded.on("/", "next", move |_socket, mut event| {
+        sink.lock().unwrap().push("next".into());
+        let _ = event.ack(&Payload::empty());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, _) = WsClient::connected(addr).await;
+    client.send(r#"420["stop"]"#).await;
+    client.send(r#"421["next"]"#).await;
+    assert_eq!(client.recv().await, "430[]");
+    assert_eq!(client.recv().await, "431[]");
+    assert_eq!(
+        *results.lock().unwrap(),
+        ["stop refused: true", "job", "next"]
+    );
+    assert!(!embedded.is_stopped());
+    finish(embedded).await;
+}

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use pool::{DispatchPool, Job, Scope, SubmitError};
+pub use pool::{on_dispatch_thread, DispatchPool, Job, Scope, SubmitError};
 
 use crate::error::{ConnectRefused, DisconnectReason, ServerError};
 use crate::namespace::Auth;
@@ -207,11 +207,16 @@ impl Embedded {
     /// Shuts down gracefully and for good: stops accepting, disconnects every client
     /// (reason `server shutting down`), waits for connections to drain (up to the
     /// configured shutdown timeout), runs the callbacks still queued, and joins the
-    /// dispatch threads. Idempotent. Blocks: do not call it from a callback or from
-    /// async code running on this server's runtime.
-    pub fn stop(&self) {
+    /// dispatch threads. Idempotent. Blocks: do not call it from async code running on
+    /// this server's runtime. From a dispatch thread (inside a callback) it would wait on
+    /// itself, so there it does nothing and returns `false`.
+    pub fn stop(&self) -> bool {
+        if on_dispatch_thread() {
+            tracing::error!("Embedded::stop called from a dispatch callback; refusing");
+            return false;
+        }
         if self.stopped.swap(true, std::sync::atomic::Ordering::AcqRel) {
-            return;
+            return true;
         }
         let serving = self
             .serving
@@ -228,6 +233,19 @@ impl Embedded {
             }
         }
         self.pool.stop();
+        true
+    }
+
+    /// Whether [`stop`](Self::stop) has run: a stopped server cannot be started again.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Runs `job` on a dispatch thread, in order with the callbacks of the client whose
+    /// connection is `lane` (a socket's [`engine_id`](Socket::engine_id)): how a binding
+    /// delivers an acknowledgement's reply in the same order as that client's events.
+    pub fn submit(&self, lane: crate::Sid, job: Job) -> Result<(), SubmitError> {
+        self.pool.submit(lane, job)
     }
 
     /// Handles `event` in namespace `nsp` with a blocking callback on a dispatch thread.
@@ -327,7 +345,13 @@ fn refuse_dispatch(socket: &Socket, error: SubmitError) {
 
 impl Drop for Embedded {
     fn drop(&mut self) {
-        self.stop();
+        if !self.stop() {
+            // Dropped inside a callback: stopping here would wait on this very thread.
+            // Leak the runtime rather than deadlock; its threads end with the process.
+            tracing::error!("Embedded dropped on a dispatch thread; its threads are leaked");
+            std::mem::forget(self.runtime.take());
+            return;
+        }
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_timeout(Duration::from_secs(2));
         }

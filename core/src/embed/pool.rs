@@ -176,7 +176,19 @@ impl Drop for DispatchPool {
     }
 }
 
+thread_local! {
+    /// Set on dispatch threads, so blocking calls that would wait on the pool itself
+    /// (stopping the server from a callback) can refuse instead of deadlocking.
+    static ON_DISPATCH_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is a dispatch thread of some pool.
+pub fn on_dispatch_thread() -> bool {
+    ON_DISPATCH_THREAD.with(std::cell::Cell::get)
+}
+
 fn worker(shared: &Shared, scope: &Scope) {
+    ON_DISPATCH_THREAD.with(|flag| flag.set(true));
     loop {
         {
             let mut state = shared.lock();
