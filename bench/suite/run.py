@@ -217,8 +217,8 @@ def failure_reason(r):
         bits.append(f"publisher errors {str(r['publisher_errors'])[:80]}")
     if r.get("failed_clients"):
         bits.append(f"{r['failed_clients']} failed clients")
-    for e in r.get("errors") or []:
-        bits.append(str(e)[:100])
+    for e in dict.fromkeys(str(e)[:100] for e in r.get("errors") or []):
+        bits.append(e)
     return "; ".join(bits) or "loadgen reported not ok"
 
 
