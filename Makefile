@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c bench clean
+.PHONY: demo demo-c c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c bench bench-peers bench-quick clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -66,6 +66,17 @@ demo-c: chat-assets
 # Figures depend on the machine: see bench/README.md and bench/RESULTS-core.md.
 bench:
 	bench/run.sh
+
+# Every scenario against every peer (node socket.io, socketioxide, python-socketio on
+# uvicorn, Flask-SocketIO eventlet / gevent / threading) and ferrosocket; writes
+# bench/RESULTS.md and the charts. About 12 minutes; bench-quick about 5.
+bench-peers:
+	bench/suite/setup.sh
+	bench/.venv/bin/python bench/suite/run.py
+
+bench-quick:
+	bench/suite/setup.sh
+	bench/.venv/bin/python bench/suite/run.py --quick
 
 clean:
 	$(CARGO) clean
