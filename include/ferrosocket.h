@@ -25,6 +25,30 @@
 // Patch version of the library this header belongs to.
 #define FERROSOCKET_VERSION_PATCH 0
 
+// How verbose the log is, and the level of one message. A level lets through messages
+// of that level and every lower (more severe) one; `OFF` none.
+enum ferrosocket_log_level
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // No messages (only as a threshold).
+  FERROSOCKET_LOG_LEVEL_OFF = 0,
+  // Something failed.
+  FERROSOCKET_LOG_LEVEL_ERROR = 1,
+  // Something unexpected that the server handled (a client evicted as too slow).
+  FERROSOCKET_LOG_LEVEL_WARN = 2,
+  // Lifecycle: listening, stopping.
+  FERROSOCKET_LOG_LEVEL_INFO = 3,
+  // Per connection and per packet details.
+  FERROSOCKET_LOG_LEVEL_DEBUG = 4,
+  // Everything.
+  FERROSOCKET_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+typedef uint32_t ferrosocket_log_level;
+#endif // __cplusplus
+
 // What a function did. `FERROSOCKET_RESULT_OK` is 0. The numbers are ABI: never
 // renumbered, and a retired code's number is never reused.
 enum ferrosocket_result
@@ -98,14 +122,15 @@ typedef struct ferrosocket_config ferrosocket_config;
 // may join it to rooms and emit to it (delivered after the client's `connect`).
 //
 // Methods: `ferrosocket_connect_request_namespace`, `_sid`, `_auth`, `_query`,
-// `_query_param`, `_header`, `ferrosocket_connect_refuse`.
+// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`,
+// `ferrosocket_connect_refuse`.
 typedef struct ferrosocket_connect_request ferrosocket_connect_request;
 
 // One event from a client, borrowed by an event callback: valid until the callback
 // returns. Everything it returns is borrowed from it.
 //
 // Methods: `ferrosocket_event_namespace`, `_sid`, `_name`, `_args`, `_binary_count`,
-// `_binary`, `_wants_ack`, `_ack`, `_take_ack`.
+// `_binary`, `_remote_addr`, `_wants_ack`, `_ack`, `_take_ack`.
 typedef struct ferrosocket_event ferrosocket_event;
 
 // A Socket.IO server with its own threads. Create with `ferrosocket_server_new`, register
@@ -136,6 +161,18 @@ typedef struct {
   size_t len;
 } ferrosocket_bytes;
 
+// Receives one log message. `level` is `ERROR` .. `TRACE`; `target` is the Rust module
+// that logged (e.g. `ferrosocket::engine`); `message` is the text followed by the
+// event's fields as ` key=value`. Both are valid until the callback returns. Runs on
+// the thread that logged, which may be any server thread (I/O, dispatch) or a thread
+// calling a `ferrosocket_` function, possibly several at once: it must be thread-safe,
+// should be quick, and must not call any `ferrosocket_` function (messages logged from
+// inside it are dropped).
+typedef void (*ferrosocket_log_callback)(void *userdata,
+                                         ferrosocket_log_level level,
+                                         ferrosocket_str target,
+                                         ferrosocket_str message);
+
 // Called on a dispatch thread when a client asks to join a namespace. Return to accept;
 // call `ferrosocket_connect_refuse(request, ...)` before returning to refuse. `request`
 // and everything read from it are valid until the callback returns.
@@ -155,12 +192,15 @@ typedef void (*ferrosocket_disconnect_callback)(void *userdata,
 typedef void (*ferrosocket_event_callback)(void *userdata,
                                            const ferrosocket_event *event);
 
-// Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once, on a thread
-// of the runtime's blocking pool (it may block; it is not ordered with event
-// callbacks). `result` is `FERROSOCKET_RESULT_OK` with the client's reply in
-// `args_json` (a JSON array) and `nbins` attachments in `bins`, all valid until the
-// callback returns; or `_TIMEOUT`, `_DISCONNECTED`, `_CANCELLED` (server freed first,
-// then called from the freeing thread) with empty arguments.
+// Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once. It runs on a
+// dispatch thread, in order with the client's connect, event and disconnect callbacks
+// (never two of that client's callbacks at once), and may block like them. `result` is
+// `FERROSOCKET_RESULT_OK` with the client's reply in `args_json` (a JSON array) and
+// `nbins` attachments in `bins`, all valid until the callback returns; or `_TIMEOUT`,
+// `_DISCONNECTED` (the client left first) or `_CANCELLED` (the server was stopped or
+// freed first) with empty arguments. A CANCELLED callback may also run on a server
+// I/O thread or on the thread calling `ferrosocket_server_free`, always before
+// `ferrosocket_server_free` returns.
 typedef void (*ferrosocket_ack_callback)(void *userdata,
                                          ferrosocket_result result,
                                          ferrosocket_str args_json,
@@ -293,6 +333,13 @@ size_t ferrosocket_event_binary_count(const ferrosocket_event *event);
 ferrosocket_bytes ferrosocket_event_binary(const ferrosocket_event *event,
                                            size_t index);
 
+// Copies the sender's address as text `ip:port` into `buf`, like
+// `ferrosocket_connect_request_remote_addr`.
+ferrosocket_result ferrosocket_event_remote_addr(const ferrosocket_event *event,
+                                                 char *buf,
+                                                 size_t buf_len,
+                                                 size_t *out_len);
+
 // Whether the client asked for an acknowledgement that is still pending (not yet sent
 // with `ferrosocket_event_ack` nor taken with `ferrosocket_event_take_ack`).
 bool ferrosocket_event_wants_ack(const ferrosocket_event *event);
@@ -353,6 +400,30 @@ ferrosocket_result ferrosocket_connect_request_header(const ferrosocket_connect_
                                                       size_t name_len,
                                                       ferrosocket_str *out);
 
+// How many headers the opening HTTP request had (0 if `request` is NULL). Read them
+// with `ferrosocket_connect_request_header_at(request, 0 .. count - 1, ...)`.
+size_t ferrosocket_connect_request_header_count(const ferrosocket_connect_request *request);
+
+// Header `index` of the opening HTTP request, in request order: its name (lower-case)
+// into `*out_name` and its value (surrounding whitespace trimmed) into `*out_value`,
+// both valid until the callback returns. `FERROSOCKET_RESULT_NOT_FOUND` when `index` is
+// not less than `ferrosocket_connect_request_header_count`. A header sent twice appears
+// twice.
+ferrosocket_result ferrosocket_connect_request_header_at(const ferrosocket_connect_request *request,
+                                                         size_t index,
+                                                         ferrosocket_str *out_name,
+                                                         ferrosocket_str *out_value);
+
+// Copies the client's address as text `ip:port` (`127.0.0.1:53422`, `[::1]:53422`) and
+// a terminating NUL into `buf`; `*out_len` gets the text length. 48 bytes are always
+// enough. `FERROSOCKET_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `buf_len` is
+// less than `*out_len + 1`. The address is the TCP peer of the opening request (a proxy's
+// address behind a reverse proxy: see its `x-forwarded-for` header).
+ferrosocket_result ferrosocket_connect_request_remote_addr(const ferrosocket_connect_request *request,
+                                                           char *buf,
+                                                           size_t buf_len,
+                                                           size_t *out_len);
+
 // Refuses the connection: the client gets a connect error with `message`
 // (`err.message` in the JS client) and, unless `data_json` is NULL/0, the JSON value
 // `data_json` (`err.data`). Call during the connect callback; the last call wins.
@@ -361,6 +432,23 @@ ferrosocket_result ferrosocket_connect_refuse(const ferrosocket_connect_request 
                                               size_t message_len,
                                               const char *data_json,
                                               size_t data_len);
+
+// Sends the library's log messages of `level` (a `FERROSOCKET_LOG_LEVEL_*` constant) and
+// more severe to `callback` with `userdata` (see `ferrosocket_log_callback` for its
+// thread and rules). Process-wide: replaces an earlier callback or
+// `ferrosocket_log_to_stderr`; once it returns the earlier callback is not running and
+// is never called again. `callback` NULL or level `OFF` turns logging off. Without a
+// call the library logs nothing. Any thread, any time, except from the log callback
+// itself (`FERROSOCKET_RESULT_IN_CALLBACK`). `FERROSOCKET_RESULT_INVALID_STATE` when the
+// process (a Rust host) installed its own global `tracing` subscriber first.
+ferrosocket_result ferrosocket_set_log_callback(uint32_t level,
+                                                ferrosocket_log_callback callback,
+                                                void *userdata);
+
+// Writes the library's log messages of `level` and more severe to stderr, one line each
+// (`WARN ferrosocket::embed: message key=value`). Replaces a log callback; level `OFF`
+// turns logging off. Same rules as `ferrosocket_set_log_callback`.
+ferrosocket_result ferrosocket_log_to_stderr(uint32_t level);
 
 // Creates a server from `config` (copied: free the config whenever you like) into
 // `*out`. Starts its I/O and dispatch threads but does not listen until

@@ -106,8 +106,9 @@ thread_local! {
     /// The last failure on this thread, as `errno` is per thread: C callers on different
     /// threads never see each other's messages.
     static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
-    /// Set while this thread runs a C callback: stop and free refuse there, since they
-    /// wait for the very threads that run callbacks.
+    /// Set while this thread runs a C ack callback outside the dispatch pool (CANCELLED
+    /// while the server is freed): stop and free refuse there, as on dispatch threads,
+    /// since they wait for the very threads that run callbacks.
     static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -115,7 +116,8 @@ fn set_last_error(message: String) {
     LAST_ERROR.with(|last| *last.borrow_mut() = message);
 }
 
-/// Marks the current thread as running a C callback while it lives.
+/// Marks the current thread as running a C callback while it lives (needed only where
+/// the thread is not a dispatch thread; those are recognised by `on_dispatch_thread`).
 pub(crate) struct CallbackScope(());
 
 impl CallbackScope {
@@ -131,8 +133,10 @@ impl Drop for CallbackScope {
     }
 }
 
+/// Whether the calling thread runs a callback of some server: a dispatch thread, or a
+/// thread inside a [`CallbackScope`].
 pub(crate) fn in_callback() -> bool {
-    IN_CALLBACK.with(|depth| depth.get() > 0)
+    ferrosocket::embed::on_dispatch_thread() || IN_CALLBACK.with(|depth| depth.get() > 0)
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

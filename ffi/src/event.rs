@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 use ferrosocket::{AckSender, Auth, ConnectRefused, Event, Payload, SendError, Socket};
 
 use crate::error::{
-    binaries_in, fail, ferrosocket_result, guard, guard_value, reference, str_in, write_out, Result,
+    binaries_in, copy_out, fail, ferrosocket_result, guard, guard_value, reference, str_in,
+    write_out, Result,
 };
 use crate::{ferrosocket_bytes, ferrosocket_str};
 
@@ -51,7 +52,7 @@ pub(crate) fn send_error(error: SendError) -> crate::error::Error {
 /// returns. Everything it returns is borrowed from it.
 ///
 /// Methods: `ferrosocket_event_namespace`, `_sid`, `_name`, `_args`, `_binary_count`,
-/// `_binary`, `_wants_ack`, `_ack`, `_take_ack`.
+/// `_binary`, `_remote_addr`, `_wants_ack`, `_ack`, `_take_ack`.
 #[derive(Debug)]
 pub struct ferrosocket_event {
     socket: Socket,
@@ -133,6 +134,22 @@ pub extern "C" fn ferrosocket_event_binary(
             .binary()
             .get(index)
             .map_or(empty, |b| ferrosocket_bytes::from_slice(b)))
+    })
+}
+
+/// Copies the sender's address as text `ip:port` into `buf`, like
+/// `ferrosocket_connect_request_remote_addr`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_event_remote_addr(
+    event: *const ferrosocket_event,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> ferrosocket_result {
+    guard("ferrosocket_event_remote_addr", || {
+        let event = reference(event, "event")?;
+        let addr = event.socket.handshake().remote_addr().to_string();
+        copy_out(&addr, buf, buf_len, out_len)
     })
 }
 
@@ -240,7 +257,8 @@ pub extern "C" fn ferrosocket_ack_free(ack: *mut ferrosocket_ack) {
 /// may join it to rooms and emit to it (delivered after the client's `connect`).
 ///
 /// Methods: `ferrosocket_connect_request_namespace`, `_sid`, `_auth`, `_query`,
-/// `_query_param`, `_header`, `ferrosocket_connect_refuse`.
+/// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`,
+/// `ferrosocket_connect_refuse`.
 #[derive(Debug)]
 pub struct ferrosocket_connect_request {
     socket: Socket,
@@ -364,6 +382,75 @@ pub extern "C" fn ferrosocket_connect_request_header(
             return fail(ferrosocket_result::NotFound, format!("no header {name}"));
         };
         write_out(out, ferrosocket_str::from_str(value.trim()), "out")
+    })
+}
+
+/// How many headers the opening HTTP request had (0 if `request` is NULL). Read them
+/// with `ferrosocket_connect_request_header_at(request, 0 .. count - 1, ...)`.
+#[no_mangle]
+pub extern "C" fn ferrosocket_connect_request_header_count(
+    request: *const ferrosocket_connect_request,
+) -> usize {
+    guard_value("ferrosocket_connect_request_header_count", 0, || {
+        Ok(reference(request, "request")?
+            .socket
+            .handshake()
+            .headers()
+            .count())
+    })
+}
+
+/// Header `index` of the opening HTTP request, in request order: its name (lower-case)
+/// into `*out_name` and its value (surrounding whitespace trimmed) into `*out_value`,
+/// both valid until the callback returns. `FERROSOCKET_RESULT_NOT_FOUND` when `index` is
+/// not less than `ferrosocket_connect_request_header_count`. A header sent twice appears
+/// twice.
+#[no_mangle]
+pub extern "C" fn ferrosocket_connect_request_header_at(
+    request: *const ferrosocket_connect_request,
+    index: usize,
+    out_name: *mut ferrosocket_str,
+    out_value: *mut ferrosocket_str,
+) -> ferrosocket_result {
+    guard("ferrosocket_connect_request_header_at", || {
+        let request = reference(request, "request")?;
+        if out_name.is_null() || out_value.is_null() {
+            return fail(
+                ferrosocket_result::NullArgument,
+                "out_name or out_value is NULL",
+            );
+        }
+        let Some((name, value)) = request.socket.handshake().headers().nth(index) else {
+            return fail(
+                ferrosocket_result::NotFound,
+                format!("no header at index {index}"),
+            );
+        };
+        write_out(out_name, ferrosocket_str::from_str(name), "out_name")?;
+        write_out(
+            out_value,
+            ferrosocket_str::from_str(value.trim()),
+            "out_value",
+        )
+    })
+}
+
+/// Copies the client's address as text `ip:port` (`127.0.0.1:53422`, `[::1]:53422`) and
+/// a terminating NUL into `buf`; `*out_len` gets the text length. 48 bytes are always
+/// enough. `FERROSOCKET_RESULT_BUFFER_TOO_SMALL` (with `*out_len` set) when `buf_len` is
+/// less than `*out_len + 1`. The address is the TCP peer of the opening request (a proxy's
+/// address behind a reverse proxy: see its `x-forwarded-for` header).
+#[no_mangle]
+pub extern "C" fn ferrosocket_connect_request_remote_addr(
+    request: *const ferrosocket_connect_request,
+    buf: *mut c_char,
+    buf_len: usize,
+    out_len: *mut usize,
+) -> ferrosocket_result {
+    guard("ferrosocket_connect_request_remote_addr", || {
+        let request = reference(request, "request")?;
+        let addr = request.socket.handshake().remote_addr().to_string();
+        copy_out(&addr, buf, buf_len, out_len)
     })
 }
 

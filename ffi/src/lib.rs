@@ -19,6 +19,7 @@
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod log;
 pub mod server;
 pub mod targets;
 

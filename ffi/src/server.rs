@@ -3,13 +3,13 @@
 use std::ffi::{c_char, c_void};
 use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use ferrosocket::embed::Embedded;
 
 use crate::config::ferrosocket_config;
 use crate::error::{
-    fail, ferrosocket_result, guard, in_callback, name_in, reference, str_in, write_out,
-    CallbackScope, Result,
+    fail, ferrosocket_result, guard, in_callback, name_in, reference, str_in, write_out, Result,
 };
 use crate::event::{ferrosocket_connect_request, ferrosocket_event};
 use crate::ferrosocket_str;
@@ -24,7 +24,10 @@ use crate::ferrosocket_str;
 /// `_emit_with_ack`, `_join`, `_leave`, `_close_room`, `_rooms`, `_disconnect`.
 #[derive(Debug)]
 pub struct ferrosocket_server {
-    pub(crate) embedded: Embedded,
+    /// Shared with pending emit-with-ack tasks through a `Weak`, so they can queue the
+    /// reply on the client's dispatch lane; only `ferrosocket_server_free` ever drops the
+    /// last strong reference (see there).
+    pub(crate) embedded: Arc<Embedded>,
     host: String,
     port: u16,
     /// `start` after `stop` is refused with a clear code rather than an I/O error.
@@ -83,7 +86,7 @@ pub extern "C" fn ferrosocket_server_new(
         let embedded = Embedded::new(config.build(), config.options.clone(), None)
             .or_else(|e| fail(ferrosocket_result::Io, format!("starting threads: {e}")))?;
         let server = Box::new(ferrosocket_server {
-            embedded,
+            embedded: Arc::new(embedded),
             host: config.host.clone(),
             port: config.port,
             stopped: AtomicBool::new(false),
@@ -154,14 +157,15 @@ pub extern "C" fn ferrosocket_server_local_port(
 pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> ferrosocket_result {
     guard("ferrosocket_server_stop", || {
         let server = reference(server, "server")?;
-        if in_callback() {
+        // `Embedded::stop` refuses on a dispatch thread; an ack callback run elsewhere
+        // (CANCELLED during free) is marked by `CallbackScope`.
+        if in_callback() || !server.embedded.stop() {
             return fail(
                 ferrosocket_result::InCallback,
                 "cannot stop the server from one of its callbacks",
             );
         }
         server.stopped.store(true, Ordering::Release);
-        server.embedded.stop();
         Ok(())
     })
 }
@@ -187,8 +191,23 @@ pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
         // other call on it running.
         let server = unsafe { Box::from_raw(server) };
         server.stopped.store(true, Ordering::Release);
-        // Dropping `Embedded` stops it and shuts its runtime down.
-        drop(server);
+        // Stop first (clients leave, the dispatch pool drains), then make sure this thread
+        // drops the last strong reference: a pending ack task holds one only for the
+        // instant it queues a reply, and must never be the one to drop `Embedded` (that
+        // would shut the runtime down from inside it).
+        server.embedded.stop();
+        let mut embedded = server.embedded;
+        let embedded = loop {
+            match Arc::try_unwrap(embedded) {
+                Ok(embedded) => break embedded,
+                Err(shared) => {
+                    embedded = shared;
+                    std::thread::yield_now();
+                }
+            }
+        };
+        // Dropping `Embedded` shuts its runtime down; acks still pending report CANCELLED.
+        drop(embedded);
         Ok(())
     });
 }
@@ -242,13 +261,10 @@ pub extern "C" fn ferrosocket_server_on_connect(
         let userdata = UserData(userdata);
         server.embedded.on_connect(nsp, move |socket, auth| {
             let request = ferrosocket_connect_request::new(socket, auth);
-            {
-                let _scope = CallbackScope::enter();
-                let userdata = userdata;
-                // SAFETY: `callback` is a C function of this type, given by the caller;
-                // `request` lives until the call returns, as the contract says.
-                unsafe { callback(userdata.0, &request) };
-            }
+            let userdata = userdata;
+            // SAFETY: `callback` is a C function of this type, given by the caller;
+            // `request` lives until the call returns, as the contract says.
+            unsafe { callback(userdata.0, &request) };
             request.outcome()
         });
         Ok(())
@@ -273,7 +289,6 @@ pub extern "C" fn ferrosocket_server_on_disconnect(
         };
         let userdata = UserData(userdata);
         server.embedded.on_disconnect(nsp, move |socket, reason| {
-            let _scope = CallbackScope::enter();
             let userdata = userdata;
             let sid = socket.id();
             // SAFETY: `callback` is a C function of this type; the strings point into
@@ -301,7 +316,6 @@ fn event_handler(
     let userdata = UserData(userdata);
     Ok(move |socket, event| {
         let event = ferrosocket_event::new(socket, event);
-        let _scope = CallbackScope::enter();
         let userdata = userdata;
         // SAFETY: `callback` is a C function of this type; `event` lives until the call
         // returns, as the contract says.

@@ -1,6 +1,7 @@
 //! Emitting, rooms and disconnecting: callable from any thread, including callbacks.
 
 use std::ffi::{c_char, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::{AckError, Namespace, Payload, Sid, Socket};
@@ -146,12 +147,15 @@ pub extern "C" fn ferrosocket_server_broadcast(
     })
 }
 
-/// Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once, on a thread
-/// of the runtime's blocking pool (it may block; it is not ordered with event
-/// callbacks). `result` is `FERROSOCKET_RESULT_OK` with the client's reply in
-/// `args_json` (a JSON array) and `nbins` attachments in `bins`, all valid until the
-/// callback returns; or `_TIMEOUT`, `_DISCONNECTED`, `_CANCELLED` (server freed first,
-/// then called from the freeing thread) with empty arguments.
+/// Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once. It runs on a
+/// dispatch thread, in order with the client's connect, event and disconnect callbacks
+/// (never two of that client's callbacks at once), and may block like them. `result` is
+/// `FERROSOCKET_RESULT_OK` with the client's reply in `args_json` (a JSON array) and
+/// `nbins` attachments in `bins`, all valid until the callback returns; or `_TIMEOUT`,
+/// `_DISCONNECTED` (the client left first) or `_CANCELLED` (the server was stopped or
+/// freed first) with empty arguments. A CANCELLED callback may also run on a server
+/// I/O thread or on the thread calling `ferrosocket_server_free`, always before
+/// `ferrosocket_server_free` returns.
 pub type ferrosocket_ack_callback = Option<
     unsafe extern "C" fn(
         userdata: *mut c_void,
@@ -201,11 +205,13 @@ impl AckReply {
         unsafe { (self.callback)(self.userdata.0, result, json, bins_ptr, bins.len()) };
     }
 
-    fn deliver(mut self, answer: std::result::Result<Payload, AckError>) {
+    fn deliver(mut self, answer: std::result::Result<Payload, AckError>, stopping: bool) {
         match answer {
             Ok(payload) => self.call(ferrosocket_result::Ok, Some(&payload)),
+            // The server's shutdown disconnected the client or outlived the timeout.
+            Err(_) if stopping => self.call(ferrosocket_result::Cancelled, None),
             Err(AckError::Timeout) => self.call(ferrosocket_result::Timeout, None),
-            Err(_) => self.call(ferrosocket_result::Disconnected, None),
+            Err(AckError::Disconnected) => self.call(ferrosocket_result::Disconnected, None),
         }
     }
 }
@@ -265,13 +271,23 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
             userdata: UserData(userdata),
             delivered: false,
         };
+        let lane = socket.engine_id();
+        let embedded = Arc::downgrade(&server.embedded);
         let answer = socket.emit_with_ack(event, &payload, Duration::from_millis(timeout_ms));
         tokio::spawn(async move {
             let answer = answer.await;
-            // A blocking-pool thread: the C callback may block without stalling I/O. If
-            // the runtime is shutting down the closure is dropped, and `AckReply`'s drop
-            // reports CANCELLED.
-            drop(tokio::task::spawn_blocking(move || reply.deliver(answer)));
+            // Queue the reply on the client's dispatch lane, after the callbacks already
+            // queued for it. The strong reference lives only for this statement (free
+            // waits for it, see `ferrosocket_server_free`). When the server is gone or its
+            // pool stopped, the job (or `reply`) is dropped here and `AckReply`'s drop
+            // reports CANCELLED; so does the runtime's shutdown dropping this task.
+            if let Some(embedded) = embedded.upgrade() {
+                let stopping = embedded.is_stopped();
+                let job = Box::new(move || reply.deliver(answer, stopping));
+                if let Err(error) = embedded.submit(lane, job) {
+                    tracing::debug!(%error, "ack reply cancelled");
+                }
+            }
         });
         Ok(())
     })

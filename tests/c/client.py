@@ -107,4 +107,80 @@ def linger():
     sio.disconnect()
 
 
-{"events": events, "concurrency": concurrency, "linger": linger}[SCENARIO]()
+def wait_until(cond, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+def extras():
+    a, b, c = socketio.Client(), socketio.Client(), socketio.Client()
+    got = {"a": [], "b": [], "c": []}
+    for name, client in (("a", a), ("b", b), ("c", c)):
+        client.on("f", lambda arg, name=name: got[name].append(arg))
+    answered = {}
+    answer_came = threading.Event()
+
+    def slow_question(*args):
+        time.sleep(1.0)  # longer than the server's ack timeout
+        return "too late"
+
+    a.on("slowq", slow_question)
+    a.on("quickq", lambda *args: ["quick", *args])
+    a.on("result", lambda *args: (answered.setdefault(args[0], args[1:]), answer_came.set()))
+    connect(a, headers={"X-Test": "yes", "X-Second": " padded "})
+    connect(b)
+    connect(c)
+
+    # on_any: events without their own callback, and only those.
+    expect(a.call("unhandled_thing", 7, timeout=5) == ["any", "unhandled_thing", [7]], "on_any")
+    expect(a.call("named", timeout=5) == "named", "an event with its own callback skips on_any")
+
+    # Handshake headers and remote address, as seen by the connect and event callbacks.
+    who = a.call("whoami", timeout=5)
+    expect(isinstance(who, list) and len(who) == 3, f"whoami: {who!r}")
+    expect(who[0] == "headers ok", f"headers: {who[0]!r}")
+    expect(who[1].startswith("127.0.0.1:") and who[1] == who[2], f"remote addresses: {who!r}")
+    expect(int(who[1].split(":")[1]) > 0, f"remote port: {who[1]}")
+
+    # Broadcast to several rooms: a is in r1 and r2, b in r2 and r3, c in r3.
+    expect(a.call("join", ["r1", "r2"], timeout=5) == "joined", "a joins")
+    expect(b.call("join", ["r2", "r3"], timeout=5) == "joined", "b joins")
+    expect(c.call("join", ["r3"], timeout=5) == "joined", "c joins")
+    counts = a.call("fanout", b.get_sid("/"), timeout=5)
+    expect(counts == [2, 1, 1], f"broadcast counts: {counts}")
+    want = {"a": ["both", "except-room"], "b": ["both"], "c": ["except-sid"]}
+    wait_until(lambda: all(len(got[k]) >= len(v) for k, v in want.items()))
+    time.sleep(0.2)  # anything extra (a duplicate) would have arrived by now
+    expect(got == want, f"broadcast deliveries: {got}")
+
+    # Server-to-client acks: a reply, then a timeout; each reported back by the server.
+    a.emit("ask", "quickq")
+    expect(answer_came.wait(5), "reply to quickq reported")
+    answer_came.clear()
+    a.emit("ask", "slowq")
+    expect(wait_until(lambda: "slowq" in answered, 10), "timeout of slowq reported")
+    expect(answered.get("quickq") == ("FERROSOCKET_RESULT_OK", '[["quick","x"]]', True),
+           f"quickq: {answered.get('quickq')}")
+    expect(answered.get("slowq") == ("FERROSOCKET_RESULT_TIMEOUT", "", True),
+           f"slowq: {answered.get('slowq')}")
+    for client in (a, b, c):
+        client.disconnect()
+
+
+def hold():
+    sio = socketio.Client()
+    gone = threading.Event()
+    sio.on("hold", lambda *args: time.sleep(2.0))  # never answers before the server is freed
+    sio.on("disconnect", lambda *args: gone.set())
+    connect(sio)
+    sio.emit("ready")
+    expect(gone.wait(15), "disconnected by the server's free")
+    sio.disconnect()
+
+
+{"events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
+ "hold": hold}[SCENARIO]()
