@@ -3,6 +3,7 @@
 # and plain for Valgrind) and runs them against real python-socketio clients.
 #   tests/c/run.sh              everything
 #   NO_VALGRIND=1 tests/c/run.sh   skip the Valgrind pass
+#   NO_BROWSER=1 tests/c/run.sh    skip the C chat under tests/browser (headless Chromium)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -50,6 +51,25 @@ if [[ -z "${NO_VALGRIND:-}" ]]; then
     run "$t (valgrind)" valgrind --quiet --error-exitcode=1 --leak-check=full \
       --errors-for-leak-kinds=definite --show-possibly-lost=no "$out/$t"
   done
+fi
+
+# The C chat (examples/c_chat) under the browser test, built with ASan+UBSan: the test
+# starts it as `chat --host 127.0.0.1 --port 0 --static DIR` and waits for LISTENING.
+# Sanitizer reports go to files (the test only sees the exit), checked afterwards.
+browser() {
+  local chat="$out/c_chat-asan" reports="$out/c_chat-asan-report"
+  gcc -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -Iinclude examples/c_chat/chat.c "$lib" "${libs[@]}" -o "$chat" || return 1
+  rm -f "$reports".*
+  ASAN_OPTIONS="detect_leaks=1:log_path=$reports" UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports" \
+    FERROSOCKET_CHAT_SERVER="$chat" tests/browser/run.sh || return 1
+  if compgen -G "$reports.*" >/dev/null; then
+    cat "$reports".* >&2
+    return 1
+  fi
+}
+if [[ -z "${NO_BROWSER:-}" ]]; then
+  run "c_chat under tests/browser (asan)" browser
 fi
 echo "tests/c: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
