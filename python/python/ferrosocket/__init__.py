@@ -1,0 +1,332 @@
+"""ferrosocket: a Socket.IO v5 server in Rust with python-socketio-style handlers.
+
+    import ferrosocket
+
+    sio = ferrosocket.Server(cors_allowed_origins="*")
+
+    @sio.on("message")
+    def message(sid, data):
+        sio.emit("message", data, skip_sid=sid)
+        return "delivered"          # the sender's acknowledgement
+
+    sio.run("127.0.0.1", 5000)
+
+Handlers run on the server's handler threads (``handler_threads``), never on its I/O
+threads. One client's handlers run one at a time, in arrival order; different clients'
+handlers run in parallel, so a handler that waits on a database delays only its client.
+Exceptions raised by handlers are logged with their traceback to the ``ferrosocket``
+logger and the server goes on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import inspect
+import logging
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+
+from ferrosocket._native import Server as _NativeServer
+
+__all__ = ["Server", "ConnectionRefusedError"]
+
+logger = logging.getLogger("ferrosocket")
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+Rooms = Union[str, List[str], Tuple[str, ...], None]
+
+
+class ConnectionRefusedError(ConnectionError):
+    """Raise it in a ``connect`` handler to refuse the client.
+
+    ``ConnectionRefusedError("bad token", {"retry": False})`` gives the client a
+    connect error with that message and data.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        if len(args) == 0:
+            self.error_args: Dict[str, Any] = {"message": "Connection rejected by server"}
+        else:
+            self.error_args = {"message": str(args[0])}
+            if len(args) == 2:
+                self.error_args["data"] = args[1]
+            elif len(args) > 2:
+                self.error_args["data"] = list(args[1:])
+        super().__init__(self.error_args["message"])
+
+
+def _accepts(handler: Callable[..., Any], count: int) -> bool:
+    """Whether ``handler`` can be called with ``count`` positional arguments."""
+    try:
+        inspect.signature(handler).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins): assume it does
+        return True
+    return True
+
+
+# Servers still running at interpreter exit are stopped before Python finalizes, so
+# no handler thread waits for an interpreter that is going away.
+_live: "weakref.WeakSet[Server]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_live):
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+class Server:
+    """A Socket.IO server; handlers are registered with :meth:`on` or :meth:`event`.
+
+    Options (python-socketio's names): ``cors_allowed_origins`` (None = same origin only,
+    ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
+    ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``,
+    ``handler_threads`` (how many clients' handlers run at once), ``logger`` (True to
+    log at INFO level to the ``ferrosocket`` logger).
+    """
+
+    def __init__(
+        self,
+        cors_allowed_origins: Union[str, List[str], None] = None,
+        ping_interval: float = 25,
+        ping_timeout: float = 20,
+        max_http_buffer_size: int = 1_000_000,
+        connect_timeout: float = 45,
+        path: str = "socket.io",
+        handler_threads: int = 8,
+        logger: bool = False,
+    ) -> None:
+        self._native = _NativeServer(
+            cors_allowed_origins=cors_allowed_origins,
+            ping_interval=float(ping_interval),
+            ping_timeout=float(ping_timeout),
+            max_http_buffer_size=max_http_buffer_size,
+            connect_timeout=float(connect_timeout),
+            path=path,
+            handler_threads=handler_threads,
+        )
+        if logger:
+            logging.getLogger("ferrosocket").setLevel(logging.INFO)
+        # (namespace, sid) -> session dict. Guarded by a lock: handlers of different
+        # clients run on different threads.
+        self._sessions: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._sessions_lock = threading.Lock()
+        # namespace -> the user's disconnect handler (or None); the server's own
+        # disconnect hook drops the session, then calls it.
+        self._disconnect_handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        _live.add(self)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def on(
+        self,
+        event: str,
+        handler: Optional[Handler] = None,
+        namespace: Optional[str] = None,
+    ) -> Any:
+        """Registers ``handler`` for ``event``; a decorator when ``handler`` is omitted.
+
+        ``connect``: ``handler(sid, environ, auth)`` (or ``(sid, environ)``); returning
+        False or raising :class:`ConnectionRefusedError` refuses the client.
+        ``disconnect``: ``handler(sid, reason)`` (or ``(sid)``).
+        Any other event: ``handler(sid, *args)``; the return value is the client's
+        acknowledgement (a tuple for several values). ``"*"`` catches every event that
+        has no handler: ``handler(event, sid, *args)``.
+        """
+        namespace = namespace or "/"
+
+        def register(handler: Handler) -> Handler:
+            self._register(event, handler, namespace)
+            return handler
+
+        if handler is None:
+            return register
+        register(handler)
+        return None
+
+    def event(self, *args: Any, **kwargs: Any) -> Any:
+        """Registers a handler named after the function: ``@sio.event`` or
+        ``@sio.event(namespace="/chat")``."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            handler = args[0]
+            return self.on(handler.__name__, handler)
+
+        def register(handler: Handler) -> Handler:
+            self.on(handler.__name__, handler, *args, **kwargs)
+            return handler
+
+        return register
+
+    def _register(self, event: str, handler: Callable[..., Any], namespace: str) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        if event == "connect":
+            self._native.register("connect", namespace, "", self._connect_adapter(handler))
+            self._ensure_disconnect_hook(namespace)
+        elif event == "disconnect":
+            self._disconnect_handlers[namespace] = handler
+            self._ensure_disconnect_hook(namespace, force=True)
+        else:
+            self._native.register("event", namespace, event, handler)
+            self._ensure_disconnect_hook(namespace)
+
+    @staticmethod
+    def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if _accepts(handler, 3):
+            return handler
+
+        def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
+            return handler(sid, environ)
+
+        return connect
+
+    def _ensure_disconnect_hook(self, namespace: str, force: bool = False) -> None:
+        if namespace in self._disconnect_handlers and not force:
+            return
+        user = self._disconnect_handlers.setdefault(namespace, None)
+        with_reason = user is not None and _accepts(user, 2)
+        # A weak reference: the native server holds this hook, and the hook must not
+        # keep the server alive.
+        this = weakref.ref(self)
+
+        def disconnect(sid: str, reason: str) -> None:
+            server = this()
+            if server is None:
+                return
+            try:
+                handler = server._disconnect_handlers.get(namespace)
+                if handler is not None:
+                    if with_reason:
+                        handler(sid, reason)
+                    else:
+                        handler(sid)
+            finally:
+                with server._sessions_lock:
+                    server._sessions.pop((namespace, sid), None)
+
+        self._native.register("disconnect", namespace, "", disconnect)
+
+    # -- emitting ---------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        """Emits ``event`` to ``to`` (a sid, a room, or a list), everyone in the
+        namespace when omitted, minus ``skip_sid``. A tuple ``data`` is several
+        arguments. With ``callback`` (``to`` must be one sid), ``callback(*args)``
+        runs on a handler thread with the client's acknowledgement."""
+        self._native.emit(
+            event,
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            callback=callback,
+        )
+
+    def send(
+        self,
+        data: Any,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        """Emits a ``message`` event."""
+        self.emit("message", data, to, room, skip_sid, namespace, callback)
+
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Optional[str] = None,
+        sid: Optional[str] = None,
+        namespace: Optional[str] = None,
+        timeout: float = 60,
+    ) -> Any:
+        """Emits ``event`` to one client and waits for its acknowledgement (the GIL is
+        released while waiting). Returns None, the value, or a tuple of values. Raises
+        ``TimeoutError`` when it does not answer in ``timeout`` seconds and
+        ``ConnectionError`` when it is not (or no longer) connected."""
+        return self._native.call(
+            event, data, to=to or sid, namespace=namespace, timeout=float(timeout)
+        )
+
+    # -- rooms and clients ------------------------------------------------------------
+
+    def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        self._native.enter_room(sid, room, namespace)
+
+    def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        self._native.leave_room(sid, room, namespace)
+
+    def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        self._native.close_room(room, namespace)
+
+    def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
+        return self._native.rooms(sid, namespace)
+
+    def disconnect(self, sid: str, namespace: Optional[str] = None) -> None:
+        self._native.disconnect(sid, namespace)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """The client's session dict (created empty on first use)."""
+        key = (namespace or "/", sid)
+        with self._sessions_lock:
+            return self._sessions.setdefault(key, {})
+
+    def save_session(
+        self, sid: str, session: Dict[str, Any], namespace: Optional[str] = None
+    ) -> None:
+        with self._sessions_lock:
+            self._sessions[(namespace or "/", sid)] = session
+
+    @contextlib.contextmanager
+    def session(self, sid: str, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """``with sio.session(sid) as session: session["user"] = ...``"""
+        session = self.get_session(sid, namespace)
+        yield session
+        self.save_session(sid, session, namespace)
+
+    # -- running ----------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
+        """Starts serving in the background (port 0 picks one); returns the port."""
+        return self._native.start(host, port)
+
+    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Serves until Ctrl-C (or :meth:`stop` from another thread)."""
+        self.start(host, port)
+        try:
+            while not self._native.stopped:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Disconnects every client and stops for good. Not from inside a handler."""
+        self._native.stop()
+
+    @property
+    def port(self) -> Optional[int]:
+        """The port the server listens on, once started."""
+        return self._native.port

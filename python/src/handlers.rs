@@ -1,0 +1,283 @@
+//! The Python callables a server holds, and how a dispatch thread calls them.
+//!
+//! Core handlers are registered once per (kind, namespace, event) and look the callable
+//! up here at call time, so the only references to Python objects live in [`Registry`],
+//! where the garbage collector can see them (`__traverse__`/`__clear__`), and registering
+//! a handler again just replaces the callable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, MutexGuard};
+
+use ferrosocket::{Auth, ConnectRefused, DisconnectReason, Event, Socket};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::convert::{json_to_py, payload_to_py, return_to_payload, to_json_value};
+
+/// What a handler is for; decides how it is called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Kind {
+    /// `handler(sid, environ, auth)`; `False` or an exception refuses.
+    Connect,
+    /// `handler(sid, reason)`.
+    Disconnect,
+    /// `handler(sid, *args)`; the return value is the acknowledgement.
+    Event,
+    /// `handler(event, sid, *args)`: every event without a handler of its own.
+    CatchAll,
+}
+
+pub(crate) type Key = (Kind, String, String);
+
+/// The callables, keyed by (kind, namespace, event).
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// Locked only briefly and never while waiting for the GIL, so a thread holding the
+    /// GIL (the garbage collector included) never waits on a thread that waits for it.
+    handlers: Mutex<HashMap<Key, Py<PyAny>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Py<PyAny>>> {
+        self.handlers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the callable for `key`; returns whether the key is new (then the caller
+    /// registers the core handler).
+    pub(crate) fn insert(&self, key: Key, handler: Py<PyAny>) -> bool {
+        let previous = self.lock().insert(key, handler);
+        let is_new = previous.is_none();
+        // Dropped after the lock is released: a `__del__` may call back into us.
+        drop(previous);
+        is_new
+    }
+
+    pub(crate) fn get(&self, py: Python<'_>, key: &Key) -> Option<Py<PyAny>> {
+        self.lock().get(key).map(|h| h.clone_ref(py))
+    }
+
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // A lock held by another thread means it is inserting or looking up, with the
+        // GIL; skipping one traversal only delays collection.
+        if let Ok(handlers) = self.handlers.try_lock() {
+            for handler in handlers.values() {
+                visit.call(handler)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn clear(&self) {
+        let handlers = std::mem::take(&mut *self.lock());
+        drop(handlers);
+    }
+}
+
+/// Logs `error` with its traceback to the `ferrosocket` logger; the server goes on.
+pub(crate) fn log_exception(py: Python<'_>, error: &PyErr, what: &str) {
+    let logged = (|| -> PyResult<()> {
+        let logger = py
+            .import("logging")?
+            .call_method1("getLogger", ("ferrosocket",))?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("exc_info", error.value(py))?;
+        logger.call_method("error", ("%s", what), Some(&kwargs))?;
+        Ok(())
+    })();
+    if logged.is_err() {
+        error.print(py);
+    }
+}
+
+fn call(
+    py: Python<'_>,
+    handler: &Py<PyAny>,
+    head: Vec<Bound<'_, PyAny>>,
+    args: Vec<Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let mut all = head;
+    all.extend(args);
+    let all = PyTuple::new(py, all)?;
+    handler.call1(py, all)
+}
+
+/// Runs an event (or catch-all) handler and answers the client's acknowledgement with
+/// its return value.
+pub(crate) fn run_event(registry: &Registry, key: &Key, socket: &Socket, mut event: Event) {
+    Python::attach(|py| {
+        let Some(handler) = registry.get(py, key) else {
+            return;
+        };
+        let args = match payload_to_py(py, &event.args) {
+            Ok(args) => args,
+            Err(error) => return log_exception(py, &error, "could not decode event arguments"),
+        };
+        let sid = PyString::new(py, socket.id().as_str()).into_any();
+        let head = match key.0 {
+            Kind::CatchAll => vec![PyString::new(py, &event.name).into_any(), sid],
+            _ => vec![sid],
+        };
+        let result = match call(py, &handler, head, args) {
+            Ok(result) => result,
+            Err(error) => {
+                let what = format!("event handler for {:?} failed", event.name);
+                return log_exception(py, &error, &what);
+            }
+        };
+        if let Some(ack) = event.take_ack() {
+            match return_to_payload(result.bind(py)) {
+                Ok(payload) => {
+                    // Sent without the GIL: the client may be gone or slow, nothing waits.
+                    let _ = ack.send(&payload);
+                }
+                Err(error) => {
+                    let what = format!("return value of the {:?} handler", event.name);
+                    log_exception(py, &error, &what);
+                }
+            }
+        }
+    });
+}
+
+/// Runs a connect handler: `False` or an exception refuses (a `ConnectionRefusedError`
+/// with its `error_args` message and data).
+pub(crate) fn run_connect(
+    registry: &Registry,
+    key: &Key,
+    socket: &Socket,
+    auth: &Auth,
+) -> Result<(), ConnectRefused> {
+    Python::attach(|py| {
+        let Some(handler) = registry.get(py, key) else {
+            return Ok(());
+        };
+        let head = match connect_args(py, socket, auth) {
+            Ok(head) => head,
+            Err(error) => {
+                log_exception(py, &error, "could not build the connect arguments");
+                return Err(ConnectRefused::new("Connection rejected by server"));
+            }
+        };
+        match call(py, &handler, head, Vec::new()) {
+            Ok(result) => match result.bind(py).cast::<pyo3::types::PyBool>() {
+                Ok(flag) if !flag.is_true() => {
+                    Err(ConnectRefused::new("Connection rejected by server"))
+                }
+                _ => Ok(()),
+            },
+            Err(error) => Err(refusal(py, &error)),
+        }
+    })
+}
+
+fn connect_args<'py>(
+    py: Python<'py>,
+    socket: &Socket,
+    auth: &Auth,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let sid = PyString::new(py, socket.id().as_str()).into_any();
+    let environ = environ(py, socket)?.into_any();
+    let auth = match auth.json() {
+        Some(text) => {
+            let value: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
+            json_to_py(py, &value)?
+        }
+        None => py.None().into_bound(py),
+    };
+    Ok(vec![sid, environ, auth])
+}
+
+/// What a refused client is told: a `ConnectionRefusedError`'s `error_args`, or the
+/// generic message (the exception is logged) for any other exception.
+fn refusal(py: Python<'_>, error: &PyErr) -> ConnectRefused {
+    let generic = || ConnectRefused::new("Connection rejected by server");
+    let value = error.value(py);
+    let Ok(args) = value.getattr("error_args") else {
+        log_exception(py, error, "connect handler failed");
+        return generic();
+    };
+    let Ok(args) = args.cast::<PyDict>() else {
+        return generic();
+    };
+    let message = args
+        .get_item("message")
+        .ok()
+        .flatten()
+        .and_then(|m| m.str().ok().map(|s| s.to_string()))
+        .unwrap_or_else(|| "Connection rejected by server".to_owned());
+    let mut refused = ConnectRefused::new(message);
+    if let Ok(Some(data)) = args.get_item("data") {
+        match to_json_value(&data) {
+            Ok(data) => refused = refused.with_data(&data),
+            Err(error) => log_exception(py, &error, "ConnectionRefusedError data"),
+        }
+    }
+    refused
+}
+
+/// A WSGI-style environ of the opening request.
+fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>> {
+    let handshake = socket.handshake();
+    let environ = PyDict::new(py);
+    environ.set_item("REQUEST_METHOD", "GET")?;
+    environ.set_item("SCRIPT_NAME", "")?;
+    environ.set_item("PATH_INFO", handshake.path())?;
+    environ.set_item("QUERY_STRING", handshake.query())?;
+    environ.set_item("SERVER_PROTOCOL", "HTTP/1.1")?;
+    environ.set_item("wsgi.url_scheme", "http")?;
+    let remote: SocketAddr = handshake.remote_addr();
+    environ.set_item("REMOTE_ADDR", remote.ip().to_string())?;
+    environ.set_item("REMOTE_PORT", remote.port().to_string())?;
+    for (name, value) in handshake.headers() {
+        let key = name.trim().to_ascii_uppercase().replace('-', "_");
+        let key = match key.as_str() {
+            "CONTENT_TYPE" | "CONTENT_LENGTH" => key,
+            _ => format!("HTTP_{key}"),
+        };
+        let value = value.trim();
+        // Repeated headers are joined with a comma, as WSGI servers do.
+        let joined = match environ.get_item(&key)? {
+            Some(previous) => format!("{},{value}", previous.str()?),
+            None => value.to_owned(),
+        };
+        environ.set_item(key, joined)?;
+    }
+    Ok(environ)
+}
+
+/// Runs a disconnect handler with the reason as text.
+pub(crate) fn run_disconnect(
+    registry: &Registry,
+    key: &Key,
+    socket: &Socket,
+    reason: DisconnectReason,
+) {
+    Python::attach(|py| {
+        let Some(handler) = registry.get(py, key) else {
+            return;
+        };
+        let head = vec![
+            PyString::new(py, socket.id().as_str()).into_any(),
+            PyString::new(py, reason.as_str()).into_any(),
+        ];
+        if let Err(error) = call(py, &handler, head, Vec::new()) {
+            log_exception(py, &error, "disconnect handler failed");
+        }
+    });
+}
+
+/// Calls an emit's `callback(*args)` with a client's acknowledgement.
+pub(crate) fn run_callback(callback: Py<PyAny>, reply: ferrosocket::Payload) {
+    Python::attach(|py| {
+        let result = payload_to_py(py, &reply).and_then(|args| {
+            let args = PyTuple::new(py, args)?;
+            callback.call1(py, args)
+        });
+        if let Err(error) = result {
+            log_exception(py, &error, "emit callback failed");
+        }
+    });
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the Python binding (maturin, release, abi3 wheel), installs it into a FRESH venv
+# with the python-socketio client and pytest, and runs the binding's tests.
+#   tests/pybinding/run.sh            everything
+#   tests/pybinding/run.sh -k acks    pytest arguments are passed on
+#   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv, debug build (for iterating)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+venv="$root/target/pybinding-venv"
+quick="${PYBINDING_QUICK:-}"
+py="$venv/bin/python"
+pip=("$py" -m pip install --quiet --disable-pip-version-check --no-input)
+if [[ -z "$quick" || ! -x "$py" ]]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "${pip[@]}" -r "$here/requirements.txt" </dev/null
+fi
+
+rm -rf "$root/target/wheels/ferrosocket-"*.whl
+release=(--release)
+[[ -n "$quick" ]] && release=()
+(cd python && "$venv/bin/maturin" build "${release[@]}" --quiet -o "$root/target/wheels")
+"${pip[@]}" --force-reinstall --no-deps --no-index --find-links "$root/target/wheels" ferrosocket </dev/null
+
+# The stubs must match the built module.
+(cd "$here" && "$py" -m mypy.stubtest ferrosocket._native)
+cd "$here"
+"$py" -m pytest "$@"
