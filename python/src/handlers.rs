@@ -82,7 +82,10 @@ pub(crate) fn log_exception(py: Python<'_>, error: &PyErr, what: &str) {
             .import("logging")?
             .call_method1("getLogger", ("ferrosocket",))?;
         let kwargs = PyDict::new(py);
-        kwargs.set_item("exc_info", error.value(py))?;
+        // The (type, value, traceback) triple: on Python < 3.12 the traceback is not
+        // attached to the value PyO3 hands out.
+        let exc_info = (error.get_type(py), error.value(py), error.traceback(py));
+        kwargs.set_item("exc_info", exc_info)?;
         logger.call_method("error", ("%s", what), Some(&kwargs))?;
         Ok(())
     })();

@@ -36,4 +36,5 @@ def test_connect_event_ack_disconnect(server: ferrosocket.Server, clients: Clien
     client.disconnect()
     (left,) = gone.wait()
     assert left[0] == sid
-    assert left[1] == "client namespace disconnect"
+    # python-engineio may close the transport before its "41" is written.
+    assert left[1] in ("client namespace disconnect", "transport close")

@@ -129,9 +129,11 @@ def test_call_from_main_thread(server: ferrosocket.Server, clients: Clients) -> 
     client = clients.connect()
     client.on("question", lambda a, b: (a + b, "ok"))
     assert server.call("question", (1, 2), to=client.get_sid(), timeout=5) == (3, "ok")
-    client.on("silent", lambda: None)
+    client.on("slow", lambda: time.sleep(1))
+    started = time.monotonic()
     with pytest.raises(TimeoutError):
-        server.call("nobody-answers", to=client.get_sid(), timeout=0.3)
+        server.call("slow", to=client.get_sid(), timeout=0.3)
+    assert time.monotonic() - started < 0.9
 
 
 def test_emit_callback(server: ferrosocket.Server, clients: Clients) -> None:
@@ -242,7 +244,8 @@ def test_unsupported_return_is_logged(
     server.on("bad", lambda sid: object())
     client = clients.connect()
     with caplog.at_level(logging.ERROR, logger="ferrosocket"):
-        client.emit("bad")
+        with pytest.raises(socketio.exceptions.TimeoutError):
+            client.call("bad", timeout=0.5)
         wait_for(lambda: "not JSON serializable" in caplog.text)
 
 
