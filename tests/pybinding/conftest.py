@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any, Callable, Iterator, List
@@ -39,10 +40,22 @@ class Clients:
 
     def close(self) -> None:
         for client in self.clients:
-            if client.connected:
+            with contextlib.suppress(Exception):
                 client.disconnect()
-        for client in self.clients:
-            client.wait() if client.connected else None
+            release(client)
+
+
+def release(client: socketio.Client) -> None:
+    """python-engineio leaves its websocket-client socket (and HTTP session) open when
+    the *server* closes the connection; close them so no ResourceWarning fires later."""
+    ws = getattr(client.eio, "ws", None)
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            ws.shutdown()
+    http = getattr(client.eio, "http", None)
+    if http is not None and hasattr(http, "close"):
+        with contextlib.suppress(Exception):
+            http.close()
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ release=(--release)
 (cd python && "$venv/bin/maturin" build "${release[@]}" --quiet -o "$root/target/wheels")
 "${pip[@]}" --force-reinstall --no-deps --no-index --find-links "$root/target/wheels" ferrosocket </dev/null
 
-# The stubs must match the built module.
+# The stubs must match the built module; the package type-checks strictly.
 (cd "$here" && "$py" -m mypy.stubtest ferrosocket._native)
+"$py" -m mypy --strict "$root/python/python/ferrosocket"
 cd "$here"
 "$py" -m pytest "$@"
