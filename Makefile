@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c bench bench-peers bench-quick clean
+.PHONY: demo demo-c c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -19,7 +19,7 @@ $(CHAT_VENDOR): examples/chat/package.json examples/chat/package-lock.json
 	mkdir -p $(dir $@)
 	cp examples/chat/node_modules/socket.io-client/dist/socket.io.min.js $@
 
-test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c
+test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding
 
 lint: header-check
 	$(CARGO) fmt --all -- --check
@@ -54,6 +54,11 @@ test-browser: build-test-bins
 test-c:
 	@command -v valgrind >/dev/null || (apt-get update -qq && apt-get install -y -qq valgrind)
 	tests/c/run.sh
+
+# The Python binding: builds the abi3 wheel with maturin into a fresh virtualenv, checks
+# the .pyi stubs against the built module (mypy.stubtest), and runs its pytest suite.
+test-pybinding:
+	tests/pybinding/run.sh
 
 # The chat server in C (same events and page as the Rust one).
 c-chat:
