@@ -107,16 +107,10 @@ def create_server(cors_allowed_origins: Any = None) -> ferrosocket.Server:
             sio.leave_room(sid, previous[1])
             announce_left(previous)
         sio.enter_room(sid, room)
-        status = {"room": room, "text": f"{username} joined"}
-        # The others hear of it now. The joiner, like with the Rust chat, gets its own
-        # "joined" after the join's ack, which the binding sends when this returns.
-        sio.emit("status", status, room=room, skip_sid=sid)
-
-        def echo() -> None:
-            time.sleep(0.02)
-            sio.emit("status", status, to=sid)
-
-        threading.Thread(target=echo, daemon=True).start()
+        # The binding sends the ack when this returns, so the joiner gets its own
+        # "joined" just before the ack (the Rust chat acks first). The page copes with
+        # both orders; a delayed echo would instead reorder it against later statuses.
+        sio.emit("status", {"room": room, "text": f"{username} joined"}, room=room)
         return {"ok": True, "room": room, "members": members}
 
     @sio.on("message")
