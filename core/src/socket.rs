@@ -176,7 +176,7 @@ impl Connection {
     }
 
     /// Disconnects every namespace socket (the session is closing).
-    pub(crate) fn close_all(&self, _session: &Arc<Session>, reason: DisconnectReason) {
+    pub(crate) fn close_all(&self, reason: DisconnectReason) {
         let sockets = std::mem::take(&mut *lock(&self.sockets));
         *lock(&self.partial) = None;
         for socket in sockets {

@@ -297,7 +297,7 @@ impl Session {
         } else {
             self.server.remove_session(&self.id);
         }
-        self.conn.close_all(self, reason);
+        self.conn.close_all(reason);
         // Wake the queue consumer (a pending GET answers, the WebSocket task flushes and
         // sends its close frame) and the heartbeat task (it sees the close and ends).
         self.writable.notify_one();
