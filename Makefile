@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick clean
+.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -66,6 +66,20 @@ c-chat:
 
 demo-c: chat-assets
 	$(MAKE) -C examples/c_chat run HOST=$(HOST) PORT=$(PORT)
+
+# The chat on the Python binding, and the Flask app that renders the page and hands its
+# socket to ferrosocket (on PORT+1): `pip install ./python` (rebuilt each time) into
+# target/demo-venv.
+DEMO_VENV := target/demo-venv
+demo-venv: chat-assets
+	test -x $(DEMO_VENV)/bin/python || python3 -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check ./python Flask==3.1.3
+
+demo-python: demo-venv
+	$(DEMO_VENV)/bin/python examples/python_chat/chat.py --host $(HOST) --port $(PORT)
+
+demo-flask: demo-venv
+	$(DEMO_VENV)/bin/python examples/flask_chat/app.py --host $(HOST) --port $(PORT) --sio-port $$(( $(PORT) + 1 ))
 
 # Load scenarios against ferrosocket (idle memory, fan-out, echo); about three minutes.
 # Figures depend on the machine: see bench/README.md and bench/RESULTS-core.md.

@@ -6,8 +6,8 @@ those of examples/python_chat/chat.py.
     python examples/flask_chat/app.py --host 127.0.0.1 --port 5000 --sio-port 5001
 
 Open http://127.0.0.1:5000/ : Flask redirects to ``/?server=http://127.0.0.1:5001`` so
-the shared app.js connects to ferrosocket. Prints ``LISTENING <host>:<flask port>`` and
-``SOCKETIO <host>:<ferrosocket port>`` once both listen (port 0 picks a free one).
+the shared app.js connects to ferrosocket. Prints ``SOCKETIO <host>:<ferrosocket port>``
+then ``LISTENING <host>:<flask port>`` once both listen (port 0 picks a free one).
 """
 
 from __future__ import annotations
@@ -61,11 +61,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000, help="Flask's port")
     parser.add_argument("--sio-port", type=int, default=5001, help="ferrosocket's port")
+    parser.add_argument("--static", default=SHARED_STATIC,
+                        help="the page's files (app.js, style.css, vendor/), served under /static")
     parser.add_argument("--cors", action="append", default=[], help="another allowed origin")
     options = parser.parse_args(argv)
 
     # Flask's port first: ferrosocket's CORS names the Flask origin.
-    app = create_app()
+    if not os.path.isdir(options.static):
+        print(f"flask_chat: --static {options.static}: not a directory", file=sys.stderr)
+        return 2
+    app = create_app(options.static)
     web = make_server(options.host, options.port, app, threaded=True)
     sio = create_server(origins(options.host, web.server_port, options.cors))
     try:
@@ -86,8 +91,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     thread = threading.Thread(target=web.serve_forever, daemon=True)
     thread.start()
-    print(f"LISTENING {options.host}:{web.server_port}", flush=True)
     print(f"SOCKETIO {options.host}:{socket_port}", flush=True)
+    print(f"LISTENING {options.host}:{web.server_port}", flush=True)
     print(f"flask_chat: open http://{options.host}:{web.server_port}/ (Ctrl-C to stop)",
           file=sys.stderr, flush=True)
     try:

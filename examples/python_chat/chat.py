@@ -8,11 +8,9 @@ Events (shared by every chat example, whatever its language):
 - ``message {text}`` -> the room gets ``message {room, username, text, ts}``; ack ``{ok}``.
 - ``leave {}`` and disconnect -> the room gets ``status``.
 
-The binding has no static-file option (no ``serve_dir``/fallback in python/src), so this
-server does not serve the page: open examples/chat/static/index.html from a server that
-does, with ``?server=http://<host>:<port>``, and allow that origin with ``--cors``.
-``--static`` is accepted for command-line compatibility with the Rust chat and checked
-to exist, but not served.
+It serves the chat page shared by every chat example (``--static``, by default
+examples/chat/static, whose ``vendor/`` is filled by ``make chat-assets``) on the same
+port as the socket, so http://<host>:<port>/ is the chat.
 """
 
 from __future__ import annotations
@@ -84,8 +82,8 @@ def failure(error: str) -> Dict[str, Any]:
     return {"ok": False, "error": error}
 
 
-def create_server(cors_allowed_origins: Any = None) -> ferrosocket.Server:
-    sio = ferrosocket.Server(cors_allowed_origins=cors_allowed_origins)
+def create_server(cors_allowed_origins: Any = None, static_dir: Optional[str] = None) -> ferrosocket.Server:
+    sio = ferrosocket.Server(cors_allowed_origins=cors_allowed_origins, static_dir=static_dir)
     chat = Chat()
 
     def announce_left(member: Tuple[str, str]) -> None:
@@ -153,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--static", default=DEFAULT_STATIC,
-                        help="the chat page's directory (not served: the binding has no static files)")
+                        help="the chat page's directory, served at /")
     parser.add_argument("--cors", action="append", default=[], help="allowed origin (repeatable, * for any)")
     options = parser.parse_args(argv)
     if not os.path.isdir(options.static):
@@ -164,7 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         cors = "*"
     elif options.cors:
         cors = list(options.cors)
-    sio = create_server(cors)
+    sio = create_server(cors, options.static)
 
     stopping = threading.Event()
 
@@ -179,9 +177,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"chat: cannot listen on {options.host}:{options.port}: {error}", file=sys.stderr)
         return 1
     print(f"LISTENING {options.host}:{port}", flush=True)
-    print(f"chat: Socket.IO on http://{options.host}:{port}/ (the page is not served "
-          f"by the Python binding; see the module docstring). Ctrl-C to stop",
-          file=sys.stderr, flush=True)
+    print(f"chat: open http://{options.host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         while not stopping.wait(0.2):
             pass

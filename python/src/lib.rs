@@ -381,6 +381,18 @@ impl NativeServer {
         }
     }
 
+    /// Serves the files under directory `path` to every HTTP request outside the
+    /// Socket.IO path (`/` serves `index.html`; `..` and hidden components get 404).
+    fn serve_dir(&self, path: &str) -> PyResult<()> {
+        if !std::path::Path::new(path).is_dir() {
+            return Err(PyValueError::new_err(format!("{path} is not a directory")));
+        }
+        self.embedded()?
+            .server()
+            .set_fallback(ferrosocket::serve_dir(path));
+        Ok(())
+    }
+
     /// The bound port once started, else None.
     #[getter]
     fn port(&self) -> PyResult<Option<u16>> {

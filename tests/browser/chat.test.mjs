@@ -2,6 +2,10 @@
 //
 // Starts the chat server itself (target/debug/chat, or $FERROSOCKET_CHAT_SERVER), opens the
 // page in two isolated browser contexts (alice and bob) and drives the real UI.
+// The server is started as `SERVER --host 127.0.0.1 --port 0 --static DIR` and prints
+// `LISTENING 127.0.0.1:<port>` (where the page is). A server whose socket is on another
+// port (the Flask example: Flask renders the page, ferrosocket runs next to it) prints
+// `SOCKETIO 127.0.0.1:<port>` before LISTENING; bob then names that address in `?server=`.
 // Uses Debian's Chromium through playwright-core (no browser download).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,7 +71,11 @@ function startServer() {
     child.stdout.on('data', (d) => {
       logs.stdout += d;
       const m = /^LISTENING (\S+):(\d+)\r?$/m.exec(logs.stdout);
-      if (m) { clearTimeout(timer); resolve({ host: m[1], port: Number(m[2]) }); }
+      if (!m) return;
+      // A SOCKETIO line, when the server prints one, comes before LISTENING.
+      const io = /^SOCKETIO (\S+):(\d+)\r?$/m.exec(logs.stdout);
+      clearTimeout(timer);
+      resolve({ host: m[1], port: Number(m[2]), socket: io ? `http://${io[1]}:${io[2]}` : null });
     });
   });
   ready.catch(() => {}); // reported by whoever awaits it
@@ -155,6 +163,7 @@ async function joinAs(page, username, room) {
 describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
   let server;
   let baseUrl;
+  let socketUrl; // where the Socket.IO server is (the page's own origin unless told)
   let browser;
   let alice;
   let bob;
@@ -187,6 +196,7 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
     server = startServer();
     const addr = await server.ready;
     baseUrl = `http://${addr.host}:${addr.port}`;
+    socketUrl = addr.socket ?? baseUrl;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -197,7 +207,7 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
     // removes it on close; every context below is isolated like a separate browser.
     alice = await openPage('alice');
     // bob names the server explicitly, as a page served from elsewhere would.
-    bob = await openPage('bob', `?server=${encodeURIComponent(baseUrl)}`);
+    bob = await openPage('bob', `?server=${encodeURIComponent(socketUrl)}`);
   }, { timeout: 90_000 });
 
   after(async () => {
@@ -212,10 +222,12 @@ describe('chat page in headless Chromium', { timeout: 240_000 }, () => {
   }, { timeout: 60_000 });
 
   it('serves the page and connects', { timeout: STEP_TIMEOUT_MS }, async () => {
-    const res = await alice.request.get(`${baseUrl}/vendor/socket.io.min.js`, { timeout: WAIT_MS });
-    assert.equal(res.status(), 200, 'the socket.io client is served from /vendor/socket.io.min.js');
+    const client = await alice.$eval('script[src*="socket.io.min.js"]', (s) => s.src);
+    assert.ok(client.startsWith(`${baseUrl}/`), `the page loads the socket.io client from its own server (${client})`);
+    const res = await alice.request.get(client, { timeout: WAIT_MS });
+    assert.equal(res.status(), 200, `the socket.io client is served (${client})`);
     for (const page of [alice, bob]) {
-      assert.equal(await page.title(), 'ferrosocket chat');
+      assert.match(await page.title(), /^ferrosocket chat\b/);
       await waitIn(page, '#conn to say connected', () => {
         const c = document.querySelector('#conn');
         return c?.dataset.state === 'connected' && /connected/i.test(c.textContent);

@@ -4,6 +4,7 @@
 #   tests/pybinding/run.sh            everything
 #   tests/pybinding/run.sh -k acks    pytest arguments are passed on
 #   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv, debug build (for iterating)
+#   NO_BROWSER=1 tests/pybinding/run.sh        without the chat examples in headless Chromium
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -30,3 +31,18 @@ release=(--release)
 "$py" -m mypy --strict "$root/python/python/ferrosocket"
 cd "$here"
 "$py" -m pytest "$@"
+
+# The Python and the Flask chat examples under the browser test (headless Chromium, the
+# same page and checks as for the Rust and C chats). Skipped when pytest arguments select
+# tests, or with NO_BROWSER=1.
+if [[ -z "${NO_BROWSER:-}" && $# -eq 0 ]]; then
+  bin="$root/target/pybinding-bin"
+  mkdir -p "$bin"
+  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$py" "$root/examples/python_chat/chat.py" >"$bin/python_chat"
+  printf '#!/bin/sh\nexec "%s" "%s" --sio-port 0 "$@"\n' "$py" "$root/examples/flask_chat/app.py" >"$bin/flask_chat"
+  chmod +x "$bin/python_chat" "$bin/flask_chat"
+  for chat in python_chat flask_chat; do
+    echo "[pybinding] examples/$chat under tests/browser" >&2
+    FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
+  done
+fi

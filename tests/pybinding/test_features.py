@@ -10,6 +10,7 @@ import weakref
 from typing import Any, List
 
 import pytest
+import requests
 import socketio
 
 from conftest import Clients, Inbox, wait_for
@@ -276,3 +277,26 @@ def test_port_and_stop() -> None:
     assert port and sio.port == port
     sio.stop()
     sio.stop()
+
+
+def test_static_dir(tmp_path: Any) -> None:
+    (tmp_path / "index.html").write_text("<title>hello</title>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    (tmp_path / ".secret").write_text("no")
+    with pytest.raises(ValueError, match="not a directory"):
+        ferrosocket.Server(static_dir=str(tmp_path / "missing"))
+    sio = ferrosocket.Server(static_dir=str(tmp_path))
+    try:
+        base = f"http://127.0.0.1:{sio.start('127.0.0.1', 0)}"
+        index = requests.get(f"{base}/", timeout=5)
+        assert index.status_code == 200 and index.text == "<title>hello</title>"
+        assert index.headers["content-type"].startswith("text/html")
+        script = requests.get(f"{base}/app.js", timeout=5)
+        assert script.status_code == 200 and script.text == "console.log(1)"
+        assert requests.get(f"{base}/.secret", timeout=5).status_code == 404
+        assert requests.get(f"{base}/missing.css", timeout=5).status_code == 404
+        # The Socket.IO path still belongs to the server.
+        handshake = requests.get(f"{base}/socket.io/?EIO=4&transport=polling", timeout=5)
+        assert handshake.status_code == 200 and handshake.text.startswith("0{")
+    finally:
+        sio.stop()

@@ -30,11 +30,11 @@ class FlaskChat:
         )
         assert self.proc.stdout is not None
         lines = [self.proc.stdout.readline().strip() for _ in range(2)]
-        if not (lines[0].startswith("LISTENING 127.0.0.1:") and lines[1].startswith("SOCKETIO 127.0.0.1:")):
+        if not (lines[0].startswith("SOCKETIO 127.0.0.1:") and lines[1].startswith("LISTENING 127.0.0.1:")):
             self.stop()
             raise AssertionError(f"app.py did not start: {lines!r} {self.stderr!r}")
-        self.web = f"http://127.0.0.1:{int(lines[0].rsplit(':', 1)[1])}"
-        self.socket = f"http://127.0.0.1:{int(lines[1].rsplit(':', 1)[1])}"
+        self.socket = f"http://127.0.0.1:{int(lines[0].rsplit(':', 1)[1])}"
+        self.web = f"http://127.0.0.1:{int(lines[1].rsplit(':', 1)[1])}"
 
     def stop(self) -> int:
         if self.proc.poll() is None:

@@ -88,7 +88,9 @@ class Server:
     ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
     ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``,
     ``handler_threads`` (how many clients' handlers run at once), ``logger`` (True to
-    log at INFO level to the ``ferrosocket`` logger).
+    log at INFO level to the ``ferrosocket`` logger), ``static_dir`` (a directory whose
+    files are served to every HTTP request outside ``path``; ``/`` serves
+    ``index.html``).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class Server:
         path: str = "socket.io",
         handler_threads: int = 8,
         logger: bool = False,
+        static_dir: Optional[str] = None,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -111,6 +114,8 @@ class Server:
             path=path,
             handler_threads=handler_threads,
         )
+        if static_dir is not None:
+            self._native.serve_dir(static_dir)
         if logger:
             logging.getLogger("ferrosocket").setLevel(logging.INFO)
         # (namespace, sid) -> session dict. Guarded by a lock: handlers of different
@@ -270,18 +275,24 @@ class Server:
     # -- rooms and clients ------------------------------------------------------------
 
     def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Puts client ``sid`` in ``room`` (no-op for an unknown sid)."""
         self._native.enter_room(sid, room, namespace)
 
     def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Takes client ``sid`` out of ``room``."""
         self._native.leave_room(sid, room, namespace)
 
     def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Takes every client out of ``room``."""
         self._native.close_room(room, namespace)
 
     def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
+        """The rooms client ``sid`` is in, its own sid room included ([] if unknown)."""
         return self._native.rooms(sid, namespace)
 
     def disconnect(self, sid: str, namespace: Optional[str] = None) -> None:
+        """Disconnects client ``sid`` from ``namespace``; its client sees
+        ``io server disconnect``."""
         self._native.disconnect(sid, namespace)
 
     # -- sessions ---------------------------------------------------------------------
