@@ -118,7 +118,10 @@ impl NativeServer {
         connect_timeout = 45.0,
         path = "socket.io",
         handler_threads = 8,
+        max_connections = 100_000,
+        max_queued_packets = 1024,
     ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         cors_allowed_origins: Option<&Bound<'_, PyAny>>,
         ping_interval: f64,
@@ -127,6 +130,8 @@ impl NativeServer {
         connect_timeout: f64,
         path: &str,
         handler_threads: usize,
+        max_connections: usize,
+        max_queued_packets: usize,
     ) -> PyResult<Self> {
         if handler_threads == 0 {
             return Err(PyValueError::new_err("handler_threads must be at least 1"));
@@ -138,6 +143,8 @@ impl NativeServer {
             .connect_timeout(seconds("connect_timeout", connect_timeout)?)
             .max_payload(max_http_buffer_size)
             .path(path)
+            .max_connections(max_connections)
+            .max_queued_packets(max_queued_packets)
             .build();
         let options = EmbedOptions {
             dispatch_threads: handler_threads,
@@ -345,11 +352,45 @@ impl NativeServer {
         PyList::new(py, rooms)
     }
 
-    #[pyo3(signature = (sid, namespace = None))]
-    fn disconnect(&self, sid: &str, namespace: Option<&str>) -> PyResult<()> {
+    /// The sids of the clients in `room` (a sid names its own room), or of every client
+    /// of the namespace when `room` is None; sorted.
+    #[pyo3(signature = (room = None, namespace = None))]
+    fn participants<'py>(
+        &self,
+        py: Python<'py>,
+        room: Option<&str>,
+        namespace: Option<&str>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut sids: Vec<String> = self
+            .namespace(namespace)?
+            .map(|ns| {
+                let sockets = match room {
+                    Some(room) => ns.to(room).sockets(),
+                    None => ns.sockets(),
+                };
+                sockets.iter().map(|s| s.id().to_string()).collect()
+            })
+            .unwrap_or_default();
+        sids.sort_unstable();
+        PyList::new(py, sids)
+    }
+
+    /// Disconnects `sid` from `namespace`; with `close_connection`, closes the client's
+    /// whole connection (every namespace it joined).
+    #[pyo3(signature = (sid, namespace = None, close_connection = false))]
+    fn disconnect(
+        &self,
+        sid: &str,
+        namespace: Option<&str>,
+        close_connection: bool,
+    ) -> PyResult<()> {
         if let Some(socket) = self.socket(sid, namespace)? {
             let _entered = self.embedded()?.enter();
-            socket.disconnect();
+            if close_connection {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
         }
         Ok(())
     }

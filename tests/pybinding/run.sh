@@ -5,6 +5,8 @@
 #   tests/pybinding/run.sh -k acks    pytest arguments are passed on
 #   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv, debug build (for iterating)
 #   NO_BROWSER=1 tests/pybinding/run.sh        without the chat examples in headless Chromium
+# With no arguments it also runs tests/js and tests/python against spec_server.py (the
+# test server's SPEC.md on the binding) and the chat examples in headless Chromium.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -32,17 +34,33 @@ release=(--release)
 cd "$here"
 "$py" -m pytest "$@"
 
-# The Python and the Flask chat examples under the browser test (headless Chromium, the
-# same page and checks as for the Rust and C chats). Skipped when pytest arguments select
-# tests, or with NO_BROWSER=1.
-if [[ -z "${NO_BROWSER:-}" && $# -eq 0 ]]; then
+# With no pytest arguments, the rest runs too:
+# - the JS and the Python end-to-end suites (tests/js: the official socket.io-client and
+#   ws, 1,000 concurrent clients; tests/python: python-socketio on both transports, raw
+#   Engine.IO, CORS, malformed input) against tests/test-server/SPEC.md written with the
+#   binding (spec_server.py), exactly as they run against the Rust test server;
+# - the Python and the Flask chat examples under the browser test (headless Chromium, the
+#   same page and checks as for the Rust and C chats), unless NO_BROWSER=1.
+if [[ $# -eq 0 ]]; then
   bin="$root/target/pybinding-bin"
   mkdir -p "$bin"
-  printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$py" "$root/examples/python_chat/chat.py" >"$bin/python_chat"
-  printf '#!/bin/sh\nexec "%s" "%s" --sio-port 0 "$@"\n' "$py" "$root/examples/flask_chat/app.py" >"$bin/flask_chat"
-  chmod +x "$bin/python_chat" "$bin/flask_chat"
-  for chat in python_chat flask_chat; do
-    echo "[pybinding] examples/$chat under tests/browser" >&2
-    FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
-  done
+  wrap() { # name script [fixed args]
+    local name=$1 script=$2
+    shift 2
+    printf '#!/bin/sh\nexec "%s" "%s" %s "$@"\n' "$py" "$script" "$*" >"$bin/$name"
+    chmod +x "$bin/$name"
+  }
+  wrap spec_server "$here/spec_server.py"
+  wrap python_chat "$root/examples/python_chat/chat.py"
+  wrap flask_chat "$root/examples/flask_chat/app.py" --sio-port 0
+  echo "[pybinding] tests/js against spec_server.py" >&2
+  FERROSOCKET_TEST_SERVER="$bin/spec_server" "$root/tests/js/run.sh"
+  echo "[pybinding] tests/python against spec_server.py" >&2
+  FERROSOCKET_TEST_SERVER="$bin/spec_server" "$root/tests/python/run.sh" -q
+  if [[ -z "${NO_BROWSER:-}" ]]; then
+    for chat in python_chat flask_chat; do
+      echo "[pybinding] examples/$chat under tests/browser" >&2
+      FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
+    done
+  fi
 fi

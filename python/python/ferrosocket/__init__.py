@@ -88,7 +88,9 @@ class Server:
     ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
     ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``,
     ``handler_threads`` (how many clients' handlers run at once), ``logger`` (True to
-    log at INFO level to the ``ferrosocket`` logger), ``static_dir`` (a directory whose
+    log at INFO level to the ``ferrosocket`` logger), ``max_connections`` (TCP
+    connections beyond it are closed as they arrive), ``max_queued_packets`` (a client whose
+    outgoing queue holds more is disconnected as too slow), ``static_dir`` (a directory whose
     files are served to every HTTP request outside ``path``; ``/`` serves
     ``index.html``).
     """
@@ -102,6 +104,8 @@ class Server:
         connect_timeout: float = 45,
         path: str = "socket.io",
         handler_threads: int = 8,
+        max_connections: int = 100_000,
+        max_queued_packets: int = 1024,
         logger: bool = False,
         static_dir: Optional[str] = None,
     ) -> None:
@@ -113,6 +117,8 @@ class Server:
             connect_timeout=float(connect_timeout),
             path=path,
             handler_threads=handler_threads,
+            max_connections=max_connections,
+            max_queued_packets=max_queued_packets,
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
@@ -290,10 +296,20 @@ class Server:
         """The rooms client ``sid`` is in, its own sid room included ([] if unknown)."""
         return self._native.rooms(sid, namespace)
 
-    def disconnect(self, sid: str, namespace: Optional[str] = None) -> None:
+    def participants(
+        self, room: Optional[str] = None, namespace: Optional[str] = None
+    ) -> List[str]:
+        """The sids of the clients in ``room`` of ``namespace`` (every client of the
+        namespace when ``room`` is None), sorted."""
+        return self._native.participants(room, namespace)
+
+    def disconnect(
+        self, sid: str, namespace: Optional[str] = None, close_connection: bool = False
+    ) -> None:
         """Disconnects client ``sid`` from ``namespace``; its client sees
-        ``io server disconnect``."""
-        self._native.disconnect(sid, namespace)
+        ``io server disconnect``. With ``close_connection=True`` the client's whole
+        connection is closed instead (every namespace it joined)."""
+        self._native.disconnect(sid, namespace, close_connection)
 
     # -- sessions ---------------------------------------------------------------------
 
