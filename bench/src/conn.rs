@@ -194,6 +194,39 @@ pub async fn open_many(
     room: Option<&str>,
     first_index: usize,
 ) -> Opened {
+    let room = room.map(str::to_owned);
+    open_many_with(target, n, concurrency, move |_| room.clone(), first_index)
+        .await
+        .into_opened()
+}
+
+/// Connections opened by [`open_many_with`], each with its index (0-based, failed ones
+/// missing).
+#[derive(Debug)]
+pub struct OpenedIndexed {
+    pub conns: Vec<(usize, Ws)>,
+    pub failures: Arc<Failures>,
+    pub took: Duration,
+}
+
+impl OpenedIndexed {
+    pub fn into_opened(self) -> Opened {
+        Opened {
+            conns: self.conns.into_iter().map(|(_, ws)| ws).collect(),
+            failures: self.failures,
+            took: self.took,
+        }
+    }
+}
+
+/// Like [`open_many`], with the room (if any) chosen per connection.
+pub async fn open_many_with(
+    target: &Arc<Target>,
+    n: usize,
+    concurrency: usize,
+    room_of: impl Fn(usize) -> Option<String>,
+    first_index: usize,
+) -> OpenedIndexed {
     let start = Instant::now();
     let failures = Arc::new(Failures::default());
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
@@ -203,7 +236,7 @@ pub async fn open_many(
         let target = Arc::clone(target);
         let permits = Arc::clone(&permits);
         let failures = Arc::clone(&failures);
-        let room = room.map(str::to_owned);
+        let room = room_of(i);
         let done = Arc::clone(&done);
         handles.push(tokio::spawn(async move {
             let _permit = permits.acquire_owned().await.ok()?;
@@ -213,7 +246,7 @@ pub async fn open_many(
             };
             done.fetch_add(1, Ordering::Relaxed);
             match result {
-                Ok(ws) => Some(ws),
+                Ok(ws) => Some((i, ws)),
                 Err(e) => {
                     failures.add(e);
                     None
@@ -223,11 +256,11 @@ pub async fn open_many(
     }
     let mut conns = Vec::with_capacity(n);
     for handle in handles {
-        if let Ok(Some(ws)) = handle.await {
-            conns.push(ws);
+        if let Ok(Some(c)) = handle.await {
+            conns.push(c);
         }
     }
-    Opened {
+    OpenedIndexed {
         conns,
         failures,
         took: start.elapsed(),

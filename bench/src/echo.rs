@@ -74,6 +74,7 @@ async fn client(
     report
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     server: &mut ServerProc,
     target: Arc<Target>,
@@ -81,6 +82,7 @@ pub async fn run(
     duration: Duration,
     warmup: Duration,
     size: usize,
+    event: &str,
     concurrency: usize,
 ) -> Result<Outcome, String> {
     let opened = open_many(&target, clients, concurrency, None, 0).await;
@@ -99,7 +101,11 @@ pub async fn run(
     );
     let template = Arc::new(Template::new(
         "42",
-        format!("[\"ack\",{}]", payload_string(size)),
+        format!(
+            "[{},{}]",
+            serde_json::Value::from(event),
+            payload_string(size)
+        ),
     ));
     let start = tokio::time::Instant::now() + Duration::from_millis(300);
     let measure_from = start + warmup;
@@ -165,7 +171,7 @@ pub async fn run(
     let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
     let us = |ns: u64| ns as f64 / 1000.0;
     let mut summary = format!(
-        "echo: {connected}/{clients} clients, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
+        "echo: {connected}/{clients} clients, event {event:?}, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
     );
     summary += &format!("  latency: {}\n", hist_line(&hist));
     if connected > 1 {
@@ -187,6 +193,7 @@ pub async fn run(
     summary += &format!("  failed clients {failed_clients} {errors:?}, server alive {alive}");
     let json = json!({
         "scenario": "echo",
+        "event": event,
         "clients": clients,
         "connected": connected,
         "connect_failures": opened.failures.to_json(),

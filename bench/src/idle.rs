@@ -123,6 +123,7 @@ pub async fn run(
     clients: usize,
     hold: Duration,
     cycles: usize,
+    sample_every: Option<Duration>,
     concurrency: usize,
 ) -> Result<Outcome, String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -156,21 +157,36 @@ pub async fn run(
         hold.as_secs()
     );
     // Hold, watching that the server lives and the clients stay connected.
-    let hold_end = Instant::now() + hold;
+    // With --sample-every, RSS is also recorded during the hold (flatness over time).
+    let hold_start = Instant::now();
+    let hold_end = hold_start + hold;
     let mut alive = true;
+    let mut samples: Vec<(f64, u64)> = Vec::new();
+    let mut next_sample = sample_every.map(|_| hold_start);
     while Instant::now() < hold_end {
-        tokio::time::sleep(
-            hold_end
-                .saturating_duration_since(Instant::now())
-                .min(Duration::from_secs(1)),
-        )
-        .await;
+        if let (Some(at), Some(every)) = (next_sample, sample_every) {
+            if Instant::now() >= at {
+                let s = stats(server);
+                samples.push((hold_start.elapsed().as_secs_f64(), s.rss_bytes));
+                next_sample = Some(at + every.max(Duration::from_millis(100)));
+            }
+        }
+        let mut nap = hold_end
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(1));
+        if let Some(at) = next_sample {
+            nap = nap.min(at.saturating_duration_since(Instant::now()));
+        }
+        tokio::time::sleep(nap.max(Duration::from_millis(1))).await;
         if !server.alive() {
             alive = false;
             break;
         }
     }
     let held = stats(server);
+    if sample_every.is_some() {
+        samples.push((hold_start.elapsed().as_secs_f64(), held.rss_bytes));
+    }
     let lost_during_hold =
         counters.server_closed.load(Ordering::Relaxed) + counters.errors.load(Ordering::Relaxed);
 
@@ -231,6 +247,19 @@ pub async fn run(
             show(&rss_closed_by_cycle)
         );
     }
+    if let (Some(min), Some(max)) = (
+        samples.iter().map(|s| s.1).min(),
+        samples.iter().map(|s| s.1).max(),
+    ) {
+        summary += &format!(
+            "  RSS during the hold ({} samples): min {:.1} MiB, max {:.1} MiB, first {:.1} MiB, last {:.1} MiB\n",
+            samples.len(),
+            mib(min),
+            mib(max),
+            mib(samples.first().map_or(0, |s| s.1)),
+            mib(samples.last().map_or(0, |s| s.1)),
+        );
+    }
     summary += &format!("  loadgen RSS per connection: {client_per_conn:.0} B");
     let json = json!({
         "scenario": "idle",
@@ -262,6 +291,7 @@ pub async fn run(
         "rss_connected_by_cycle": rss_connected_by_cycle,
         "rss_closed_by_cycle": rss_closed_by_cycle,
         "loadgen_rss_per_conn": client_per_conn,
+        "rss_samples": samples.iter().map(|(t, r)| json!([t, r])).collect::<Vec<_>>(),
     });
     Ok(Outcome {
         summary,

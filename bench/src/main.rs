@@ -3,11 +3,14 @@
 //!
 //! Every run prints a human summary on stderr/stdout and one `RESULT {json}` line.
 
+mod chat;
 mod conn;
 mod echo;
 mod fanout;
 mod idle;
 mod server;
+mod slow;
+mod storm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -91,6 +94,9 @@ enum Cmd {
         /// a close is reused (flat) or leaked (growing).
         #[arg(long, default_value_t = 1)]
         cycles: usize,
+        /// Also record server RSS every this many seconds during the hold (`rss_samples`).
+        #[arg(long)]
+        sample_every: Option<f64>,
     },
     /// Room broadcast: N members of room "r", P publishers emitting to it.
     Fanout {
@@ -129,18 +135,86 @@ enum Cmd {
         /// Payload size (a JSON string, bytes on the wire with its quotes).
         #[arg(long, default_value_t = 16)]
         size: usize,
+        /// The event sent (the server must ack it with its arguments), e.g. `sleep`.
+        #[arg(long, default_value = "ack")]
+        event: String,
+    },
+    /// Connect storm: N clients, --concurrency handshakes in flight, full handshake each.
+    Storm {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+    },
+    /// Slow consumers: N members of room "r", P publishers at a fixed rate, K members
+    /// that never read their socket.
+    Slow {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 16)]
+        publishers: usize,
+        /// Members that stop reading (K).
+        #[arg(long, default_value_t = 10)]
+        slow: usize,
+        /// Messages per second, all publishers together (open loop).
+        #[arg(long, default_value_t = 400.0)]
+        rate: f64,
+        /// Seconds measured (after the warm-up).
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Payload size (a JSON string, bytes on the wire with its quotes).
+        #[arg(long, default_value_t = 512)]
+        size: usize,
+        /// Skip a publishing tick while the healthy members are this many messages behind
+        /// on average (0: never skip).
+        #[arg(long, default_value_t = 2000)]
+        max_lag: u64,
+        /// Ask the server for `disconnect_log` at the end (ferrosocket's test-server).
+        #[arg(long)]
+        disconnect_log: bool,
+    },
+    /// Chat day: N clients in rooms of S, each sending one `chat` message per period
+    /// (open loop); the server broadcasts each to its room.
+    Chat {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+        #[arg(long, default_value_t = 50)]
+        room_size: usize,
+        /// Seconds between two messages of one client.
+        #[arg(long, default_value_t = 1.0)]
+        period: f64,
+        /// Seconds measured (after the warm-up).
+        #[arg(long, default_value_t = 30.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 2.0)]
+        warmup: f64,
+        /// Characters of padding in each message's text.
+        #[arg(long, default_value_t = 32)]
+        size: usize,
+        /// Send `emit` requests to the room instead of `chat` events (ferrosocket's
+        /// test-server, which has no `chat` event).
+        #[arg(long)]
+        via_emit: bool,
     },
 }
 
 impl Cmd {
     fn connections(&self) -> usize {
         match self {
-            Cmd::Idle { clients, .. } | Cmd::Echo { clients, .. } => *clients,
+            Cmd::Idle { clients, .. }
+            | Cmd::Echo { clients, .. }
+            | Cmd::Storm { clients }
+            | Cmd::Chat { clients, .. } => *clients,
             Cmd::Fanout {
                 clients,
                 publishers,
                 ..
             } => clients + publishers,
+            Cmd::Slow {
+                clients,
+                publishers,
+                ..
+            } => clients + publishers + 1,
         }
     }
 }
@@ -310,6 +384,7 @@ fn run(cli: Cli) -> i32 {
                     clients,
                     hold,
                     cycles,
+                    sample_every,
                 } => {
                     idle::run(
                         &mut server,
@@ -317,6 +392,7 @@ fn run(cli: Cli) -> i32 {
                         *clients,
                         Duration::from_secs_f64(*hold),
                         (*cycles).max(1),
+                        sample_every.map(Duration::from_secs_f64),
                         concurrency,
                     )
                     .await
@@ -353,6 +429,7 @@ fn run(cli: Cli) -> i32 {
                     duration,
                     warmup,
                     size,
+                    event,
                 } => {
                     echo::run(
                         &mut server,
@@ -361,7 +438,65 @@ fn run(cli: Cli) -> i32 {
                         Duration::from_secs_f64(*duration),
                         Duration::from_secs_f64(*warmup),
                         *size,
+                        event,
                         concurrency,
+                    )
+                    .await
+                }
+                Cmd::Storm { clients } => {
+                    storm::run(&mut server, Arc::clone(&target), *clients, concurrency).await
+                }
+                Cmd::Slow {
+                    clients,
+                    publishers,
+                    slow,
+                    rate,
+                    duration,
+                    warmup,
+                    size,
+                    max_lag,
+                    disconnect_log,
+                } => {
+                    slow::run(
+                        &mut server,
+                        Arc::clone(&target),
+                        slow::Params {
+                            clients: *clients,
+                            publishers: *publishers,
+                            slow: *slow,
+                            rate: *rate,
+                            duration: Duration::from_secs_f64(*duration),
+                            warmup: Duration::from_secs_f64(*warmup),
+                            size: *size,
+                            max_lag: *max_lag,
+                            disconnect_log: *disconnect_log,
+                            concurrency,
+                        },
+                    )
+                    .await
+                }
+                Cmd::Chat {
+                    clients,
+                    room_size,
+                    period,
+                    duration,
+                    warmup,
+                    size,
+                    via_emit,
+                } => {
+                    chat::run(
+                        &mut server,
+                        Arc::clone(&target),
+                        chat::Params {
+                            clients: *clients,
+                            room_size: *room_size,
+                            period: Duration::from_secs_f64(period.max(0.001)),
+                            duration: Duration::from_secs_f64(*duration),
+                            warmup: Duration::from_secs_f64(*warmup),
+                            size: *size,
+                            via_emit: *via_emit,
+                            concurrency,
+                        },
                     )
                     .await
                 }
