@@ -2,7 +2,9 @@
 # Installs everything the peer-server suite needs, from the package registries only.
 # Idempotent: re-running skips what is already there and up to date.
 #   - bench/.venv: python-socketio + uvicorn, Flask-SocketIO (eventlet, gevent, threading),
-#     matplotlib (charts), pinned in bench/peers/python/requirements.txt
+#     matplotlib (charts), maturin, pinned in bench/peers/python/requirements.txt
+#   - ferrosocket's Python binding (python/), built with maturin (release, abi3 wheel into
+#     target/bench-wheels) and installed into bench/.venv (the ferrosocket-python peer)
 #   - bench/peers/node/node_modules: socket.io 4.x from the committed package-lock.json
 #   - bench/peers/socketioxide/target/release/socketioxide-peer (its own workspace)
 #   - target/release/{test-server,loadgen} (ferrosocket's own, from the root workspace)
@@ -22,6 +24,19 @@ STAMP=bench/.venv/.requirements.sha256
 if [ ! -f "$STAMP" ] || ! sha256sum -c --status "$STAMP" 2>/dev/null; then
   bench/.venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
   sha256sum "$REQ" > "$STAMP"
+else
+  echo "   up to date"
+fi
+
+echo "== ferrosocket Python binding (maturin build --release, into bench/.venv)"
+WHEELS="$ROOT/target/bench-wheels"
+rm -rf "$WHEELS"
+(cd python && "$ROOT/bench/.venv/bin/maturin" build --release --quiet -o "$WHEELS")
+WHEEL=$(ls "$WHEELS"/ferrosocket-*.whl)
+WSTAMP=bench/.venv/.ferrosocket-wheel.sha256
+if [ ! -f "$WSTAMP" ] || [ "$(sha256sum < "$WHEEL")" != "$(cat "$WSTAMP")" ]; then
+  bench/.venv/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEEL"
+  sha256sum < "$WHEEL" > "$WSTAMP"
 else
   echo "   up to date"
 fi
@@ -47,6 +62,6 @@ cargo build --release -q -p ferrosocket-test-server -p ferrosocket-bench
 
 echo "== versions"
 echo "node $(node --version), socket.io $(node -p "require('./$NODE_DIR/node_modules/socket.io/package.json').version")"
-bench/.venv/bin/python -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ["python-socketio","python-engineio","uvicorn","Flask-SocketIO","eventlet","gevent","gevent-websocket","simple-websocket","matplotlib"]))'
+bench/.venv/bin/python -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ["python-socketio","python-engineio","uvicorn","Flask-SocketIO","eventlet","gevent","gevent-websocket","simple-websocket","matplotlib","maturin","ferrosocket"]))'
 grep -A1 '^name = "socketioxide"$' bench/peers/socketioxide/Cargo.lock | tr '\n' ' '; echo
 echo "setup done"

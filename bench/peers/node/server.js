@@ -1,4 +1,6 @@
-// socket.io 4.x peer for ferrosocket's loadgen: events `ack`, `join`, `emit` on `/`.
+// socket.io 4.x peer for ferrosocket's loadgen: events `ack`, `join`, `emit` on `/`
+// (tests/test-server/SPEC.md), `sleep` (1 ms timer, then acks with its arguments) and
+// `chat` (`{room, ...}`: emits `chat` with the same object to that room).
 // Usage: node server.js [--host 127.0.0.1] [--port 0]
 // Prints `LISTENING 127.0.0.1:<port>` once ready; SIGTERM/SIGINT: close and exit 0.
 "use strict";
@@ -28,6 +30,15 @@ io.on("connection", (socket) => {
   socket.on("join", (room, cb) => {
     socket.join(room);
     if (typeof cb === "function") cb([...socket.rooms].sort());
+  });
+  socket.on("sleep", (...args) => {
+    const cb = args.length && typeof args[args.length - 1] === "function" ? args.pop() : null;
+    setTimeout(() => {
+      if (cb) cb(...args);
+    }, 1);
+  });
+  socket.on("chat", (msg) => {
+    if (msg && typeof msg.room === "string") io.to(msg.room).emit("chat", msg);
   });
   socket.on("emit", (req, cb) => {
     req = req || {};

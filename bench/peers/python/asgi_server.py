@@ -1,11 +1,14 @@
 """python-socketio (AsyncServer, ASGI) on uvicorn: peer for ferrosocket's loadgen.
 
-Events `ack`, `join`, `emit` on `/` (see tests/test-server/SPEC.md).
+Events `ack`, `join`, `emit` on `/` (see tests/test-server/SPEC.md), `sleep` (sleeps
+1 ms, then acks with its arguments) and `chat` (`{"room": r, ...}`: emits `chat` with the
+same object to room r).
 Usage: python asgi_server.py [--host 127.0.0.1] [--port 0]
 Prints `LISTENING 127.0.0.1:<port>` once the socket listens; SIGTERM: uvicorn's
 graceful stop.
 """
 import argparse
+import asyncio
 import socket
 import sys
 
@@ -40,6 +43,17 @@ async def on_emit(sid, req):
     to = req.get("to") or None
     await sio.emit(req["event"], args, to=to)
     return True
+
+
+@sio.on("sleep")
+async def on_sleep(sid, *args):
+    await asyncio.sleep(0.001)
+    return args
+
+
+@sio.on("chat")
+async def on_chat(sid, msg):
+    await sio.emit("chat", msg, to=msg["room"])
 
 
 def main():

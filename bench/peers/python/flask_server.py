@@ -1,6 +1,8 @@
 """Flask-SocketIO peer for ferrosocket's loadgen, async_mode eventlet, gevent or threading.
 
-Events `ack`, `join`, `emit` on `/` (see tests/test-server/SPEC.md).
+Events `ack`, `join`, `emit` on `/` (see tests/test-server/SPEC.md), `sleep` (sleeps
+1 ms, cooperatively under eventlet/gevent, then acks with its arguments) and `chat`
+(`{"room": r, ...}`: emits `chat` with the same object to room r).
 Usage: python flask_server.py --mode eventlet|gevent|threading [--host 127.0.0.1] [--port 0]
 Prints `LISTENING 127.0.0.1:<port>` once the socket listens. Each mode uses the server
 Flask-SocketIO's own `socketio.run()` would use (eventlet.wsgi, gevent pywsgi with
@@ -12,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 
 
 def parse():
@@ -66,6 +69,17 @@ def on_emit(req):
     to = req.get("to") or None
     socketio.emit(req["event"], a, to=to)
     return True
+
+
+@socketio.on("sleep")
+def on_sleep(*a):
+    time.sleep(0.001)  # monkey-patched (cooperative) under eventlet and gevent
+    return a
+
+
+@socketio.on("chat")
+def on_chat(msg):
+    socketio.emit("chat", msg, to=msg["room"])
 
 
 def listen_socket(host, port):

@@ -1,4 +1,6 @@
-//! socketioxide peer for ferrosocket's loadgen: events `ack`, `join`, `emit` on `/`.
+//! socketioxide peer for ferrosocket's loadgen: events `ack`, `join`, `emit` on `/`
+//! (tests/test-server/SPEC.md), `sleep` (1 ms tokio sleep, then acks with its argument)
+//! and `chat` (`{"room": r, ...}`: emits `chat` with the same object to room r).
 //!
 //! Usage: socketioxide-peer [--host 127.0.0.1] [--port 0]
 //! Prints `LISTENING 127.0.0.1:<port>` once ready; SIGTERM/SIGINT: graceful stop, exit 0.
@@ -47,6 +49,16 @@ async fn main() {
             rooms.push(s.id.to_string());
             rooms.sort();
             let _ = ack.send(&rooms);
+        });
+        s.on("sleep", async |Data(v): Data<Value>, ack: AckSender| {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            let _ = ack.send(&v);
+        });
+        let io = io2.clone();
+        s.on("chat", async move |Data(msg): Data<Value>| {
+            if let Some(room) = msg.get("room").and_then(Value::as_str) {
+                let _ = io.within(room.to_owned()).emit("chat", &msg).await;
+            }
         });
         let io = io2.clone();
         s.on("emit", async move |Data(req): Data<EmitReq>, ack: AckSender| {
