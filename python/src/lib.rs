@@ -8,6 +8,7 @@
 
 mod convert;
 mod handlers;
+mod log;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Weak};
@@ -487,5 +488,7 @@ impl Drop for NativeServer {
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
+    module.add_function(wrap_pyfunction!(log::forward_logs, module)?)?;
+    module.add_function(wrap_pyfunction!(log::close_logs, module)?)?;
     Ok(())
 }

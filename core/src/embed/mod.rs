@@ -14,6 +14,7 @@
 //! thread without blocking. Call them inside [`Embedded::enter`] when on a thread the
 //! runtime does not know (the dispatch threads are already inside it).
 
+mod log;
 mod pool;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+pub use log::{set_log_sink, LogError, LogSink};
 pub use pool::{on_dispatch_thread, DispatchPool, Job, Scope, SubmitError};
 
 use crate::error::{ConnectRefused, DisconnectReason, ServerError};

@@ -30,6 +30,8 @@ import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
 from ferrosocket._native import Server as _NativeServer
+from ferrosocket._native import close_logs as _close_logs
+from ferrosocket._native import forward_logs as _forward_logs
 
 __all__ = ["Server", "ConnectionRefusedError"]
 
@@ -74,6 +76,11 @@ def _accepts(handler: Callable[..., Any], count: int) -> bool:
 _live: "weakref.WeakSet[Server]" = weakref.WeakSet()
 
 
+# atexit runs handlers last-registered first: servers stop (and log it), then the log
+# forwarding ends before the interpreter finalizes.
+atexit.register(_close_logs)
+
+
 @atexit.register
 def _stop_all() -> None:
     for server in list(_live):
@@ -87,8 +94,10 @@ class Server:
     Options (python-socketio's names): ``cors_allowed_origins`` (None = same origin only,
     ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
     ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``,
-    ``handler_threads`` (how many clients' handlers run at once), ``logger`` (True to
-    log at INFO level to the ``ferrosocket`` logger), ``max_connections`` (TCP
+    ``handler_threads`` (how many clients' handlers run at once), ``logger`` (the
+    server's own messages go to the ``ferrosocket`` logger tree, e.g.
+    ``ferrosocket.engine.websocket``: WARNING and above always; with True also INFO, or
+    whatever lower level that logger was given first), ``max_connections`` (TCP
     connections beyond it are closed as they arrive), ``max_queued_packets`` (a client whose
     outgoing queue holds more is disconnected as too slow), ``static_dir`` (a directory whose
     files are served to every HTTP request outside ``path``; ``/`` serves
@@ -122,8 +131,16 @@ class Server:
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
+        # The core's own messages (a client evicted as too slow, a malformed packet, the
+        # server shutting down) go to the "ferrosocket" logger tree: WARNING and above
+        # always, from INFO (or the logger's own level when lower) with logger=True.
+        log = logging.getLogger("ferrosocket")
         if logger:
-            logging.getLogger("ferrosocket").setLevel(logging.INFO)
+            if log.level == logging.NOTSET or log.level > logging.INFO:
+                log.setLevel(logging.INFO)
+            _forward_logs(min(log.getEffectiveLevel(), logging.INFO))
+        else:
+            _forward_logs(logging.WARNING)
         # (namespace, sid) -> session dict. Guarded by a lock: handlers of different
         # clients run on different threads.
         self._sessions: Dict[Tuple[str, str], Dict[str, Any]] = {}

@@ -2,7 +2,10 @@
 
 from typing import Any, Callable, List, Optional, Sequence, Union, final
 
-__all__ = ["Server"]
+__all__ = ["Server", "forward_logs", "close_logs"]
+
+def forward_logs(level: int) -> None: ...
+def close_logs() -> None: ...
 
 _Rooms = Union[str, Sequence[str], None]
 
