@@ -64,7 +64,8 @@ impl Shared {
 /// The number after `42["<event>",` (spaces allowed), i.e. the first argument.
 pub fn first_number_arg(text: &str, prefix: &str) -> Option<u64> {
     let rest = text.strip_prefix(prefix)?;
-    let rest = rest.trim_start_matches([',', ' ']);
+    // Servers that pass several arguments as one array (socketioxide) send `[t, ...]`.
+    let rest = rest.trim_start_matches([',', ' ', '[']);
     let end = rest
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(rest.len());
@@ -129,9 +130,12 @@ struct SlowReport {
 async fn slow_member(mut ws: Ws, mut resume: watch::Receiver<bool>, drain: Duration) -> SlowReport {
     let _ = resume.changed().await;
     let mut report = SlowReport::default();
+    // Read until the stream ends, `drain` passes, or nothing came for a second (the
+    // server neither sends nor closes: the connection is still open).
     let deadline = tokio::time::Instant::now() + drain;
     loop {
-        match tokio::time::timeout_at(deadline, ws.next()).await {
+        let quiet = (tokio::time::Instant::now() + Duration::from_secs(1)).min(deadline);
+        match tokio::time::timeout_at(quiet, ws.next()).await {
             Err(_) => break,
             Ok(Some(Ok(Message::Text(t)))) => {
                 let t = t.as_str();
