@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick clean
+.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick bench-soak bench-core clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -81,21 +81,32 @@ demo-python: demo-venv
 demo-flask: demo-venv
 	$(DEMO_VENV)/bin/python examples/flask_chat/app.py --host $(HOST) --port $(PORT) --sio-port $$(( $(PORT) + 1 ))
 
-# Load scenarios against ferrosocket (idle memory, fan-out, echo); about three minutes.
-# Figures depend on the machine: see bench/README.md and bench/RESULTS-core.md.
+# The benchmark suite (bench/suite/README.md): scenarios S1..S7 against ferrosocket (Rust
+# and Python binding), node socket.io, socketioxide, python-socketio on uvicorn and
+# Flask-SocketIO (eventlet / gevent / threading); installs the peers from the registries,
+# then writes bench/RESULTS.md and the charts in bench/results/. Medians of 3 runs; at most
+# 20 minutes on a 2-core machine once built. bench-quick: smaller sizes, one run, < 5 min.
+# BENCH_ARGS passes options to run.py (e.g. BENCH_ARGS='--peers ferrosocket,socketioxide').
 bench:
-	bench/run.sh
-
-# Every scenario against every peer (node socket.io, socketioxide, python-socketio on
-# uvicorn, Flask-SocketIO eventlet / gevent / threading) and ferrosocket; writes
-# bench/RESULTS.md and the charts. About 12 minutes; bench-quick about 5.
-bench-peers:
 	bench/suite/setup.sh
-	bench/.venv/bin/python bench/suite/run.py
+	bench/.venv/bin/python bench/suite/run.py $(BENCH_ARGS)
 
 bench-quick:
 	bench/suite/setup.sh
-	bench/.venv/bin/python bench/suite/run.py --quick
+	bench/.venv/bin/python bench/suite/run.py --quick $(BENCH_ARGS)
+
+# S4's flatness: ferrosocket holding 50,000 idle connections (or as many as the fd limit
+# allows) for 10 minutes, RSS sampled every 10 s; writes bench/RESULTS-soak.md.
+bench-soak:
+	bench/suite/setup.sh
+	bench/.venv/bin/python bench/suite/run.py --soak $(BENCH_ARGS)
+
+# The older core-only runs (ferrosocket alone; bench/RESULTS-core.md); about three minutes.
+bench-core:
+	bench/run.sh
+
+# Former name of `bench`.
+bench-peers: bench
 
 clean:
 	$(CARGO) clean
