@@ -14,7 +14,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use ferrosocket::embed::{EmbedOptions, Embedded, Scope};
+use ferrosocket::embed::{EmbedOptions, Embedded, Scope, ThreadScope};
 use ferrosocket::{AckError, AllowedOrigins, Config, Namespace, Sid, Socket};
 use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
@@ -154,8 +154,15 @@ impl NativeServer {
         // The GIL is taken once per run of ready callbacks, and released between runs,
         // while the dispatch thread waits for work.
         let scope: Scope = Arc::new(|run: &mut dyn FnMut()| Python::attach(|_py| run()));
-        let embedded = Embedded::new(config, options, Some(scope))
-            .map_err(|e| PyRuntimeError::new_err(format!("could not start the runtime: {e}")))?;
+        // Each dispatch thread gets its Python thread state once, for its whole life, and
+        // waits without the GIL: taking the GIL per run then allocates nothing (without
+        // this, every run created and destroyed a thread state).
+        let thread_scope: ThreadScope =
+            Arc::new(|run: &mut (dyn FnMut() + Send)| Python::attach(|py| py.detach(run)));
+        let embedded =
+            Embedded::with_thread_scope(config, options, Some(scope), Some(thread_scope)).map_err(
+                |e| PyRuntimeError::new_err(format!("could not start the runtime: {e}")),
+            )?;
         Ok(Self {
             embedded: Some(Arc::new(embedded)),
             registry: Arc::new(Registry::default()),

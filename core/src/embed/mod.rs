@@ -25,7 +25,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use log::{set_log_sink, LogError, LogSink};
-pub use pool::{on_dispatch_thread, DispatchPool, Job, Scope, SubmitError};
+pub use pool::{on_dispatch_thread, DispatchPool, Job, Scope, SubmitError, ThreadScope};
 
 use crate::error::{ConnectRefused, DisconnectReason, ServerError};
 use crate::namespace::Auth;
@@ -104,6 +104,18 @@ impl Embedded {
         options: EmbedOptions,
         scope: Option<Scope>,
     ) -> std::io::Result<Self> {
+        Self::with_thread_scope(config, options, scope, None)
+    }
+
+    /// Like [`new`](Self::new), and `thread_scope` wraps each dispatch thread's whole life
+    /// (see [`DispatchPool::with_thread_scope`]): Python registers each thread with the
+    /// interpreter once there, so taking the GIL per run of callbacks allocates nothing.
+    pub fn with_thread_scope(
+        config: Config,
+        options: EmbedOptions,
+        scope: Option<Scope>,
+        thread_scope: Option<ThreadScope>,
+    ) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(options.io_threads.max(1))
             .thread_name_fn(|| {
@@ -122,10 +134,11 @@ impl Embedded {
             let _entered = handle.enter();
             inner(run);
         });
-        let pool = DispatchPool::new(
+        let pool = DispatchPool::with_thread_scope(
             options.dispatch_threads,
             options.max_queued_callbacks,
             scope,
+            thread_scope,
         )?;
         Ok(Self {
             server: Server::new(config),

@@ -21,6 +21,9 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 /// Wraps a worker's run of ready jobs: must call `run` exactly once.
 pub type Scope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
+/// Wraps a worker thread's whole life: must call `run` exactly once, on that thread.
+pub type ThreadScope = Arc<dyn Fn(&mut (dyn FnMut() + Send)) + Send + Sync>;
+
 /// Why a job was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SubmitError {
@@ -41,6 +44,24 @@ struct State {
     /// Lanes a worker is running now: not put in `ready` again until it finishes.
     running: std::collections::HashSet<Sid>,
     stopping: bool,
+    /// Workers awake and looking for a lane (not parked, not running jobs).
+    searching: usize,
+    /// Workers woken by a notification that have not looked at `ready` yet.
+    waking: usize,
+    /// Workers parked on the condition variable.
+    parked: usize,
+}
+
+impl State {
+    /// Wakes one parked worker unless one is already awake to look at `ready`: one
+    /// searcher is enough, and waking more only makes them contend (for this lock, and
+    /// for the GIL in Python) over the same few lanes.
+    fn wake_one(&mut self, work: &Condvar) {
+        if self.searching == 0 && self.waking == 0 && self.parked > self.waking {
+            self.waking += 1;
+            work.notify_one();
+        }
+    }
 }
 
 struct Shared {
@@ -57,23 +78,29 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the next ready lane's jobs (up to `batch`), marking the lane running.
+    /// A searching worker takes the next ready lane's jobs (up to `batch`), marking the
+    /// lane running, and stops searching (whether it found one or not). Before it runs
+    /// jobs, which may block, it hands the search over to a parked worker if lanes are
+    /// still waiting.
     fn take(&self, state: &mut State) -> Option<(Sid, Vec<Job>)> {
+        state.searching = state.searching.saturating_sub(1);
         let lane = state.ready.pop_front()?;
         let jobs = state.lanes.get_mut(&lane)?;
         let take = jobs.len().min(self.batch);
         let batch: Vec<Job> = jobs.drain(..take).collect();
         state.running.insert(lane);
+        if !state.ready.is_empty() {
+            state.wake_one(&self.work);
+        }
         Some((lane, batch))
     }
 
+    /// The worker is done with `lane` and searches again.
     fn finish(&self, state: &mut State, lane: Sid) {
         state.running.remove(&lane);
+        state.searching += 1;
         match state.lanes.get(&lane) {
-            Some(jobs) if !jobs.is_empty() => {
-                state.ready.push_back(lane);
-                self.work.notify_one();
-            }
+            Some(jobs) if !jobs.is_empty() => state.ready.push_back(lane),
             _ => {
                 state.lanes.remove(&lane);
             }
@@ -103,6 +130,18 @@ impl DispatchPool {
     /// Starts `threads` workers (at least one). Each lane holds at most `max_per_lane`
     /// waiting jobs; `scope` wraps every run of ready jobs.
     pub fn new(threads: usize, max_per_lane: usize, scope: Scope) -> std::io::Result<Self> {
+        Self::with_thread_scope(threads, max_per_lane, scope, None)
+    }
+
+    /// Like [`new`](Self::new), and `thread_scope` wraps each worker's whole life (it
+    /// must call `run` exactly once): set-up a binding wants once per thread instead of
+    /// once per run of jobs (Python registers the thread with the interpreter there).
+    pub fn with_thread_scope(
+        threads: usize,
+        max_per_lane: usize,
+        scope: Scope,
+        thread_scope: Option<ThreadScope>,
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             state: Mutex::new(State::default()),
             work: Condvar::new(),
@@ -113,9 +152,13 @@ impl DispatchPool {
         for index in 0..threads.max(1) {
             let for_worker = Arc::clone(&shared);
             let scope = Arc::clone(&scope);
+            let thread_scope = thread_scope.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("ferrosocket-dispatch-{index}"))
-                .spawn(move || worker(&for_worker, &scope));
+                .spawn(move || match thread_scope {
+                    Some(thread_scope) => thread_scope(&mut || worker(&for_worker, &scope)),
+                    None => worker(&for_worker, &scope),
+                });
             match spawned {
                 Ok(handle) => handles.push(handle),
                 Err(error) => {
@@ -148,7 +191,7 @@ impl DispatchPool {
         let first = jobs.len() == 1;
         if first && !state.running.contains(&lane) {
             state.ready.push_back(lane);
-            self.shared.work.notify_one();
+            state.wake_one(&self.shared.work);
         }
         Ok(())
     }
@@ -196,8 +239,12 @@ fn worker(shared: &Shared, scope: &Scope) {
                 if state.stopping {
                     return;
                 }
+                state.parked += 1;
                 state = shared.work.wait(state).unwrap_or_else(|p| p.into_inner());
+                state.parked -= 1;
+                state.waking = state.waking.saturating_sub(1);
             }
+            state.searching += 1;
         }
         // Run every lane that is ready inside one scope (one GIL acquisition for Python).
         scope(&mut || loop {
