@@ -339,6 +339,7 @@ class Server:
     def save_session(
         self, sid: str, session: Dict[str, Any], namespace: Optional[str] = None
     ) -> None:
+        """Replaces the client's session dict with ``session``."""
         with self._sessions_lock:
             self._sessions[(namespace or "/", sid)] = session
 
