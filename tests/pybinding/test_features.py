@@ -300,3 +300,26 @@ def test_static_dir(tmp_path: Any) -> None:
         assert handshake.status_code == 200 and handshake.text.startswith("0{")
     finally:
         sio.stop()
+
+
+def test_background_task_emits(server: ferrosocket.Server, clients: Clients) -> None:
+    ticks = Inbox()
+    client = clients.connect()
+    client.on("tick", ticks.put)
+    stop = threading.Event()
+
+    def ticker(prefix: str) -> None:
+        n = 0
+        while not stop.is_set():
+            server.emit("tick", f"{prefix}{n}")
+            n += 1
+            server.sleep(0.01)
+
+    thread = server.start_background_task(ticker, "t")
+    try:
+        got = ticks.wait(3)
+        assert got[:3] == ["t0", "t1", "t2"]
+        assert thread.daemon
+    finally:
+        stop.set()
+        thread.join(2)

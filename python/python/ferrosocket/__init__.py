@@ -350,6 +350,21 @@ class Server:
         yield session
         self.save_session(sid, session, namespace)
 
+    # -- background work ----------------------------------------------------------------
+
+    def start_background_task(
+        self, target: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> threading.Thread:
+        """Runs ``target(*args, **kwargs)`` in a daemon thread (python-socketio's name for
+        it, for a loop that emits every few seconds, say); returns the started thread."""
+        thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+        thread.start()
+        return thread
+
+    def sleep(self, seconds: float = 0) -> None:
+        """``time.sleep``: handlers and background tasks are plain threads here."""
+        time.sleep(seconds)
+
     # -- running ----------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
