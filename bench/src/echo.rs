@@ -190,6 +190,9 @@ pub async fn run(
         100.0 * loadgen_cpu / secs,
         mib(srv1.rss_bytes)
     );
+    if count == 0 {
+        errors.push("no round trip completed in the measured window".to_owned());
+    }
     summary += &format!("  failed clients {failed_clients} {errors:?}, server alive {alive}");
     let json = json!({
         "scenario": "echo",
@@ -222,6 +225,6 @@ pub async fn run(
     Ok(Outcome {
         summary,
         json,
-        ok: failed_clients == 0 && alive && connected == clients,
+        ok: failed_clients == 0 && alive && connected == clients && count > 0,
     })
 }

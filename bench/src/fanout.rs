@@ -294,13 +294,30 @@ pub async fn run(
             Err(e) => pub_errors.push(format!("publisher task: {e}")),
         }
     }
+    // Wait for every delivery; once a receiver is lost the target cannot be reached, so
+    // stop as soon as nothing has arrived for 2 s instead of waiting for the deadline.
     let all_delivered = tokio::time::timeout_at(deadline, async {
-        while shared.m_count.load(Ordering::Relaxed) < shared.m_target {
-            shared.m_done.notified().await;
+        let mut last = (shared.m_count.load(Ordering::Relaxed), Instant::now());
+        loop {
+            let now = shared.m_count.load(Ordering::Relaxed);
+            if now >= shared.m_target {
+                return true;
+            }
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if last.1.elapsed() > Duration::from_secs(2)
+                && shared.lost.load(Ordering::Relaxed) + shared.errors.load(Ordering::Relaxed) > 0
+            {
+                return false;
+            }
+            tokio::select! {
+                _ = shared.m_done.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
         }
     })
     .await
-    .is_ok();
+    .unwrap_or(false);
     let t_end = get(&shared.m_last)
         .filter(|_| all_delivered)
         .unwrap_or_else(Instant::now);
