@@ -271,6 +271,7 @@ struct Watch {
     samples: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn watcher(
     pid_stats: impl Fn() -> Option<ProcStats>,
     server_key: Option<String>,
@@ -278,16 +279,20 @@ async fn watcher(
     slow: usize,
     t0: Instant,
     mut stop: watch::Receiver<bool>,
+    resumed: watch::Receiver<bool>,
     out: Arc<Mutex<Watch>>,
 ) {
     let mut seen = vec![false; slow];
     loop {
+        // Once the slow members read again they close their connections themselves:
+        // from then on only RSS is watched.
+        let watching_sockets = !*resumed.borrow();
         if let Some(st) = pid_stats() {
             let mut w = out.lock().unwrap_or_else(|p| p.into_inner());
             w.rss_peak = w.rss_peak.max(st.rss_bytes);
             w.samples += 1;
         }
-        if let Some(key) = &server_key {
+        if let (Some(key), true) = (&server_key, watching_sockets) {
             if !slow_keys.is_empty() {
                 let states = server_side_states(key, &slow_keys);
                 let now = t0.elapsed().as_secs_f64();
@@ -447,6 +452,7 @@ pub async fn run(
         slow,
         start.into_std(),
         stop_rx.clone(),
+        resume_rx.clone(),
         Arc::clone(&watch_out),
     ));
 

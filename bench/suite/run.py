@@ -175,6 +175,9 @@ def scenarios(quick):
                 m, lat = (400, 20) if quick else (2000, 100)
             elif peer == "node-socket.io":
                 m, lat = (200, 20) if quick else (300, 50)
+            elif peer == "flask-socketio-threading":
+                # ~2–6k deliveries/s at a room of 1,000: 100 messages took 30–50 s.
+                m, lat = (100, 10) if quick else (20, 5)
             else:
                 m, lat = (100, 10) if quick else (100, 20)
             return ["fanout", "--clients", str(room), "--messages", str(m), "--publishers",
@@ -187,8 +190,8 @@ def scenarios(quick):
             note="Messages per run differ by server so that each run lasts a few seconds: "
                  f"{'400' if quick else '2,000'} for ferrosocket, ferrosocket-python and "
                  f"socketioxide, {'200' if quick else '300'} for node, 100 for the Python servers "
-                 "(the figure is a rate). Publishers hold back while members are > 256 "
-                 "messages behind on average."))
+                 "(20 for Flask-SocketIO threading in the full run; the figure is a rate). "
+                 "Publishers hold back while members are > 256 messages behind on average."))
     out.append(scen(
         key=f"s2-fanout-{room}x16", section="S2", view_of=f"fanout-{room}x16",
         peers=list(PY_HANDLERS), subject=FERRO_PY, compare=list(PY_SERVERS),
@@ -254,7 +257,8 @@ def scenarios(quick):
     # ---- S6 slow consumers
     slow_n = 200 if quick else 1000
     slow_d = "4" if quick else "12"
-    offered = 300 * slow_n
+    slow_rate = 300
+    offered = slow_rate * slow_n
     slow_skip = {"node-socket.io": f"skipped: its fan-out (~65–80k deliveries/s, S3) is below the "
                                    f"{offered:,} deliveries/s offered here"}
     for n in PY_SERVERS:
@@ -265,11 +269,12 @@ def scenarios(quick):
     for k in (0, 10):
         def slow_args(peer, k=k):
             a = ["slow", "--clients", str(slow_n), "--publishers", "16", "--slow", str(k),
-                 "--rate", "300", "--size", "2048", "--duration", slow_d, "--warmup", "1"]
+                 "--rate", str(slow_rate), "--size", "2048", "--duration", slow_d,
+                 "--warmup", "1"]
             return a + (["--disconnect-log"] if peer == FERRO else [])
         out.append(scen(
             key=f"slow-k{k}", section="S6",
-            title=f"{slow_n:,} members, 16 publishers, 300 msgs/s of 2 KiB (open loop), "
+            title=f"{slow_n:,} members, 16 publishers, {slow_rate} msgs/s of 2 KiB (open loop), "
                   f"{k} member{'s' if k != 1 else ''} not reading, {slow_d} s",
             args=slow_args, peers=[FERRO, FERRO_PY, "socketioxide", "node-socket.io"]
             + list(PY_SERVERS), skip=slow_skip, metric="latency_p99_us", unit="µs",
@@ -279,7 +284,12 @@ def scenarios(quick):
                  "server ended (close frame / EOF), `by` is the send time of the newest message "
                  "such a member had received (the server stopped queueing for it soon after). "
                  "2 KiB messages so that a slow member's kernel buffers (up to ~4 MiB of "
-                 "server send buffer) fill within the run."))
+                 "server send buffer) and the server's queue fill within the run (at 150 "
+                 "msgs/s for 16 s they did not). This is a heavy load: 600 MB/s to the "
+                 "members keeps both the server's core and loadgen's one core near 100 %, so "
+                 "the healthy latencies include queueing in loadgen itself (see "
+                 "`loadgen_cpu_util` in results/suite.jsonl). `server RSS` is sampled every "
+                 "100 ms."))
     # ---- S7 chat
     chat_n = 1000 if quick else 10000
     chat_d = "5" if quick else "30"
@@ -537,6 +547,8 @@ def extra_cols(kind, r, ctx):
     if kind == "slow":
         k = r.get("slow", 0)
         by = r.get("slow_dropped_by_secs")
+        ends = r.get("slow_stream_end") or {}
+        dropped = sum(n for e, n in ends.items() if e != "still open")
         # How the slow members' streams ended, and (ferrosocket) the server's reasons.
         how = ", ".join(f"{n}× {e}" for e, n in (r.get("slow_stream_end") or {}).items())
         reasons = r.get("server_disconnect_reasons")
@@ -550,7 +562,7 @@ def extra_cols(kind, r, ctx):
         return [fmt_us(r.get("latency_p50_us")), fmt_num(r.get("deliveries_per_sec"), ""),
                 fmt_num(r.get("messages_per_sec"), ""),
                 f"{mib(r.get('server_rss_base'))} → {mib(r.get('server_rss_peak'))}",
-                f"{r.get('slow_dropped', 0)}/{k}" if k else "—",
+                f"{dropped}/{k}" if k else "—",
                 f"{by:.1f} s" if by is not None and k else "—",
                 how if k else "—", ratio]
     if kind == "chat":
@@ -566,6 +578,10 @@ def median_pick(samples, metric, higher):
     ok = [r for r, err in samples if err is None and r is not None and get(r, metric) is not None]
     if not ok:
         errs = [err for _r, err in samples if err]
+        # A run that was not ok but has its figure: shown with the reason.
+        partial = [(r, err) for r, err in samples if r is not None and get(r, metric)]
+        if partial:
+            return partial[-1][0], partial[-1][1], len(samples), 0
         return None, (errs[-1] if errs else "no result"), len(samples), 0
     ok.sort(key=lambda r: get(r, metric))
     return ok[(len(ok) - 1) // 2], None, len(samples), len(ok)
@@ -698,7 +714,9 @@ def write_report(path, cells, scen, opts, started, finished, charts, peers_in_ru
                 out.append("")
                 continue
             r, err = row.get(n, (None, "not run"))[:2]
-            if err:
+            if err and r is not None:
+                out.append(f"({fmt_short(get(r, s['metric']), s['unit'])}, not ok)")
+            elif err:
                 out.append("skipped" if err.startswith("skipped") else "failed")
             else:
                 out.append(fmt_short(get(r, s["metric"]), s["unit"]))
@@ -747,6 +765,10 @@ def write_report(path, cells, scen, opts, started, finished, charts, peers_in_ru
                 continue
             r, err, runs, ok = row.get(n, (None, "not run", 0, 0))
             label = f"**{n}**" if n == s["subject"] else n
+            if err and r is not None:
+                w(f"| {label} | {fmt_num(get(r, s['metric']), s['unit'])} (not ok: {err}) | — | "
+                  f"0/{runs} | " + " | ".join(extra_cols(kind, r, cells_by_peer(cells))) + " |")
+                continue
             if err:
                 w(f"| {label} | {err if err.startswith('skipped') else 'failed: ' + err} | | "
                   f"{runs or ''} | " + " | ".join([""] * len(head)) + " |")
@@ -862,6 +884,10 @@ def main():
     ap.add_argument("--soak", action="store_true",
                     help="only the idle soak (S4's 10-minute hold): RESULTS-soak.md")
     ap.add_argument("--soak-secs", type=float, default=600, help=argparse.SUPPRESS)
+    ap.add_argument("--wall", type=float, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--from-jsonl", metavar="FILE",
+                    help="run nothing: write the report from the samples of an earlier run "
+                         "(its results/suite.jsonl), with the same --quick/--repeat")
     opts = ap.parse_args()
     if opts.repeat is None:
         opts.repeat = 1 if opts.quick else 3
@@ -904,6 +930,8 @@ def main():
     t0 = time.monotonic()
     samples = {}  # key -> peer -> [(result, err)]
     raw = []
+    if opts.from_jsonl:
+        return rerender(opts, scen, names)
     try:
         for rep in range(opts.repeat):
             for s in scen:
@@ -952,23 +980,56 @@ def main():
         with open(os.path.join(opts.results_dir, "suite.jsonl"), "w") as f:
             for r in raw:
                 f.write(json.dumps(r, sort_keys=True) + "\n")
-        cells = {}
-        for s in scen:
-            if s["view_of"]:
+        report(opts, scen, names, samples, started, finished, wall)
+    return 0
+
+
+def report(opts, scen, names, samples, started, finished, wall):
+    """Medians, charts and RESULTS.md from the samples (key -> peer -> [(result, err)])."""
+    cells = {}
+    for s in scen:
+        if s["view_of"]:
+            continue
+        for n, smp in samples.get(s["key"], {}).items():
+            cells.setdefault(s["key"], {})[n] = median_pick(smp, s["metric"], s["higher"])
+    charts = {}
+    for s in scen:
+        src = s["view_of"] or s["key"]
+        if src in cells:
+            fname = f"suite-{s['key']}.png"
+            peers = [n for n in s["peers"] if n in names]
+            if chart(os.path.join(opts.results_dir, fname), f"{s['key']}: {s['title']}",
+                     s["unit"], cells[src], s["metric"], s["higher"], peers):
+                charts[s["key"]] = fname
+    write_report(opts.out, cells, scen, opts, started, finished, charts, names, wall)
+    print(f"wrote {opts.out} ({wall:.0f} s)", flush=True)
+
+
+def rerender(opts, scen, names):
+    """--from-jsonl: the report of an earlier run, from its RESULT lines."""
+    samples = {}
+    times = []
+    with open(opts.from_jsonl) as f:
+        for line in f:
+            r = json.loads(line)
+            key, n = r.get("suite_scenario"), r.get("peer")
+            s = next((x for x in scen if x["key"] == key), None)
+            if s is None or n not in names:
                 continue
-            for n, smp in samples.get(s["key"], {}).items():
-                cells.setdefault(s["key"], {})[n] = median_pick(smp, s["metric"], s["higher"])
-        charts = {}
-        for s in scen:
-            src = s["view_of"] or s["key"]
-            if src in cells:
-                fname = f"suite-{s['key']}.png"
-                peers = [n for n in s["peers"] if n in names]
-                if chart(os.path.join(opts.results_dir, fname), f"{s['key']}: {s['title']}",
-                         s["unit"], cells[src], s["metric"], s["higher"], peers):
-                    charts[s["key"]] = fname
-        write_report(opts.out, cells, scen, opts, started, finished, charts, names, wall)
-        print(f"wrote {opts.out} ({wall:.0f} s)", flush=True)
+            err = None if r.get("ok") else failure_reason(r)
+            if err is None and get(r, s["metric"]) is None:
+                err = f"no {s['metric']} in result"
+            samples.setdefault(key, {}).setdefault(n, []).append((r, err))
+            times.append(r.get("unix_time", 0))
+    for s in scen:
+        for n in s["peers"]:
+            if n in s["skip"] and n in names:
+                samples.setdefault(s["key"], {}).setdefault(n, []).append((None, s["skip"][n]))
+    utc = datetime.timezone.utc
+    started = datetime.datetime.fromtimestamp(min(times or [0]), utc)
+    finished = datetime.datetime.fromtimestamp(max(times or [0]), utc)
+    wall = opts.wall if opts.wall else (finished - started).total_seconds()
+    report(opts, scen, names, samples, started, finished, wall)
     return 0
 
 
