@@ -132,6 +132,13 @@ impl BroadcastOperator {
             return 0;
         }
         let text = codec::encode_event(&self.ns.name, event, args, None);
+        if let [socket] = targets.as_slice() {
+            return usize::from(
+                socket
+                    .send(Outbound::single(text, args.binary().to_vec()))
+                    .is_ok(),
+            );
+        }
         let packet = OutPacket::new(text, args.binary().to_vec());
         targets
             .iter()

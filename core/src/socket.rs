@@ -17,10 +17,10 @@ use tokio::sync::oneshot;
 
 use crate::adapter::Room;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
-use crate::engine::{lock, Handshake, OutPacket, Outbound, Session};
+use crate::engine::{lock, Handshake, Outbound, Session};
 use crate::error::{AckError, ConnectRefused, DisconnectReason, SendError};
 use crate::namespace::{Auth, NamespaceInner};
-use crate::protocol::socket::{self as codec, BinaryAssembler, Decoded, Packet};
+use crate::protocol::socket::{self as codec, BinaryAssembler, Borrowed, Decoded, Packet};
 use crate::protocol::Payload;
 use crate::sid::Sid;
 
@@ -67,9 +67,19 @@ impl Connection {
             tracing::info!(sid = %session.id, "text packet while binary attachments were expected");
             return Err(DisconnectReason::ParseError);
         }
-        match codec::decode(text) {
-            Ok(Decoded::Complete(packet)) => self.dispatch(session, packet),
-            Ok(Decoded::Partial(assembler)) => {
+        match codec::decode_borrowed(text) {
+            Ok(Borrowed::Event {
+                nsp,
+                name,
+                args,
+                ack,
+            }) => self.dispatch_event(session, nsp, name, args, ack),
+            Ok(Borrowed::Ack { nsp, id, args }) => {
+                self.dispatch_ack(nsp, id, args);
+                Ok(())
+            }
+            Ok(Borrowed::Other(Decoded::Complete(packet))) => self.dispatch(session, packet),
+            Ok(Borrowed::Other(Decoded::Partial(assembler))) => {
                 *lock(&self.partial) = Some(assembler);
                 Ok(())
             }
@@ -122,22 +132,37 @@ impl Connection {
                 name,
                 args,
                 ack,
-            } => match self.find(&nsp) {
-                Some(socket) if socket.state.load(Ordering::Acquire) == CONNECTED => {
-                    NamespaceInner::dispatch_event(socket, name, args, ack);
-                    Ok(())
-                }
-                _ => {
-                    tracing::info!(sid = %session.id, %nsp, "event for a namespace the client is not connected to");
-                    Err(DisconnectReason::ParseError)
-                }
-            },
+            } => self.dispatch_event(session, &nsp, name, args, ack),
             Packet::Ack { nsp, id, args } => {
-                if let Some(socket) = self.find(&nsp) {
-                    socket.resolve_ack(id, args);
-                }
+                self.dispatch_ack(&nsp, id, args);
                 Ok(())
             }
+        }
+    }
+
+    fn dispatch_event(
+        &self,
+        session: &Arc<Session>,
+        nsp: &str,
+        name: String,
+        args: Payload,
+        ack: Option<u64>,
+    ) -> Result<(), DisconnectReason> {
+        match self.find(nsp) {
+            Some(socket) if socket.state.load(Ordering::Acquire) == CONNECTED => {
+                NamespaceInner::dispatch_event(socket, name, args, ack);
+                Ok(())
+            }
+            _ => {
+                tracing::info!(sid = %session.id, %nsp, "event for a namespace the client is not connected to");
+                Err(DisconnectReason::ParseError)
+            }
+        }
+    }
+
+    fn dispatch_ack(&self, nsp: &str, id: u64, args: Payload) {
+        if let Some(socket) = self.find(nsp) {
+            socket.resolve_ack(id, args);
         }
     }
 
@@ -148,7 +173,7 @@ impl Connection {
         }
         let Some(ns) = session.server.namespace(nsp) else {
             let text = codec::encode_connect_error(nsp, "Invalid namespace", None);
-            let _ = session.send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+            let _ = session.send(Outbound::Text(text));
             return;
         };
         let socket = Arc::new(SocketInner {
@@ -249,7 +274,7 @@ impl SocketInner {
         }
         let ack = codec::encode_connect(&self.ns.name, self.id.as_str());
         let mut items = Vec::with_capacity(pending.len() + 1);
-        items.push(Outbound::Packet(OutPacket::new(ack, Vec::new())));
+        items.push(Outbound::Text(ack));
         items.append(&mut pending);
         *pending = Vec::new();
         self.state.store(CONNECTED, Ordering::Release);
@@ -266,9 +291,7 @@ impl SocketInner {
         self.ns.remove_socket(self);
         let text =
             codec::encode_connect_error(&self.ns.name, &refused.message, refused.data.as_deref());
-        let _ = self
-            .session
-            .send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+        let _ = self.session.send(Outbound::Text(text));
     }
 
     /// Leaves the namespace once. `tell_client` sends the `41` packet (server-initiated).
@@ -279,9 +302,7 @@ impl SocketInner {
         }
         if tell_client {
             let text = codec::encode_disconnect(&self.ns.name);
-            let _ = self
-                .session
-                .send(Outbound::Packet(OutPacket::new(text, Vec::new())));
+            let _ = self.session.send(Outbound::Text(text));
         }
         *lock(&self.pending) = Vec::new();
         self.session.conn.remove(self);
@@ -311,8 +332,7 @@ impl SocketInner {
         let (tx, rx) = oneshot::channel();
         lock(&self.acks).insert(id, tx);
         let text = codec::encode_event(&self.ns.name, event, args, Some(id));
-        let packet = OutPacket::new(text, args.binary().to_vec());
-        if let Err(error) = self.send(Outbound::Packet(packet)) {
+        if let Err(error) = self.send(Outbound::single(text, args.binary().to_vec())) {
             lock(&self.acks).remove(&id);
             return Err(error);
         }
@@ -389,10 +409,7 @@ impl Socket {
     /// Sends `event` with `args` to this client.
     pub fn emit(&self, event: &str, args: &Payload) -> Result<(), SendError> {
         let text = codec::encode_event(&self.0.ns.name, event, args, None);
-        self.0.send(Outbound::Packet(OutPacket::new(
-            text,
-            args.binary().to_vec(),
-        )))
+        self.0.send(Outbound::single(text, args.binary().to_vec()))
     }
 
     /// Sends `event` and waits up to `timeout` for the client's acknowledgement.
@@ -510,9 +527,6 @@ impl AckSender {
     pub fn send(self, args: &Payload) -> Result<(), SendError> {
         let inner = &self.socket.0;
         let text = codec::encode_ack(&inner.ns.name, self.id, args);
-        inner.send(Outbound::Packet(OutPacket::new(
-            text,
-            args.binary().to_vec(),
-        )))
+        inner.send(Outbound::single(text, args.binary().to_vec()))
     }
 }

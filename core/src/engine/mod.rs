@@ -45,8 +45,59 @@ impl OutPacket {
 /// An item in a session's outbound queue.
 #[derive(Debug, Clone)]
 pub(crate) enum Outbound {
+    /// A packet shared between recipients (a broadcast) or carrying attachments.
     Packet(Arc<OutPacket>),
+    /// A text-only packet for one recipient: the Engine.IO message text, `4` included.
+    /// Owning the text saves the shared packet's allocation; encoders size it exactly,
+    /// so turning it into the frame payload does not allocate either.
+    Text(String),
     Ping,
+}
+
+impl Outbound {
+    /// A packet for a single recipient.
+    pub(crate) fn single(text: String, binary: Vec<Bytes>) -> Self {
+        if binary.is_empty() {
+            Self::Text(text)
+        } else {
+            Self::Packet(OutPacket::new(text, binary))
+        }
+    }
+}
+
+/// A session's queued items, in order. The first item is held inline, so a connection
+/// that has one packet at a time to send (request/response traffic) never allocates
+/// for its queue, and an idle session holds no queue memory.
+#[derive(Debug, Default)]
+pub(crate) struct Queued {
+    first: Option<Outbound>,
+    rest: VecDeque<Outbound>,
+}
+
+impl Queued {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+
+    fn push(&mut self, item: Outbound) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(item);
+        } else {
+            self.rest.push_back(item);
+        }
+    }
+}
+
+impl Iterator for Queued {
+    type Item = Outbound;
+
+    fn next(&mut self) -> Option<Outbound> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }
 
 /// The HTTP request that opened a session: path and query, headers, peer address.
@@ -155,7 +206,7 @@ pub(crate) struct Session {
     /// Packets waiting to be written. Bounded by `max_queued_packets`; a session whose
     /// queue is full is closed rather than allowed to grow, so a slow client costs at most
     /// that many shared packet references.
-    queue: Mutex<VecDeque<Outbound>>,
+    queue: Mutex<Queued>,
     /// Wakes the single queue consumer (pending GET or WebSocket task). `notify_one`
     /// keeps a permit when nobody waits, so a wake-up between a drain and the next wait
     /// is never lost.
@@ -190,7 +241,7 @@ impl Session {
             id: Sid::new(),
             server,
             handshake,
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queued::default()),
             writable: Notify::new(),
             pong_seen: AtomicBool::new(false),
             pong: Notify::new(),
@@ -257,15 +308,22 @@ impl Session {
                 self.close(DisconnectReason::ClientTooSlow);
                 return Err(SendError::QueueFull);
             }
-            queue.extend(items);
+            for item in items {
+                queue.push(item);
+            }
         }
         self.writable.notify_one();
         Ok(())
     }
 
     /// Takes everything queued, leaving an empty queue that holds no memory.
-    pub(crate) fn drain(&self) -> VecDeque<Outbound> {
+    pub(crate) fn drain(&self) -> Queued {
         std::mem::take(&mut *lock(&self.queue))
+    }
+
+    /// Whether anything is queued.
+    pub(crate) fn has_queued(&self) -> bool {
+        !lock(&self.queue).is_empty()
     }
 
     /// Closes the session once: the Socket.IO side runs its disconnect handlers with

@@ -61,7 +61,7 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
     }
 }
 
-fn encode(items: std::collections::VecDeque<Outbound>) -> Vec<u8> {
+fn encode(items: super::Queued) -> Vec<u8> {
     let mut body = Vec::with_capacity(64);
     for item in items {
         if !body.is_empty() {
@@ -69,6 +69,7 @@ fn encode(items: std::collections::VecDeque<Outbound>) -> Vec<u8> {
         }
         match item {
             Outbound::Ping => body.push(b'2'),
+            Outbound::Text(text) => body.extend_from_slice(text.as_bytes()),
             Outbound::Packet(packet) => {
                 body.extend_from_slice(packet.text.as_str().as_bytes());
                 for attachment in &packet.binary {

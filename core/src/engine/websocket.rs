@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -153,26 +153,32 @@ fn run(
         loop {
             // Unbiased: a steady stream of outbound packets must not starve reading.
             tokio::select! {
-                _ = session.writable.notified() => {
-                    if let Err(error) = flush(&mut ws, &session).await {
-                        tracing::debug!(sid = %session.id, %error, "websocket write failed");
-                        session.close(DisconnectReason::TransportError);
-                        return;
-                    }
-                    if session.is_closed() {
-                        let _ = ws.close(None).await;
-                        return;
-                    }
-                }
+                // Packets queued by another task (broadcasts, emits from elsewhere) or a
+                // close; the write below handles both.
+                _ = session.writable.notified() => {}
                 _ = &mut timer, if beat.is_some() => {}
                 message = ws.next() => {
-                    if let Err(reason) = on_message(&mut ws, &session, message).await {
-                        session.close(reason);
-                        if reason == DisconnectReason::TransportClose {
-                            return;
-                        }
+                    if read_batch(&mut ws, &session, message).await.is_break() {
+                        return;
+                    }
+                    // The handlers that just ran queued their replies, and each enqueue
+                    // left a wake-up behind. They are written just below, in the same
+                    // task poll that read their events; drop the wake-up so it does not
+                    // cost another pass through this loop.
+                    if session.has_queued() {
+                        let _ = session.writable.notified().now_or_never();
                     }
                 }
+            }
+            // Whatever the branch, write what is queued now.
+            if let Err(error) = flush(&mut ws, &session).await {
+                tracing::debug!(sid = %session.id, %error, "websocket write failed");
+                session.close(DisconnectReason::TransportError);
+                return;
+            }
+            if session.is_closed() {
+                let _ = ws.close(None).await;
+                return;
             }
             if let Some(state) = beat.as_mut() {
                 if state.check(&session) {
@@ -181,10 +187,43 @@ fn run(
                         timer.as_mut().reset(wake);
                     }
                 } else {
-                    // Closed: the writable branch flushes and sends the close frame.
+                    // Closed: the next pass writes what is queued and the close frame.
                     beat = None;
                 }
             }
+        }
+    }
+}
+
+/// The most client messages handled in one go before their replies are written: a
+/// pipelined burst shares one write, and one busy client cannot hold the worker long.
+const READ_BATCH: usize = 32;
+
+/// Handles `message`, then every further message that is already readable (up to
+/// [`READ_BATCH`]), without waiting. `Break` means the transport is gone: stop at once.
+async fn read_batch(
+    ws: &mut Ws,
+    session: &Arc<Session>,
+    mut message: WsMessage,
+) -> std::ops::ControlFlow<()> {
+    let mut handled = 0;
+    loop {
+        if let Err(reason) = on_message(ws, session, message).await {
+            session.close(reason);
+            if reason == DisconnectReason::TransportClose {
+                return std::ops::ControlFlow::Break(());
+            }
+            return std::ops::ControlFlow::Continue(());
+        }
+        handled += 1;
+        if handled == READ_BATCH || session.is_closed() {
+            return std::ops::ControlFlow::Continue(());
+        }
+        // Polled once with a no-op waker: when nothing is readable, the loop's next
+        // `select!` polls the stream again with the task's waker before it sleeps.
+        match ws.next().now_or_never() {
+            Some(next) => message = next,
+            None => return std::ops::ControlFlow::Continue(()),
         }
     }
 }
@@ -254,6 +293,7 @@ async fn flush(ws: &mut Ws, session: &Session) -> Result<(), WsError> {
     for item in items {
         match item {
             Outbound::Ping => ws.feed(Message::Text(PING)).await?,
+            Outbound::Text(text) => ws.feed(Message::Text(Utf8Bytes::from(text))).await?,
             Outbound::Packet(packet) => {
                 ws.feed(Message::Text(packet.text.clone())).await?;
                 for attachment in &packet.binary {

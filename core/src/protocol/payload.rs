@@ -195,53 +195,93 @@ impl Payload {
 /// Checks that `text` is one JSON value that parses completely (the same checks as
 /// building a `serde_json::Value`), without allocating a tree.
 pub(crate) fn validate(text: &str) -> Result<(), serde_json::Error> {
-    use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-
-    struct Checked;
-
-    impl<'de> Deserialize<'de> for Checked {
-        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            deserializer.deserialize_any(CheckedVisitor)
-        }
-    }
-
-    struct CheckedVisitor;
-
-    impl<'de> Visitor<'de> for CheckedVisitor {
-        type Value = Checked;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("any JSON value")
-        }
-        fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_unit<E>(self) -> Result<Checked, E> {
-            Ok(Checked)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
-            while seq.next_element::<Checked>()?.is_some() {}
-            Ok(Checked)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
-            while map.next_entry::<Checked, Checked>()?.is_some() {}
-            Ok(Checked)
-        }
-    }
-
     serde_json::from_str::<Checked>(text).map(|_| ())
+}
+
+/// How many arrays/objects serde_json lets one document nest (it refuses the 128th).
+const MAX_LEVELS: u8 = 127;
+
+/// One element of a JSON array, checked like [`validate`] checks the whole array: it
+/// may nest one level less than a document, since the array is a level itself.
+/// Deserializing it records nothing, so it can be read from a stream of elements.
+pub(crate) struct ArrayElement;
+
+impl<'de> serde::Deserialize<'de> for ArrayElement {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(CheckedVisitor(MAX_LEVELS - 1))
+            .map(|Checked| ArrayElement)
+    }
+}
+
+/// A JSON value that was checked and dropped.
+struct Checked;
+
+impl<'de> serde::Deserialize<'de> for Checked {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // serde_json's own depth limit applies to a whole document.
+        deserializer.deserialize_any(CheckedVisitor(MAX_LEVELS))
+    }
+}
+
+/// Checks one value that may open at most `.0` more nested arrays/objects.
+#[derive(Clone, Copy)]
+struct CheckedVisitor(u8);
+
+impl CheckedVisitor {
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        match self.0.checked_sub(1) {
+            Some(levels) => Ok(Self(levels)),
+            None => Err(E::custom("recursion limit exceeded")),
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Checked, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
+    type Value = Checked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_unit<E>(self) -> Result<Checked, E> {
+        Ok(Checked)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Checked, A::Error> {
+        let inner = self.nested()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(Checked)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
+        let inner = self.nested()?;
+        while map.next_entry_seed(inner, inner)?.is_some() {}
+        Ok(Checked)
+    }
 }
 
 /// Checks that every placeholder in `value` refers to one of `count` attachments.

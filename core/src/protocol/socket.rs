@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::payload::{check_placeholders, validate, Payload};
+use super::payload::{check_placeholders, validate, ArrayElement, Payload};
 
 /// The most attachments one packet may announce. Each attachment is a separate frame
 /// bounded by the max payload; this bounds how many the server will wait for.
@@ -198,6 +198,47 @@ fn attach(packet: Packet, binary: Vec<Bytes>) -> Result<Packet, SocketError> {
 
 /// Decodes one Socket.IO packet from the text of an Engine.IO message.
 pub fn decode(text: &str) -> Result<Decoded, SocketError> {
+    Ok(match decode_borrowed(text)? {
+        Borrowed::Event {
+            nsp,
+            name,
+            args,
+            ack,
+        } => Decoded::Complete(Packet::Event {
+            nsp: nsp.to_owned(),
+            name,
+            args,
+            ack,
+        }),
+        Borrowed::Ack { nsp, id, args } => Decoded::Complete(Packet::Ack {
+            nsp: nsp.to_owned(),
+            id,
+            args,
+        }),
+        Borrowed::Other(decoded) => decoded,
+    })
+}
+
+/// What [`decode_borrowed`] returns: a complete text event or ack keeps borrowing its
+/// namespace from the message (the server's per-event path), anything else is owned.
+#[derive(Debug)]
+pub(crate) enum Borrowed<'a> {
+    Event {
+        nsp: &'a str,
+        name: String,
+        args: Payload,
+        ack: Option<u64>,
+    },
+    Ack {
+        nsp: &'a str,
+        id: u64,
+        args: Payload,
+    },
+    Other(Decoded),
+}
+
+/// [`decode`], without copying the namespace of a text event or ack.
+pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
     let bytes = text.as_bytes();
     let kind = PacketKind::from_char(*bytes.first().ok_or(SocketError::Empty)?)
         .ok_or(SocketError::UnknownType)?;
@@ -253,8 +294,28 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
     // Surrounding whitespace is insignificant in JSON; dropping it here keeps the
     // argument text that is re-emitted verbatim a clean array.
     let data = text[pos..].trim();
-    let nsp = nsp.to_owned();
     let bad = |reason| SocketError::BadData { kind, reason };
+    match kind {
+        PacketKind::Event => {
+            let (name, args) = split_event(data).ok_or_else(|| bad("expected [name, ...args]"))?;
+            return Ok(Borrowed::Event {
+                nsp,
+                name,
+                args,
+                ack,
+            });
+        }
+        PacketKind::Ack => {
+            let id = ack.ok_or_else(|| bad("missing ack id"))?;
+            if !data.starts_with('[') || validate(data).is_err() {
+                return Err(bad("expected an array"));
+            }
+            let args = Payload::from_parts_unchecked(data.to_owned(), Vec::new());
+            return Ok(Borrowed::Ack { nsp, id, args });
+        }
+        _ => {}
+    }
+    let nsp = nsp.to_owned();
     let packet = match kind {
         PacketKind::Connect => {
             let auth = if data.is_empty() {
@@ -294,43 +355,115 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
 
     if kind.is_binary() {
         if attachments == 0 {
-            return attach(packet, Vec::new()).map(Decoded::Complete);
+            return attach(packet, Vec::new()).map(|p| Borrowed::Other(Decoded::Complete(p)));
         }
-        return Ok(Decoded::Partial(BinaryAssembler {
+        return Ok(Borrowed::Other(Decoded::Partial(BinaryAssembler {
             packet: Some(packet),
             expected: attachments,
             received: Vec::with_capacity(attachments),
-        }));
+        })));
     }
-    Ok(Decoded::Complete(packet))
+    Ok(Borrowed::Other(Decoded::Complete(packet)))
 }
 
-/// Splits `["name", a, b]` into the name and the JSON text `[a,b]`, copying the argument
-/// text once and never building a JSON tree.
+/// Splits `["name", a, b]` into the name and the JSON text `[a,b]`, in one pass that
+/// checks every element as fully as [`validate`] would (so the arguments parse later)
+/// and finds where the arguments start and end. Copies the argument text once and never
+/// builds a JSON tree. `data` has no surrounding whitespace.
 fn split_event(data: &str) -> Option<(String, Payload)> {
-    let items: Vec<&RawValue> = serde_json::from_str(data).ok()?;
-    // Raw values only check syntax; arguments must also parse fully later.
-    validate(data).ok()?;
-    let first = items.first()?;
-    if !first.get().starts_with('"') {
+    let bytes = data.as_bytes();
+    if bytes.first() != Some(&b'[') {
         return None;
     }
-    let name: String = serde_json::from_str(first.get()).ok()?;
-    let args = match (items.get(1), items.last()) {
-        (Some(second), Some(last)) => {
-            // The raw values borrow from `data`, so their offsets locate the argument run.
-            let start = second.get().as_ptr() as usize - data.as_ptr() as usize;
-            let end = last.get().as_ptr() as usize - data.as_ptr() as usize + last.get().len();
-            let mut json = String::with_capacity(end - start + 2);
+    let start = skip_whitespace(bytes, 1);
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let (name, end) = next_value::<String>(data, start)?;
+    let mut pos = skip_whitespace(bytes, end);
+    let mut run: Option<(usize, usize)> = None;
+    loop {
+        match bytes.get(pos)? {
+            b']' => break,
+            b',' => {
+                let start = skip_whitespace(bytes, pos + 1);
+                let (ArrayElement, end) = next_value::<ArrayElement>(data, start)?;
+                run = Some((run.map_or(start, |(first, _)| first), end));
+                pos = skip_whitespace(bytes, end);
+            }
+            _ => return None,
+        }
+    }
+    if pos + 1 != data.len() {
+        return None;
+    }
+    let args = match run {
+        Some((start, end)) => {
+            let run = data.get(start..end)?;
+            let mut json = String::with_capacity(run.len() + 2);
             json.push('[');
-            json.push_str(&data[start..end]);
+            json.push_str(run);
             json.push(']');
             json
         }
-        _ => "[]".to_owned(),
+        None => "[]".to_owned(),
     };
     Some((name, Payload::from_parts_unchecked(args, Vec::new())))
 }
+
+/// The position of the first byte at or after `pos` that is not JSON whitespace.
+fn skip_whitespace(bytes: &[u8], pos: usize) -> usize {
+    pos + bytes
+        .get(pos..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .count()
+}
+
+/// Reads one JSON value starting at `start` (no leading whitespace) and returns it with
+/// the position just after it. What follows it is left to the caller, except that a
+/// number must not run into a character that could continue it.
+fn next_value<'de, T: serde::Deserialize<'de>>(data: &'de str, start: usize) -> Option<(T, usize)> {
+    let mut stream = serde_json::Deserializer::from_str(data.get(start..)?).into_iter::<T>();
+    let value = stream.next()?.ok()?;
+    Some((value, start + stream.byte_offset()))
+}
+
+/// The number of decimal digits of `n`.
+fn decimal_len(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |log| log as usize + 1)
+}
+
+/// The length of what [`write_header`] writes.
+fn header_len(attachments: usize, nsp: &str, ack: Option<u64>) -> usize {
+    let mut len = 2;
+    if attachments > 0 {
+        len += decimal_len(attachments as u64) + 1;
+    }
+    if nsp != "/" {
+        len += nsp.len() + 1;
+    }
+    if let Some(id) = ack {
+        len += decimal_len(id);
+    }
+    len
+}
+
+/// The length of `text` as a JSON string literal, quotes included, as serde_json
+/// writes it (only `"`, `\` and control characters are escaped).
+fn json_string_len(text: &str) -> usize {
+    text.bytes().fold(2, |len, b| {
+        len + match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        }
+    })
+}
+
+// Encoders size their output exactly: a transport turns the text into a frame payload
+// without copying or allocating only when no capacity is left over.
 
 fn write_header(
     out: &mut String,
@@ -362,12 +495,15 @@ pub fn encode_event(nsp: &str, name: &str, args: &Payload, ack: Option<u64>) -> 
         PacketKind::Event
     };
     let json = args.json();
-    let mut out = String::with_capacity(16 + nsp.len() + name.len() + json.len());
+    let inner = json[1..json.len() - 1].trim();
+    let len = header_len(args.binary().len(), nsp, ack)
+        + json_string_len(name)
+        + if inner.is_empty() { 2 } else { inner.len() + 3 };
+    let mut out = String::with_capacity(len);
     write_header(&mut out, kind, args.binary().len(), nsp, ack);
     out.push('[');
     // Writing a str to a String cannot fail.
     let _ = serde_json::to_writer(StringWriter(&mut out), name);
-    let inner = json[1..json.len() - 1].trim();
     if !inner.is_empty() {
         out.push(',');
         out.push_str(inner);
@@ -383,7 +519,8 @@ pub fn encode_ack(nsp: &str, id: u64, args: &Payload) -> String {
     } else {
         PacketKind::BinaryAck
     };
-    let mut out = String::with_capacity(16 + nsp.len() + args.json().len());
+    let len = header_len(args.binary().len(), nsp, Some(id)) + args.json().len();
+    let mut out = String::with_capacity(len);
     write_header(&mut out, kind, args.binary().len(), nsp, Some(id));
     out.push_str(args.json());
     out
@@ -633,6 +770,151 @@ mod tests {
         );
         assert_eq!(encode_disconnect("/"), "41");
         assert_eq!(encode_disconnect("/a"), "41/a,");
+    }
+
+    /// The two-pass split that `split_event` replaced: raw elements, then a full check.
+    fn split_event_two_pass(data: &str) -> Option<(String, Payload)> {
+        let items: Vec<&RawValue> = serde_json::from_str(data).ok()?;
+        validate(data).ok()?;
+        let first = items.first()?;
+        if !first.get().starts_with('"') {
+            return None;
+        }
+        let name: String = serde_json::from_str(first.get()).ok()?;
+        let args = match (items.get(1), items.last()) {
+            (Some(second), Some(last)) => {
+                let start = second.get().as_ptr() as usize - data.as_ptr() as usize;
+                let end = last.get().as_ptr() as usize - data.as_ptr() as usize + last.get().len();
+                format!("[{}]", &data[start..end])
+            }
+            _ => "[]".to_owned(),
+        };
+        Some((name, Payload::from_parts_unchecked(args, Vec::new())))
+    }
+
+    #[test]
+    fn one_pass_split_agrees_with_two_passes() {
+        let nest = |k: usize| format!("{}{}", "[".repeat(k), "]".repeat(k));
+        let obj = |k: usize| format!("{}1{}", r#"{"a":"#.repeat(k), "}".repeat(k));
+        let mut cases: Vec<String> = [
+            r#"["e"]"#,
+            r#"[ "e" ]"#,
+            r#"["e",1]"#,
+            r#"["e", 1 ,2 ]"#,
+            r#"["e",]"#,
+            r#"["e",,1]"#,
+            r#"["e" 1]"#,
+            r#"["e",1]]"#,
+            r#"["e",1] x"#,
+            r#"["e",1}"#,
+            r#"[]"#,
+            r#"[ ]"#,
+            r#"[1]"#,
+            r#"[null,1]"#,
+            r#"["e""#,
+            r#"["e","#,
+            r#"["e",1"#,
+            r#"[""]"#,
+            r#"["\u00e9\n",true]"#,
+            r#"["\ud800"]"#,
+            r#"["e","\ud800"]"#,
+            r#"["e","\ud83d\ude00"]"#,
+            r#"["e",1e400]"#,
+            r#"["e",-0.0,1e-400]"#,
+            r#"["e",01]"#,
+            r#"["e",1.]"#,
+            r#"["e",-]"#,
+            r#"["e",tru]"#,
+            r#"["e",true,false,null]"#,
+            r#"["e",nul]"#,
+            r#"["e",{"a":[1,{"b":null}]}]"#,
+            r#"["e",{"a" 1}]"#,
+            r#"["e",{"a":1,}]"#,
+            r#"["e",{1:1}]"#,
+            "[\"e\",\t\n\r1]",
+            "[\"e\",\u{a0}1]",
+            "[\"e\",\"a\u{1}\"]",
+            r#"["e",18446744073709551616]"#,
+            r#"["e",-9223372036854775809]"#,
+            r#"["e",[1,2],[3]]"#,
+            r#"["é",1]"#,
+            r#"["e",1true]"#,
+            r#"["e",true1]"#,
+            r#"["e","a""b"]"#,
+            r#"["e",[1]2]"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for k in 120..132 {
+            cases.push(format!(r#"["e",{}]"#, nest(k)));
+            cases.push(format!(r#"["e",1,{}]"#, obj(k)));
+            cases.push(format!(r#"[{}]"#, nest(k)));
+        }
+        for case in &cases {
+            assert_eq!(
+                split_event(case),
+                split_event_two_pass(case),
+                "split_event({case:?})"
+            );
+        }
+        // Opt-in: the fuzz corpora (`SPLIT_CORPUS=core/fuzz/corpus/socket_packet`).
+        if let Ok(dir) = std::env::var("SPLIT_CORPUS") {
+            let mut n = 0;
+            for entry in std::fs::read_dir(dir).expect("corpus dir").flatten() {
+                let bytes = std::fs::read(entry.path()).expect("read");
+                let text = String::from_utf8_lossy(&bytes);
+                for part in text.split(['\0', '\u{1e}']) {
+                    for start in [0, 1, 2] {
+                        if let Some(data) = part.get(start..) {
+                            let data = data.trim();
+                            assert_eq!(split_event(data), split_event_two_pass(data), "{data:?}");
+                            if let Some(rest) = data.strip_prefix('[') {
+                                let data = format!("[\"e\",{rest}");
+                                assert_eq!(split_event(&data), split_event_two_pass(&data));
+                            }
+                            n += 1;
+                        }
+                    }
+                }
+            }
+            eprintln!("{n} corpus inputs agree");
+        }
+    }
+
+    #[test]
+    fn encoders_size_their_output_exactly() {
+        let bin = Payload::one(&Payload::placeholder(0))
+            .expect("one")
+            .with_binary(vec![Bytes::from_static(b"z"); 12]);
+        let names = [
+            "",
+            "ev",
+            "e\"v\\",
+            "\u{1}\u{8}\u{c}\n\r\t\u{1f}",
+            "é€😀",
+            "\u{7f}",
+        ];
+        let argss = [
+            Payload::empty(),
+            Payload::from_json("[ ]", vec![]).expect("empty"),
+            Payload::many(&(1, "x")).expect("args"),
+            bin,
+        ];
+        for name in names {
+            for args in &argss {
+                for nsp in ["/", "/chat"] {
+                    for ack in [None, Some(0), Some(9), Some(10), Some(u64::MAX)] {
+                        let out = encode_event(nsp, name, args, ack);
+                        assert_eq!(out.len(), out.capacity(), "{out}");
+                        if let Some(id) = ack {
+                            let out = encode_ack(nsp, id, args);
+                            assert_eq!(out.len(), out.capacity(), "{out}");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
