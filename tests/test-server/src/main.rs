@@ -42,6 +42,14 @@ fn parse_args() -> Result<Args, String> {
             "--max-connections" => builder = builder.max_connections(num(value()?)?),
             "--queue" => builder = builder.max_queued_packets(num(value()?)?),
             "--cors" => origins.push(value()?),
+            "--runtime" => match value()?.as_str() {
+                "auto" | "current" | "multi" => {}
+                other => {
+                    return Err(format!(
+                        "--runtime: {other}: expected auto, current or multi"
+                    ))
+                }
+            },
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -150,8 +158,9 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
         let _ = socket.emit("echo", &event.args);
     });
     ns.on("ack", |_socket, mut event| async move {
-        let args = event.args.clone();
-        let _ = event.ack(&args);
+        if let Some(ack) = event.take_ack() {
+            let _ = ack.send(&event.args);
+        }
     });
     ns.on("count_args", |_socket, mut event| async move {
         let count = event.args.len();
@@ -297,8 +306,41 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
     });
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // One CPU (e.g. pinned with taskset): tokio's current-thread scheduler. With a single
+    // worker, the multi-thread scheduler keeps at most 256 woken tasks in its local queue
+    // and sends the rest to a global queue that it polls only every few dozen tasks, so
+    // with ~1000 busy connections some wait ~150 ms while others run again and again;
+    // the current-thread scheduler runs woken tasks in order. `--runtime` overrides.
+    let flavour = runtime_flavour();
+    let mut builder = if flavour == "current" {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("test-server: cannot start the runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    runtime.block_on(serve());
+}
+
+/// `current` or `multi`: from `--runtime`, else `current` when only one CPU is available.
+fn runtime_flavour() -> String {
+    let mut args = std::env::args().skip_while(|a| a != "--runtime").skip(1);
+    match args.next().as_deref() {
+        Some(flavour @ ("current" | "multi")) => flavour.to_owned(),
+        _ if std::thread::available_parallelism().map_or(1, |n| n.get()) == 1 => {
+            "current".to_owned()
+        }
+        _ => "multi".to_owned(),
+    }
+}
+
+async fn serve() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
