@@ -18,17 +18,27 @@ struct ClientReport {
     error: Option<String>,
 }
 
+/// With `interval`, the client sends on a fixed schedule (one event every `interval`,
+/// starting at `start`; a late event is sent at once) instead of right after each ack.
 async fn client(
     mut ws: Ws,
     template: Arc<Template>,
     start: tokio::time::Instant,
     measure_from: tokio::time::Instant,
     end: tokio::time::Instant,
+    interval: Option<Duration>,
 ) -> ClientReport {
     let mut report = ClientReport::default();
     tokio::time::sleep_until(start).await;
     let mut id = 0u64;
     'outer: while tokio::time::Instant::now() < end {
+        if let Some(every) = interval {
+            let at = start + every.mul_f64(id as f64);
+            if at >= end {
+                break;
+            }
+            tokio::time::sleep_until(at).await;
+        }
         let t0 = Instant::now();
         if let Err(e) = ws.send(template.with_id(id)).await {
             report.error = Some(format!("send: {e}"));
@@ -83,6 +93,7 @@ pub async fn run(
     warmup: Duration,
     size: usize,
     event: &str,
+    rate: Option<f64>,
     concurrency: usize,
 ) -> Result<Outcome, String> {
     let opened = open_many(&target, clients, concurrency, None, 0).await;
@@ -110,14 +121,24 @@ pub async fn run(
     let start = tokio::time::Instant::now() + Duration::from_millis(300);
     let measure_from = start + warmup;
     let end = measure_from + duration;
+    // --rate R: every client sends R / N events per second, the clients' schedules
+    // spread evenly over one interval.
+    let rate_asked = rate;
+    let interval = rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(connected as f64 / r));
     let mut tasks = Vec::with_capacity(connected);
-    for ws in opened.conns {
+    for (i, ws) in opened.conns.into_iter().enumerate() {
+        let offset = interval.map_or(Duration::ZERO, |every| {
+            every.mul_f64(i as f64 / connected as f64)
+        });
         tasks.push(tokio::spawn(client(
             ws,
             Arc::clone(&template),
-            start,
+            start + offset,
             measure_from,
             end,
+            interval,
         )));
     }
     tokio::time::sleep_until(measure_from).await;
@@ -197,6 +218,7 @@ pub async fn run(
     let json = json!({
         "scenario": "echo",
         "event": event,
+        "rate_asked": rate_asked,
         "clients": clients,
         "connected": connected,
         "connect_failures": opened.failures.to_json(),

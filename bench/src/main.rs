@@ -138,6 +138,10 @@ enum Cmd {
         /// The event sent (the server must ack it with its arguments), e.g. `sleep`.
         #[arg(long, default_value = "ack")]
         event: String,
+        /// Events per second, all clients together, on a fixed schedule (each client
+        /// still waits for its ack before its next event); default: closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// Connect storm: N clients, --concurrency handshakes in flight, full handshake each.
     Storm {
@@ -430,6 +434,7 @@ fn run(cli: Cli) -> i32 {
                     warmup,
                     size,
                     event,
+                    rate,
                 } => {
                     echo::run(
                         &mut server,
@@ -439,6 +444,7 @@ fn run(cli: Cli) -> i32 {
                         Duration::from_secs_f64(*warmup),
                         *size,
                         event,
+                        *rate,
                         concurrency,
                     )
                     .await
