@@ -340,8 +340,10 @@ pub async fn run(
     let peak = rss_peak.load(Ordering::Relaxed).max(after.rss_bytes);
     let late = s.late_ticks.load(Ordering::Relaxed);
     let us = |ns: u64| ns as f64 / 1000.0;
-    // Sustained: the messages went out on schedule and every one reached its room.
-    let sustained = complete && sent_rate >= 0.95 * asked;
+    // Sustained: the messages went out on schedule, the deliveries kept pace with them
+    // during the window (no backlog building up), and every one reached its room.
+    let expected_rate = expected as f64 / secs;
+    let sustained = complete && sent_rate >= 0.95 * asked && delivery_rate >= 0.95 * expected_rate;
 
     let mut summary = format!(
         "chat: {connected} clients, rooms of {room_size}, {asked:.0} msgs/s asked: {sent_rate:.0} sent/s, {delivery_rate:.0} deliveries/s over {secs:.1}s (late sends {late})\n"

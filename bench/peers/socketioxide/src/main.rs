@@ -39,17 +39,26 @@ async fn main() {
     // (128 packets by default). 1024 is ferrosocket's default queue (tests/test-server).
     let (layer, io) = SocketIo::builder().max_buffer_size(1024).build_layer();
     let io2 = io.clone();
-    io.ns("/", async move |s: SocketRef| {
+    // The handlers are registered in the closure itself, which returns a ready future:
+    // socketioxide sends the CONNECT acknowledgement, then calls the closure and spawns
+    // its future. With an `async` closure the registrations would run only once that task
+    // is polled, and an event sent right after the acknowledgement (loadgen's `join`)
+    // could reach a socket with no handler yet and be dropped (seen under load as
+    // "join timeout").
+    io.ns("/", move |s: SocketRef| {
         s.on("ack", async |Data(v): Data<Value>, ack: AckSender| {
             let _ = ack.send(&v);
         });
-        s.on("join", async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
-            s.join(room);
-            let mut rooms: Vec<String> = s.rooms().into_iter().map(|r| r.to_string()).collect();
-            rooms.push(s.id.to_string());
-            rooms.sort();
-            let _ = ack.send(&rooms);
-        });
+        s.on(
+            "join",
+            async |s: SocketRef, Data(room): Data<String>, ack: AckSender| {
+                s.join(room);
+                let mut rooms: Vec<String> = s.rooms().into_iter().map(|r| r.to_string()).collect();
+                rooms.push(s.id.to_string());
+                rooms.sort();
+                let _ = ack.send(&rooms);
+            },
+        );
         s.on("sleep", async |Data(v): Data<Value>, ack: AckSender| {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
             let _ = ack.send(&v);
@@ -61,19 +70,23 @@ async fn main() {
             }
         });
         let io = io2.clone();
-        s.on("emit", async move |Data(req): Data<EmitReq>, ack: AckSender| {
-            let op = match req.to {
-                Some(to) if !to.is_empty() => io.within(to),
-                _ => io.of("/").expect("namespace /"),
-            };
-            // One argument is sent as one argument; otherwise the list is sent as one array
-            // argument (socketioxide spreads only tuples).
-            let res = match req.args.len() {
-                1 => op.emit(req.event, &req.args[0]).await,
-                _ => op.emit(req.event, &req.args).await,
-            };
-            let _ = ack.send(&res.is_ok());
-        });
+        s.on(
+            "emit",
+            async move |Data(req): Data<EmitReq>, ack: AckSender| {
+                let op = match req.to {
+                    Some(to) if !to.is_empty() => io.within(to),
+                    _ => io.of("/").expect("namespace /"),
+                };
+                // One argument is sent as one argument; otherwise the list is sent as one array
+                // argument (socketioxide spreads only tuples).
+                let res = match req.args.len() {
+                    1 => op.emit(req.event, &req.args[0]).await,
+                    _ => op.emit(req.event, &req.args).await,
+                };
+                let _ = ack.send(&res.is_ok());
+            },
+        );
+        std::future::ready(())
     });
 
     let app = axum::Router::new().layer(layer);
