@@ -427,6 +427,13 @@ impl Heartbeat {
         }
     }
 
+    /// Whether [`Heartbeat::check`] has anything to do: the timer set to
+    /// [`Heartbeat::wake_at`] went off, or the pong it waits for arrived. Lets a busy
+    /// connection skip reading the clock on every pass.
+    pub(crate) fn due(&self, session: &Session, timer_elapsed: bool) -> bool {
+        timer_elapsed || (self.awaiting_pong && session.pong_seen.load(Ordering::Acquire))
+    }
+
     /// Advances the timers. Returns false once the session is closed.
     pub(crate) fn check(&mut self, session: &Arc<Session>) -> bool {
         if session.is_closed() {

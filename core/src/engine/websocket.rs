@@ -180,7 +180,10 @@ fn run(
                 let _ = ws.close(None).await;
                 return;
             }
-            if let Some(state) = beat.as_mut() {
+            if let Some(state) = beat
+                .as_mut()
+                .filter(|b| b.due(&session, timer.is_elapsed()))
+            {
                 if state.check(&session) {
                     let wake = state.wake_at();
                     if wake != timer.deadline() {
