@@ -24,9 +24,17 @@ fn dispatch_threads() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_with_clients_connected_ends_every_thread() {
+    // Two I/O threads (tokio's multi-thread runtime), then one (its current-thread
+    // runtime on a driver thread of ours).
+    for io_threads in [2, 1] {
+        stop_ends_every_thread(io_threads).await;
+    }
+}
+
+async fn stop_ends_every_thread(io_threads: usize) {
     let before = dispatch_threads();
     let options = EmbedOptions {
-        io_threads: 2,
+        io_threads,
         dispatch_threads: 4,
         max_queued_callbacks: 1024,
     };
@@ -37,7 +45,7 @@ async fn stop_with_clients_connected_ends_every_thread() {
     let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
     // A new thread shows its name once it has started running.
     let deadline = Instant::now() + WAIT;
-    while dispatch_threads() < before + 4 + 2 {
+    while dispatch_threads() < before + 4 + io_threads {
         assert!(Instant::now() < deadline, "io and dispatch threads started");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

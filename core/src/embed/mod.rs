@@ -35,7 +35,11 @@ use crate::{Config, Server};
 /// Threads and queues of an [`Embedded`] server.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
-    /// tokio worker threads for I/O. Default: the number of CPUs, at most 4.
+    /// Threads for I/O. Default: the number of CPUs, at most 4. With one, the runtime is
+    /// tokio's current-thread flavour driven by one thread of its own, which runs woken
+    /// connections in order; the multi-thread flavour with a single worker lets some of
+    /// a thousand busy connections wait ~150 ms at a time (its local run queue holds
+    /// 256 tasks, the overflow is polled only now and then).
     pub io_threads: usize,
     /// Dispatch threads for blocking callbacks: how many clients' callbacks can run at
     /// once. Default: 8.
@@ -79,8 +83,11 @@ struct Serving {
 /// ```
 pub struct Embedded {
     server: Server,
-    /// `None` only while dropping.
-    runtime: Option<tokio::runtime::Runtime>,
+    /// `None` only while dropping. Shared with the driver thread of a current-thread
+    /// runtime.
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
+    /// The thread driving a current-thread runtime (`io_threads` 1), and how to end it.
+    driver: Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>,
     pool: Arc<DispatchPool>,
     /// Set while serving; `start` after `stop` is refused.
     serving: Mutex<Option<Serving>>,
@@ -116,16 +123,35 @@ impl Embedded {
         scope: Option<Scope>,
         thread_scope: Option<ThreadScope>,
     ) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(options.io_threads.max(1))
-            .thread_name_fn(|| {
-                static NEXT: std::sync::atomic::AtomicUsize =
-                    std::sync::atomic::AtomicUsize::new(0);
-                let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                format!("ferrosocket-io-{n}")
-            })
-            .enable_all()
-            .build()?;
+        let (runtime, driver) = if options.io_threads <= 1 {
+            let runtime = Arc::new(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            );
+            let (stop, stopped) = oneshot::channel::<()>();
+            let driven = Arc::clone(&runtime);
+            let thread = std::thread::Builder::new()
+                .name("ferrosocket-io-0".into())
+                .spawn(move || {
+                    driven.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+            (runtime, Some((stop, thread)))
+        } else {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(options.io_threads)
+                .thread_name_fn(|| {
+                    static NEXT: std::sync::atomic::AtomicUsize =
+                        std::sync::atomic::AtomicUsize::new(0);
+                    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    format!("ferrosocket-io-{n}")
+                })
+                .enable_all()
+                .build()?;
+            (Arc::new(runtime), None)
+        };
         let handle = runtime.handle().clone();
         let inner = scope.unwrap_or_else(|| Arc::new(|run: &mut dyn FnMut()| run()));
         // Dispatch threads run inside the runtime, so callbacks can emit, await acks with
@@ -143,6 +169,7 @@ impl Embedded {
         Ok(Self {
             server: Server::new(config),
             runtime: Some(runtime),
+            driver,
             pool: Arc::new(pool),
             serving: Mutex::new(None),
             stopped: std::sync::atomic::AtomicBool::new(false),
@@ -365,10 +392,19 @@ impl Drop for Embedded {
             // Leak the runtime rather than deadlock; its threads end with the process.
             tracing::error!("Embedded dropped on a dispatch thread; its threads are leaked");
             std::mem::forget(self.runtime.take());
+            std::mem::forget(self.driver.take());
             return;
         }
+        if let Some((stop, thread)) = self.driver.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
         if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_timeout(Duration::from_secs(2));
+            match Arc::try_unwrap(runtime) {
+                Ok(runtime) => runtime.shutdown_timeout(Duration::from_secs(2)),
+                // Only the driver thread shared it, and it has been joined.
+                Err(shared) => drop(shared),
+            }
         }
     }
 }
