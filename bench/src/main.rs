@@ -63,8 +63,10 @@ struct Common {
     /// loadgen worker threads (default: the CPUs it may run on).
     #[arg(long, global = true)]
     threads: Option<usize>,
-    /// Run loadgen on tokio's current-thread runtime instead of the multi-thread one
-    /// (a check that a result is not an artefact of the client's scheduler).
+    /// Run loadgen on tokio's current-thread runtime instead of the multi-thread one.
+    /// The default when it has one thread (as under --pin): a one-worker multi-thread
+    /// runtime leaves some of ~1,000 busy connections waiting ~150 ms at a time (its
+    /// local run queue holds 256 tasks), which would show up as the server's latency.
     #[arg(long, global = true)]
     current_thread: bool,
     /// Hard limit on the whole run, seconds; the run is abandoned after it.
@@ -352,14 +354,19 @@ fn run(cli: Cli) -> i32 {
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     eprintln!(
-        "loadgen: server pid {} at {} (pinned: {}), loadgen {} thread(s) (pinned: {self_pinned}), {sources} source address(es), nofile {nofile}, server log {}",
+        "loadgen: server pid {} at {} (pinned: {}), loadgen {} thread(s){} (pinned: {self_pinned}), {sources} source address(es), nofile {nofile}, server log {}",
         server.pid,
         server.addr,
         server.pinned,
         threads,
+        if common.current_thread || threads <= 1 {
+            ", current-thread runtime"
+        } else {
+            ""
+        },
         server.log_path.display()
     );
-    let mut builder = if common.current_thread {
+    let mut builder = if common.current_thread || threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
         let mut b = tokio::runtime::Builder::new_multi_thread();
