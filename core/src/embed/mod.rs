@@ -32,6 +32,9 @@ use crate::namespace::Auth;
 use crate::socket::{Event, Socket};
 use crate::{Config, Server};
 
+/// Pending connections the listening socket queues before they are accepted.
+const LISTEN_BACKLOG: u32 = 4096;
+
 /// Threads and queues of an [`Embedded`] server.
 #[derive(Debug, Clone)]
 pub struct EmbedOptions {
@@ -215,13 +218,20 @@ impl Embedded {
                 "the runtime is gone",
             )));
         };
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let listener = {
             let _entered = runtime.enter();
-            tokio::net::TcpListener::from_std(listener)?
+            let socket = if addr.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            // A connect storm must not overflow the accept queue (std's bind gives 128;
+            // the kernel caps it at net.core.somaxconn).
+            socket.listen(LISTEN_BACKLOG)?
         };
+        let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = mpsc::channel();
         let server = self.server.clone();
