@@ -506,6 +506,54 @@ async fn slow_polling_client_is_disconnected_with_a_bounded_queue() {
 }
 
 #[tokio::test]
+async fn a_websocket_client_that_stops_reading_is_dropped_and_frees_its_connection() {
+    let server = Server::new(
+        Config::builder()
+            .max_queued_packets(8)
+            .max_connections(1)
+            .build(),
+    );
+    let reasons = record_disconnects(&server);
+    let handle = server.clone();
+    let running = start(server).await;
+    // Connected, then never read again: the kernel's buffers fill, then the queue.
+    let (_stuck, _) = WsClient::connected(running.addr).await;
+    let big = Payload::one(&"x".repeat(256 * 1024)).unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !reasons
+        .lock()
+        .unwrap()
+        .contains(&DisconnectReason::ClientTooSlow)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "never dropped");
+        handle.emit("flood", &big);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Its connection ended with it (no close handshake waiting behind the unread data):
+    // the one connection slot takes a new client.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "slot never freed");
+        let mut tcp = tokio::net::TcpStream::connect(running.addr).await.unwrap();
+        let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", polling(None));
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        if tcp.write_all(request.as_bytes()).await.is_ok() {
+            let mut first = [0u8; 12];
+            if let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut first)).await
+            {
+                if n > 0 {
+                    assert!(first.starts_with(b"HTTP/1.1 200"));
+                    break;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn graceful_shutdown_disconnects_everyone() {
     let server = echo_server(Config::default());
     let reasons = record_disconnects(&server);

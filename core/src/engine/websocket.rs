@@ -171,10 +171,20 @@ fn run(
                 }
             }
             // Whatever the branch, write what is queued now.
-            if let Err(error) = flush(&mut ws, &session).await {
-                tracing::debug!(sid = %session.id, %error, "websocket write failed");
-                session.close(DisconnectReason::TransportError);
-                return;
+            match flush_bounded(&mut ws, &session).await {
+                Ok(()) => {}
+                Err(Some(error)) => {
+                    tracing::debug!(sid = %session.id, %error, "websocket write failed");
+                    session.close(DisconnectReason::TransportError);
+                    return;
+                }
+                Err(None) => {
+                    // The client takes nothing: drop the connection without the close
+                    // handshake, which would wait behind the unread data for good.
+                    tracing::info!(sid = %session.id, "client stopped reading; connection dropped");
+                    session.close(DisconnectReason::ClientTooSlow);
+                    return;
+                }
             }
             if session.is_closed() {
                 let _ = ws.close(None).await;
@@ -285,6 +295,43 @@ fn read_error(session: &Session, error: WsError) -> DisconnectReason {
             DisconnectReason::TransportError
         }
     }
+}
+
+/// [`flush`], bounded for a client that stops reading: once the socket's send buffer
+/// is full the write waits for the client, and meanwhile nothing else of this connection
+/// runs (reading, the heartbeat). It gives up (`Err(None)`) when the session is closed
+/// meanwhile (its queue overflowed: "client too slow"; or the server shuts down), or
+/// when the write has not finished within ping interval + ping timeout, the time after
+/// which the heartbeat would declare the client gone. The common case, a write that
+/// completes at once, costs no timer.
+async fn flush_bounded(ws: &mut Ws, session: &Session) -> Result<(), Option<WsError>> {
+    let write = flush(ws, session);
+    tokio::pin!(write);
+    if let Some(done) = (&mut write).now_or_never() {
+        return done.map_err(Some);
+    }
+    let config = &session.server.config;
+    let stall = tokio::time::sleep(config.ping_interval + config.ping_timeout);
+    tokio::pin!(stall);
+    let mut woken = false;
+    let result = loop {
+        tokio::select! {
+            biased;
+            done = &mut write => break done.map_err(Some),
+            _ = session.writable.notified() => {
+                if session.is_closed() {
+                    break Err(None);
+                }
+                // Packets queued during the write: the loop's next pass writes them.
+                woken = true;
+            }
+            _ = &mut stall => break Err(None),
+        }
+    };
+    if woken {
+        session.writable.notify_one();
+    }
+    result
 }
 
 /// Writes everything queued, then flushes once.
