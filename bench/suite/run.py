@@ -42,7 +42,8 @@ HOST = "127.0.0.1"
 
 FERRO = "ferrosocket"
 FERRO_PY = "ferrosocket-python"
-OURS = (FERRO, FERRO_PY)
+FERRO_C = "ferrosocket-c"
+OURS = (FERRO, FERRO_PY, FERRO_C)
 # Dispatch threads of the ferrosocket-python peer (the binding's default).
 HANDLER_THREADS = 8
 
@@ -54,6 +55,10 @@ PEERS = {
                f"(handler_threads {HANDLER_THREADS})",
                [VENV_PY, os.path.join(BENCH, "peers", "ferrosocket_python", "server.py"),
                 "--handler-threads", str(HANDLER_THREADS)]),
+    FERRO_C: (f"ferrosocket's C ABI (bench/peers/c/echo.c), every event a C callback "
+              f"(dispatch threads {HANDLER_THREADS}); `ack` and `sleep` only",
+              [os.path.join(ROOT, "target", "c-bench", "echo"),
+               "--dispatch-threads", str(HANDLER_THREADS)]),
     "node-socket.io": ("node socket.io 4.x (ws)",
                        ["node", os.path.join(BENCH, "peers", "node", "server.js")]),
     "socketioxide": ("socketioxide on axum (Rust)",
@@ -74,7 +79,7 @@ PEERS = {
 # Servers whose figures decide the ratios: they get every repetition. The Python-server
 # peers (an order of magnitude slower everywhere) run once per scenario: their noise
 # does not move a ratio, and their steps are the slow ones.
-REPEATED = (FERRO, FERRO_PY, "node-socket.io", "socketioxide")
+REPEATED = (FERRO, FERRO_PY, FERRO_C, "node-socket.io", "socketioxide")
 PY_SERVERS = ("python-socketio-uvicorn", "flask-socketio-eventlet", "flask-socketio-gevent",
               "flask-socketio-threading")
 PY_HANDLERS = (FERRO_PY,) + PY_SERVERS
@@ -109,7 +114,8 @@ SECTIONS = {
 
 
 def scen(**kw):
-    kw.setdefault("peers", list(PEERS))
+    # The C peer implements `ack` and `sleep` only: it takes part where it is listed.
+    kw.setdefault("peers", [n for n in PEERS if n != FERRO_C])
     kw.setdefault("skip", {})
     kw.setdefault("subject", FERRO)
     kw.setdefault("once", False)
@@ -145,8 +151,12 @@ def scenarios(quick):
             key=f"echo-{n}", section="S1",
             title=f"echo, {n} client{'s' if n > 1 else ''}, {echo_d} s closed loop",
             args=["echo", "--clients", str(n), "--duration", echo_d, "--warmup", warm],
+            peers=[FERRO, FERRO_C, FERRO_PY] + [p for p in PEERS if p not in OURS],
             metric="events_per_sec", unit="acks/s", higher=True, kind="echo", skip=skip,
-            bound=60))
+            bound=60,
+            note="ferrosocket answers in a Rust handler on the I/O thread; ferrosocket-c and "
+                 "ferrosocket-python in a C / Python callback on a dispatch thread (two "
+                 "thread hops per event)."))
     out.append(scen(
         key="echo-1000-at-20k", section="S1", full_only=True,
         title="echo, 1,000 clients, 20,000 events/s in all on a fixed schedule, 2 s",
@@ -171,11 +181,12 @@ def scenarios(quick):
         title=f"handler that sleeps 1 ms then acks (`sleep`), {sleep_n} clients, {echo_d} s closed loop",
         args=["echo", "--clients", str(sleep_n), "--duration", echo_d, "--warmup", warm,
               "--event", "sleep"],
-        peers=list(PY_HANDLERS) + ["node-socket.io", "socketioxide"], subject=FERRO_PY,
+        peers=list(PY_HANDLERS) + [FERRO_C, "node-socket.io", "socketioxide"], subject=FERRO_PY,
         compare=list(PY_SERVERS),
         metric="events_per_sec", unit="acks/s", higher=True, kind="echo", bound=60,
         note=f"ferrosocket-python runs handlers on {HANDLER_THREADS} dispatch threads: the "
-             f"expected ceiling is {HANDLER_THREADS} × ~1,000/s. The Rust test-server has no "
+             f"expected ceiling is {HANDLER_THREADS} × ~1,000/s, as for ferrosocket-c's "
+             f"{HANDLER_THREADS} dispatch threads. The Rust test-server has no "
              "`sleep` event (it is the fixed SPEC.md server), so only the binding takes part. "
              "node and socketioxide sleep on a timer without blocking anything (no pool), so "
              "they are bounded by the 100 clients × ~1,000/s instead."))

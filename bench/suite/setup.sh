@@ -8,6 +8,7 @@
 #   - bench/peers/node/node_modules: socket.io 4.x from the committed package-lock.json
 #   - bench/peers/socketioxide/target/release/socketioxide-peer (its own workspace)
 #   - target/release/{test-server,loadgen} (ferrosocket's own, from the root workspace)
+#   - target/c-bench/echo: the C peer over libferrosocket.a (gcc)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -59,6 +60,12 @@ echo "== socketioxide peer (cargo build --release, own workspace)"
 
 echo "== ferrosocket test-server and loadgen"
 cargo build --release -q -p ferrosocket-test-server -p ferrosocket-bench
+
+echo "== ferrosocket C peer (libferrosocket.a + bench/peers/c/echo.c)"
+cargo build --release -q -p ferrosocket-ffi
+mkdir -p target/c-bench
+gcc -std=c11 -O2 -Wall -Wextra -Werror -Iinclude bench/peers/c/echo.c \
+  target/release/libferrosocket.a -lpthread -ldl -lm -o target/c-bench/echo
 
 echo "== versions"
 echo "node $(node --version), socket.io $(node -p "require('./$NODE_DIR/node_modules/socket.io/package.json').version")"

@@ -4,6 +4,7 @@
  *   ack   acks with its arguments (what `loadgen echo` sends: 42<id>["ack",<payload>])
  *   echo  emits `echo` back to the sender with the same arguments
  *   join  joins room <arg 0> (a string) and acks with the socket's rooms (JSON array)
+ *   sleep sleeps 1 ms (a stand-in for a database call), then acks with its arguments
  *
  * (`emit` of tests/test-server/SPEC.md is left out: it needs a JSON parser.)
  *
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ferrosocket.h"
 
@@ -30,6 +32,12 @@ static void on_ack(void *userdata, const ferrosocket_event *event) {
   if (nbins > 8) nbins = 8;
   for (size_t i = 0; i < nbins; i++) bins[i] = ferrosocket_event_binary(event, i);
   ferrosocket_event_ack(event, args.data, args.len, nbins ? bins : NULL, nbins);
+}
+
+static void on_sleep(void *userdata, const ferrosocket_event *event) {
+  struct timespec ms = {0, 1000000};
+  nanosleep(&ms, NULL);
+  on_ack(userdata, event);
 }
 
 static void on_echo(void *userdata, const ferrosocket_event *event) {
@@ -104,6 +112,7 @@ int main(int argc, char **argv) {
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("ack"), on_ack, NULL);
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("echo"), on_echo, NULL);
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("join"), on_join, NULL);
+  ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("sleep"), on_sleep, NULL);
   if ((rc = ferrosocket_server_start(server)) != FERROSOCKET_RESULT_OK) {
     fprintf(stderr, "echo: start: %s\n", ferrosocket_result_name(rc));
     return 1;
