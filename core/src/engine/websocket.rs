@@ -171,7 +171,7 @@ fn run(
                 }
             }
             // Whatever the branch, write what is queued now.
-            match flush_bounded(&mut ws, &session).await {
+            match flush(&mut ws, &session).await {
                 Ok(()) => {}
                 Err(Some(error)) => {
                     tracing::debug!(sid = %session.id, %error, "websocket write failed");
@@ -297,60 +297,87 @@ fn read_error(session: &Session, error: WsError) -> DisconnectReason {
     }
 }
 
-/// [`flush`], bounded for a client that stops reading: once the socket's send buffer
-/// is full the write waits for the client, and meanwhile nothing else of this connection
-/// runs (reading, the heartbeat). It gives up (`Err(None)`) when the session is closed
-/// meanwhile (its queue overflowed: "client too slow"; or the server shuts down), or
-/// when the write has not finished within ping interval + ping timeout, the time after
-/// which the heartbeat would declare the client gone. The common case, a write that
-/// completes at once, costs no timer.
-async fn flush_bounded(ws: &mut Ws, session: &Session) -> Result<(), Option<WsError>> {
-    let write = flush(ws, session);
-    tokio::pin!(write);
-    if let Some(done) = (&mut write).now_or_never() {
-        return done.map_err(Some);
-    }
-    let config = &session.server.config;
-    let stall = tokio::time::sleep(config.ping_interval + config.ping_timeout);
-    tokio::pin!(stall);
-    let mut woken = false;
-    let result = loop {
-        tokio::select! {
-            biased;
-            done = &mut write => break done.map_err(Some),
-            _ = session.writable.notified() => {
-                if session.is_closed() {
-                    break Err(None);
-                }
-                // Packets queued during the write: the loop's next pass writes them.
-                woken = true;
-            }
-            _ = &mut stall => break Err(None),
-        }
-    };
-    if woken {
-        session.writable.notify_one();
-    }
-    result
-}
-
-/// Writes everything queued, then flushes once.
-async fn flush(ws: &mut Ws, session: &Session) -> Result<(), WsError> {
+/// Writes everything queued, then flushes once. `Err(None)`: gave up on a client that
+/// stopped reading (see [`wait_sink`]). Each frame is built only once the sink can take
+/// it, so no frame is held across a wait: this future is part of every connection's
+/// task, and it stays small.
+async fn flush(ws: &mut Ws, session: &Session) -> Result<(), Option<WsError>> {
     let items = session.drain();
     if items.is_empty() {
         return Ok(());
     }
     for item in items {
         match item {
-            Outbound::Ping => ws.feed(Message::Text(PING)).await?,
-            Outbound::Text(text) => ws.feed(Message::Text(Utf8Bytes::from(text))).await?,
+            Outbound::Ping => {
+                wait_sink(ws, session, Wait::Ready).await?;
+                ws.start_send_unpin(Message::Text(PING))?;
+            }
+            Outbound::Text(text) => {
+                wait_sink(ws, session, Wait::Ready).await?;
+                ws.start_send_unpin(Message::Text(Utf8Bytes::from(text)))?;
+            }
             Outbound::Packet(packet) => {
-                ws.feed(Message::Text(packet.text.clone())).await?;
+                wait_sink(ws, session, Wait::Ready).await?;
+                ws.start_send_unpin(Message::Text(packet.text.clone()))?;
                 for attachment in &packet.binary {
-                    ws.feed(Message::Binary(attachment.clone())).await?;
+                    wait_sink(ws, session, Wait::Ready).await?;
+                    ws.start_send_unpin(Message::Binary(attachment.clone()))?;
                 }
             }
         }
     }
-    ws.flush().await
+    wait_sink(ws, session, Wait::Flushed).await
+}
+
+#[derive(Clone, Copy)]
+enum Wait {
+    Ready,
+    Flushed,
+}
+
+/// Waits until the sink can take a frame, or has flushed, bounded for a client that
+/// stops reading: once the socket's send buffer is full the write waits for the client,
+/// and meanwhile nothing else of this connection runs (reading, the heartbeat). It gives
+/// up (`Err(None)`) when the session is closed meanwhile (its queue overflowed: "client
+/// too slow"; or the server shuts down), or after ping interval + ping timeout without
+/// progress, the time after which the heartbeat would declare the client gone. The
+/// watch (a timer and a wait on the session) is allocated only when the sink is not
+/// ready at once.
+async fn wait_sink(ws: &mut Ws, session: &Session, wait: Wait) -> Result<(), Option<WsError>> {
+    let mut watch = None;
+    let result = std::future::poll_fn(|cx| {
+        let polled = match wait {
+            Wait::Ready => ws.poll_ready_unpin(cx),
+            Wait::Flushed => ws.poll_flush_unpin(cx),
+        };
+        if let std::task::Poll::Ready(done) = polled {
+            return std::task::Poll::Ready(done.map_err(Some));
+        }
+        let watch = watch.get_or_insert_with(|| Box::pin(stalled(session)));
+        std::future::Future::poll(watch.as_mut(), cx).map(|()| Err(None))
+    })
+    .await;
+    if watch.is_some() {
+        // The watch may have taken the wake-up of packets queued meanwhile: pass it on,
+        // so the loop's next pass writes them.
+        session.writable.notify_one();
+    }
+    result
+}
+
+/// Ends when `session` closes, or after ping interval + ping timeout.
+async fn stalled(session: &Session) {
+    let config = &session.server.config;
+    let deadline = tokio::time::sleep(config.ping_interval + config.ping_timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = session.writable.notified() => {
+                if session.is_closed() {
+                    return;
+                }
+            }
+            _ = &mut deadline => return,
+        }
+    }
 }
