@@ -16,7 +16,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::conn::{open_many_with, Target, Ws, PONG};
+use crate::conn::{open_many_with, other_frame, Tally, Target, Ws};
 use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
@@ -140,8 +140,8 @@ async fn client(
                 }
                 s.sent.fetch_add(1, Ordering::Relaxed);
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) => {
+            m = ws.next() => {
+                let taken = if let Some(Ok(Message::Text(t))) = &m {
                     let t = t.as_str();
                     if let Some((id, sent)) = parse_chat(t) {
                         let now = s.now_ns();
@@ -168,26 +168,17 @@ async fn client(
                                 let _ = lock(&s.last).record(lat);
                             }
                         }
-                    } else if t == "2" {
-                        s.pings.fetch_add(1, Ordering::Relaxed);
-                        if ws.send(Message::Text(PONG)).await.is_err() {
-                            s.errors.fetch_add(1, Ordering::Relaxed);
-                            return;
-                        }
-                    } else if t.starts_with('1') || t.starts_with("41") {
-                        s.lost.fetch_add(1, Ordering::Relaxed);
-                        return;
+                        true
+                    } else {
+                        false
                     }
-                }
-                Some(Ok(Message::Close(_))) | None => {
-                    s.lost.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    false
+                };
+                let tally = Tally { pings: &s.pings, lost: &s.lost, errors: &s.errors };
+                if !taken && other_frame(&mut ws, m, &tally).await.is_break() {
                     return;
                 }
-                Some(Err(_)) => {
-                    s.errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Some(Ok(_)) => {}
             }
         }
     }

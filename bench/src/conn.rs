@@ -18,6 +18,50 @@ pub type Ws = WebSocketStream<TcpStream>;
 
 pub const PONG: Utf8Bytes = Utf8Bytes::from_static("3");
 
+/// The counters every receiving client keeps besides its scenario's own.
+pub struct Tally<'a> {
+    pub pings: &'a std::sync::atomic::AtomicU64,
+    pub lost: &'a std::sync::atomic::AtomicU64,
+    pub errors: &'a std::sync::atomic::AtomicU64,
+}
+
+/// What a receiving client does with a frame its scenario did not take: a ping gets its
+/// pong; the end of the stream (Engine.IO `1`, Socket.IO `41`, a close frame, nothing
+/// left) counts as lost and a transport error as an error, and both end the receiver
+/// (`Break`). Other frames are ignored.
+pub async fn other_frame(
+    ws: &mut Ws,
+    frame: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    tally: &Tally<'_>,
+) -> std::ops::ControlFlow<()> {
+    use std::ops::ControlFlow::{Break, Continue};
+    match frame {
+        Some(Ok(Message::Text(t))) => {
+            let t = t.as_str();
+            if t == "2" {
+                tally.pings.fetch_add(1, Ordering::Relaxed);
+                if ws.send(Message::Text(PONG)).await.is_err() {
+                    tally.errors.fetch_add(1, Ordering::Relaxed);
+                    return Break(());
+                }
+            } else if t.starts_with('1') || t.starts_with("41") {
+                tally.lost.fetch_add(1, Ordering::Relaxed);
+                return Break(());
+            }
+            Continue(())
+        }
+        Some(Ok(Message::Close(_))) | None => {
+            tally.lost.fetch_add(1, Ordering::Relaxed);
+            Break(())
+        }
+        Some(Err(_)) => {
+            tally.errors.fetch_add(1, Ordering::Relaxed);
+            Break(())
+        }
+        Some(Ok(_)) => Continue(()),
+    }
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct Target {

@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::conn::{open_many, payload_string, Target, Template, Ws, PONG};
+use crate::conn::{open_many, other_frame, payload_string, Tally, Target, Template, Ws, PONG};
 use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
@@ -48,8 +48,8 @@ async fn receiver(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) {
                 let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
                 return;
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) => {
+            m = ws.next() => {
+                let taken = if let Some(Ok(Message::Text(t))) = &m {
                     let t = t.as_str();
                     if t.starts_with("42[\"m\"") {
                         let c = s.m_count.fetch_add(1, Ordering::Relaxed) + 1;
@@ -60,6 +60,7 @@ async fn receiver(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) {
                             set(&s.m_last, Instant::now());
                             s.m_done.notify_one();
                         }
+                        true
                     } else if t.starts_with("42[\"l\"") {
                         let now = Instant::now();
                         let c = s.l_count.fetch_add(1, Ordering::AcqRel) + 1;
@@ -70,26 +71,17 @@ async fn receiver(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) {
                             set(&s.l_last, now);
                             s.l_done.notify_one();
                         }
-                    } else if t == "2" {
-                        s.pings.fetch_add(1, Ordering::Relaxed);
-                        if ws.send(Message::Text(PONG)).await.is_err() {
-                            s.errors.fetch_add(1, Ordering::Relaxed);
-                            return;
-                        }
-                    } else if t.starts_with('1') || t.starts_with("41") {
-                        s.lost.fetch_add(1, Ordering::Relaxed);
-                        return;
+                        true
+                    } else {
+                        false
                     }
-                }
-                Some(Ok(Message::Close(_))) | None => {
-                    s.lost.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    false
+                };
+                let tally = Tally { pings: &s.pings, lost: &s.lost, errors: &s.errors };
+                if !taken && other_frame(&mut ws, m, &tally).await.is_break() {
                     return;
                 }
-                Some(Err(_)) => {
-                    s.errors.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                Some(Ok(_)) => {}
             }
         }
     }

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::conn::{open_many, payload_string, Target, Ws, PONG};
+use crate::conn::{open_many, other_frame, payload_string, Tally, Target, Ws, PONG};
 use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
@@ -80,8 +80,8 @@ async fn healthy(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) ->
                 let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(None)).await;
                 return samples;
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) => {
+            m = ws.next() => {
+                let taken = if let Some(Ok(Message::Text(t))) = &m {
                     let t = t.as_str();
                     if let Some(sent) = first_number_arg(t, "42[\"m\"") {
                         let now = s.now_ns();
@@ -89,26 +89,17 @@ async fn healthy(mut ws: Ws, mut stop: watch::Receiver<bool>, s: Arc<Shared>) ->
                         if sent >= s.record_from_ns {
                             samples.push((now.saturating_sub(sent) / 1000).min(u64::from(u32::MAX)) as u32);
                         }
-                    } else if t == "2" {
-                        s.pings.fetch_add(1, Ordering::Relaxed);
-                        if ws.send(Message::Text(PONG)).await.is_err() {
-                            s.errors.fetch_add(1, Ordering::Relaxed);
-                            return samples;
-                        }
-                    } else if t.starts_with('1') || t.starts_with("41") {
-                        s.lost.fetch_add(1, Ordering::Relaxed);
-                        return samples;
+                        true
+                    } else {
+                        false
                     }
-                }
-                Some(Ok(Message::Close(_))) | None => {
-                    s.lost.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    false
+                };
+                let tally = Tally { pings: &s.pings, lost: &s.lost, errors: &s.errors };
+                if !taken && other_frame(&mut ws, m, &tally).await.is_break() {
                     return samples;
                 }
-                Some(Err(_)) => {
-                    s.errors.fetch_add(1, Ordering::Relaxed);
-                    return samples;
-                }
-                Some(Ok(_)) => {}
             }
         }
     }
