@@ -85,7 +85,8 @@ demo-flask: demo-venv
 # and Python binding), node socket.io, socketioxide, python-socketio on uvicorn and
 # Flask-SocketIO (eventlet / gevent / threading); installs the peers from the registries,
 # then writes bench/RESULTS.md and the charts in bench/results/. Medians of 3 runs; at most
-# 20 minutes on a 2-core machine once built. bench-quick: smaller sizes, one run, < 5 min.
+# 20 minutes on a 2-core machine once built. bench-quick: smaller sizes, one run, < 5 min,
+# written to target/bench-quick/RESULTS.md (the committed full results stay as they are).
 # BENCH_ARGS passes options to run.py (e.g. BENCH_ARGS='--peers ferrosocket,socketioxide').
 bench:
 	bench/suite/setup.sh
@@ -93,7 +94,8 @@ bench:
 
 bench-quick:
 	bench/suite/setup.sh
-	bench/.venv/bin/python bench/suite/run.py --quick $(BENCH_ARGS)
+	bench/.venv/bin/python bench/suite/run.py --quick --out target/bench-quick/RESULTS.md \
+	  --results-dir target/bench-quick/results $(BENCH_ARGS)
 
 # S4's flatness: ferrosocket holding 50,000 idle connections (or as many as the fd limit
 # allows) for 10 minutes, RSS sampled every 10 s; writes bench/RESULTS-soak.md.
