@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{open_many_with, other_frame, Tally, Target, Ws};
-use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
+use crate::server::{mib, CpuSplit, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug)]
@@ -321,9 +321,12 @@ pub async fn run(
     let sent_rate = (sent1 - sent0) as f64 / secs;
     let delivery_rate = (d1 - d0) as f64 / secs;
     let asked = connected as f64 / p.period.as_secs_f64();
-    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
-    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
-    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
+    let cpu = CpuSplit::between(
+        [srv0.cpu_secs, srv1.cpu_secs],
+        [me0.cpu_secs, me1.cpu_secs],
+        [&m0, &m1],
+    );
+    let (server_cpu, loadgen_cpu, other_cpu) = (cpu.server, cpu.loadgen, cpu.other);
     let lost = s.lost.load(Ordering::Relaxed);
     let errors = s.errors.load(Ordering::Relaxed);
     let expected = s.expected_measured.load(Ordering::Relaxed);
@@ -357,7 +360,7 @@ pub async fn run(
         100.0 * loadgen_cpu / secs
     );
     summary += &format!("  lost {lost}, errors {errors}, server alive {alive}");
-    let json = json!({
+    let mut json = json!({
         "scenario": "chat",
         "clients": p.clients,
         "connected": connected,
@@ -387,18 +390,12 @@ pub async fn run(
         "server_rss_base": base.rss_bytes,
         "server_rss_peak": peak,
         "server_rss": after.rss_bytes,
-        "server_cpu_secs": server_cpu,
-        "server_cpu_util": server_cpu / secs,
-        "loadgen_cpu_secs": loadgen_cpu,
-        "loadgen_cpu_util": loadgen_cpu / secs,
-        "other_cpu_secs": other_cpu,
-        "softirq_secs": softirq,
-        "steal_secs": steal,
         "receivers_lost": lost,
         "errors": errors,
         "pings_answered": s.pings.load(Ordering::Relaxed),
         "server_alive": alive,
     });
+    cpu.add_to(&mut json, secs);
     Ok(Outcome {
         summary,
         json,

@@ -8,7 +8,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{ack_id, open_many, payload_string, Target, Template, Ws, PONG};
-use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
+use crate::server::{mib, CpuSplit, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug, Default)]
@@ -187,9 +187,13 @@ pub async fn run(
     let fairness = json!({"min": pick(0.0), "p1": pick(0.01), "p50": pick(0.5), "p99": pick(0.99), "max": pick(1.0)});
     let secs = duration.as_secs_f64();
     let rate = count as f64 / secs;
-    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
-    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
-    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
+    let cpu = CpuSplit::between(
+        [srv0.cpu_secs, srv1.cpu_secs],
+        [me0.cpu_secs, me1.cpu_secs],
+        [&m0, &m1],
+    );
+    let (server_cpu, loadgen_cpu, other_cpu, softirq, steal) =
+        (cpu.server, cpu.loadgen, cpu.other, cpu.softirq, cpu.steal);
     let us = |ns: u64| ns as f64 / 1000.0;
     let mut summary = format!(
         "echo: {connected}/{clients} clients, event {event:?}, {secs:.1}s: {count} round trips = {rate:.0} events/s\n"
@@ -215,7 +219,7 @@ pub async fn run(
         errors.push("no round trip completed in the measured window".to_owned());
     }
     summary += &format!("  failed clients {failed_clients} {errors:?}, server alive {alive}");
-    let json = json!({
+    let mut json = json!({
         "scenario": "echo",
         "event": event,
         "rate_asked": rate_asked,
@@ -232,18 +236,12 @@ pub async fn run(
         "latency_p50_us": us(hist.value_at_quantile(0.5)),
         "latency_p99_us": us(hist.value_at_quantile(0.99)),
         "latency_p999_us": us(hist.value_at_quantile(0.999)),
-        "server_cpu_secs": server_cpu,
-        "server_cpu_util": server_cpu / secs,
-        "loadgen_cpu_secs": loadgen_cpu,
-        "loadgen_cpu_util": loadgen_cpu / secs,
-        "other_cpu_secs": other_cpu,
-        "softirq_secs": softirq,
-        "steal_secs": steal,
         "server_rss": srv1.rss_bytes,
         "failed_clients": failed_clients,
         "errors": errors,
         "server_alive": alive,
     });
+    cpu.add_to(&mut json, secs);
     Ok(Outcome {
         summary,
         json,

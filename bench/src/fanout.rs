@@ -10,7 +10,7 @@ use tokio::sync::{watch, Notify};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{open_many, other_frame, payload_string, Tally, Target, Template, Ws, PONG};
-use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
+use crate::server::{mib, CpuSplit, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug)]
@@ -320,9 +320,13 @@ pub async fn run(
     let secs = t_end.duration_since(t0).as_secs_f64().max(1e-9);
     let rate = delivered as f64 / secs;
     let publish_secs = publish_done.duration_since(t0).as_secs_f64();
-    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
-    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
-    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
+    let cpu = CpuSplit::between(
+        [srv0.cpu_secs, srv1.cpu_secs],
+        [me0.cpu_secs, me1.cpu_secs],
+        [&m0, &m1],
+    );
+    let (server_cpu, loadgen_cpu, other_cpu, softirq, steal) =
+        (cpu.server, cpu.loadgen, cpu.other, cpu.softirq, cpu.steal);
 
     // Latency phase (single publisher): one message at a time, time until the last
     // member has it.
@@ -402,7 +406,7 @@ pub async fn run(
         && pub_errors.is_empty()
         && alive
         && latency_error.is_none();
-    let json = json!({
+    let mut json = json!({
         "scenario": "fanout",
         "clients": p.clients,
         "receivers": receivers,
@@ -420,13 +424,6 @@ pub async fn run(
         "messages_per_sec": p.messages as f64 / secs,
         "publish_secs": publish_secs,
         "acks": acked,
-        "server_cpu_secs": server_cpu,
-        "server_cpu_util": server_cpu / secs,
-        "loadgen_cpu_secs": loadgen_cpu,
-        "loadgen_cpu_util": loadgen_cpu / secs,
-        "other_cpu_secs": other_cpu,
-        "softirq_secs": softirq,
-        "steal_secs": steal,
         "server_cpu_secs_total": srv2.cpu_secs,
         "server_rss": srv2.rss_bytes,
         "latency_last": if do_latency { hist_json(&last_hist) } else { serde_json::Value::Null },
@@ -438,6 +435,7 @@ pub async fn run(
         "pings_answered": shared.pings.load(Ordering::Relaxed),
         "server_alive": alive,
     });
+    cpu.add_to(&mut json, secs);
     Ok(Outcome { summary, json, ok })
 }
 

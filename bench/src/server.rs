@@ -401,3 +401,48 @@ pub fn loadavg() -> String {
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
+
+/// Where the CPU went during a measurement: the server, loadgen, and everything else
+/// (other processes and the kernel's softirq work), plus the hypervisor's steal.
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSplit {
+    pub server: f64,
+    pub loadgen: f64,
+    pub other: f64,
+    pub softirq: f64,
+    pub steal: f64,
+}
+
+impl CpuSplit {
+    /// From the server's and loadgen's CPU seconds and the machine's counters, read before
+    /// and after the measurement.
+    pub fn between(server: [f64; 2], loadgen: [f64; 2], machine: [&MachineCpu; 2]) -> Self {
+        let server = server[1] - server[0];
+        let loadgen = loadgen[1] - loadgen[0];
+        let (other, softirq, steal) = machine[0].other_since(machine[1], server + loadgen);
+        Self {
+            server,
+            loadgen,
+            other,
+            softirq,
+            steal,
+        }
+    }
+
+    /// Adds the split to a RESULT object, with utilisations over `secs`.
+    pub fn add_to(&self, result: &mut serde_json::Value, secs: f64) {
+        if let serde_json::Value::Object(fields) = result {
+            for (key, value) in [
+                ("server_cpu_secs", self.server),
+                ("server_cpu_util", self.server / secs),
+                ("loadgen_cpu_secs", self.loadgen),
+                ("loadgen_cpu_util", self.loadgen / secs),
+                ("other_cpu_secs", self.other),
+                ("softirq_secs", self.softirq),
+                ("steal_secs", self.steal),
+            ] {
+                fields.insert(key.to_owned(), value.into());
+            }
+        }
+    }
+}

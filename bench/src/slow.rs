@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::conn::{open_many, other_frame, payload_string, Tally, Target, Ws, PONG};
-use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
+use crate::server::{mib, CpuSplit, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 #[derive(Debug)]
@@ -571,9 +571,12 @@ pub async fn run(
     let measured_deliveries = d1 - d0;
     let rate = measured_deliveries as f64 / secs;
     let msgs_rate = (sent1 - sent0) as f64 / secs;
-    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
-    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
-    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
+    let cpu = CpuSplit::between(
+        [srv0.cpu_secs, srv1.cpu_secs],
+        [me0.cpu_secs, me1.cpu_secs],
+        [&m0, &m1],
+    );
+    let (server_cpu, loadgen_cpu, other_cpu) = (cpu.server, cpu.loadgen, cpu.other);
     let lost = shared.lost.load(Ordering::Relaxed);
     let errors = shared.errors.load(Ordering::Relaxed);
     let delivered = shared.delivered.load(Ordering::Relaxed);
@@ -636,7 +639,7 @@ pub async fn run(
         "latency_p50_us": us(hist.value_at_quantile(0.5)),
         "latency_p99_us": us(hist.value_at_quantile(0.99)),
     });
-    let more = json!({
+    let mut more = json!({
         "server_rss_base": base.rss_bytes,
         "server_rss_peak": rss_peak,
         "server_rss_after": after.rss_bytes,
@@ -654,19 +657,13 @@ pub async fn run(
             Some(Err(e)) => json!({"error": e}),
             None => Value::Null,
         },
-        "server_cpu_secs": server_cpu,
-        "server_cpu_util": server_cpu / secs,
-        "loadgen_cpu_secs": loadgen_cpu,
-        "loadgen_cpu_util": loadgen_cpu / secs,
-        "other_cpu_secs": other_cpu,
-        "softirq_secs": softirq,
-        "steal_secs": steal,
         "receivers_lost": lost,
         "receiver_errors": errors,
         "publisher_errors": pub_errors,
         "pings_answered": shared.pings.load(Ordering::Relaxed),
         "server_alive": alive,
     });
+    cpu.add_to(&mut more, secs);
     if let (Value::Object(a), Value::Object(b)) = (&mut json, more) {
         a.extend(b);
     }

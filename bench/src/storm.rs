@@ -10,7 +10,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::conn::{Failures, Target, Ws};
-use crate::server::{mib, MachineCpu, ProcStats, ServerProc};
+use crate::server::{mib, CpuSplit, MachineCpu, ProcStats, ServerProc};
 use crate::{hist_json, hist_line, new_hist, Outcome};
 
 pub async fn run(
@@ -61,9 +61,13 @@ pub async fn run(
     let connected = conns.len();
     let failed = failures.total();
     let rate = connected as f64 / secs;
-    let server_cpu = srv1.cpu_secs - srv0.cpu_secs;
-    let loadgen_cpu = me1.cpu_secs - me0.cpu_secs;
-    let (other_cpu, softirq, steal) = m0.other_since(&m1, server_cpu + loadgen_cpu);
+    let cpu = CpuSplit::between(
+        [srv0.cpu_secs, srv1.cpu_secs],
+        [me0.cpu_secs, me1.cpu_secs],
+        [&m0, &m1],
+    );
+    let (server_cpu, loadgen_cpu, other_cpu, softirq, steal) =
+        (cpu.server, cpu.loadgen, cpu.other, cpu.softirq, cpu.steal);
     let alive_connected = server.alive();
 
     // Close every client (close frames, concurrently), bounded in time.
@@ -94,7 +98,7 @@ pub async fn run(
         mib(srv1.rss_bytes)
     );
     summary += &format!("  closing took {close_secs:.2}s, server alive {alive}");
-    let json = json!({
+    let mut json = json!({
         "scenario": "storm",
         "clients": clients,
         "concurrency": concurrency,
@@ -106,18 +110,12 @@ pub async fn run(
         "handshake": hist_json(&hist),
         "handshake_p50_us": us(hist.value_at_quantile(0.5)),
         "handshake_p99_us": us(hist.value_at_quantile(0.99)),
-        "server_cpu_secs": server_cpu,
-        "server_cpu_util": server_cpu / secs,
-        "loadgen_cpu_secs": loadgen_cpu,
-        "loadgen_cpu_util": loadgen_cpu / secs,
-        "other_cpu_secs": other_cpu,
-        "softirq_secs": softirq,
-        "steal_secs": steal,
         "server_rss_base": base.rss_bytes,
         "server_rss": srv1.rss_bytes,
         "close_secs": close_secs,
         "server_alive": alive,
     });
+    cpu.add_to(&mut json, secs);
     Ok(Outcome {
         summary,
         json,
