@@ -5,7 +5,10 @@
 //! trait to share rooms between processes.
 //!
 //! Every socket is also in a room named after its own id. That room is virtual: it is
-//! not stored, so a socket that never joins a room costs the adapter one set entry.
+//! not stored, so a socket that never joins a room costs the adapter one set entry. It
+//! belongs to its socket alone: the namespace refuses to let another socket join it
+//! ([`crate::RoomError::SidRoom`]), and the local adapter resolves a room that names a
+//! connected socket to that socket only, whatever else was stored under the name.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
@@ -70,10 +73,12 @@ struct LocalState {
 
 impl LocalState {
     fn for_each_member(&self, room: &str, mut each: impl FnMut(Sid)) {
-        if let Some(members) = self.rooms.get(room) {
-            members.iter().copied().for_each(&mut each);
-        } else if let Some(sid) = Sid::parse(room).filter(|sid| self.sockets.contains(sid)) {
+        // A connected socket's id names that socket, first: no stored room may stand in
+        // for it (see the module docs).
+        if let Some(sid) = Sid::parse(room).filter(|sid| self.sockets.contains(sid)) {
             each(sid);
+        } else if let Some(members) = self.rooms.get(room) {
+            members.iter().copied().for_each(&mut each);
         }
     }
 
@@ -121,6 +126,12 @@ impl Adapter for LocalAdapter {
             return;
         }
         for room in rooms {
+            // Another socket's id room is never stored (the namespace refuses it before
+            // it gets here; an adapter called directly must not be fooled either).
+            if Sid::parse(room).is_some_and(|owner| owner != sid && state.sockets.contains(&owner))
+            {
+                continue;
+            }
             if state.rooms.entry(Arc::clone(room)).or_default().insert(sid) {
                 state.joined.entry(sid).or_default().push(Arc::clone(room));
             }
@@ -268,5 +279,31 @@ mod tests {
         assert!(adapter.sockets_in(b.as_str()).is_empty());
         adapter.join(b, &[room("z")]);
         assert!(adapter.rooms().is_empty(), "a removed socket cannot join");
+    }
+
+    #[test]
+    fn a_sid_room_belongs_to_its_socket_alone() {
+        let adapter = LocalAdapter::new();
+        let (victim, thief, other) = (Sid::new(), Sid::new(), Sid::new());
+        for s in [victim, thief, other] {
+            adapter.add_socket(s);
+        }
+        adapter.join(thief, &[room(victim.as_str()), room("lobby")]);
+        adapter.join(victim, &[room(victim.as_str())]);
+        assert_eq!(adapter.rooms_of(thief), vec![room("lobby")]);
+        assert_eq!(adapter.sockets_in(victim.as_str()), vec![victim]);
+        let to_victim = BroadcastOptions {
+            rooms: vec![room(victim.as_str())],
+            except: vec![],
+        };
+        assert_eq!(adapter.targets(&to_victim), vec![victim]);
+        let but_victim = BroadcastOptions {
+            rooms: vec![],
+            except: vec![room(victim.as_str())],
+        };
+        assert_eq!(
+            sorted(adapter.targets(&but_victim)),
+            sorted(vec![thief, other])
+        );
     }
 }

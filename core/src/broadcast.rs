@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::adapter::{BroadcastOptions, Room};
 use crate::engine::{OutPacket, Outbound};
-use crate::error::AckError;
+use crate::error::{AckError, RoomError};
 use crate::namespace::NamespaceInner;
 use crate::protocol::socket as codec;
 use crate::protocol::Payload;
@@ -171,12 +171,18 @@ impl BroadcastOperator {
         self.targets().into_iter().map(Socket).collect()
     }
 
-    /// Makes every target join `rooms`.
-    pub fn join(&self, rooms: impl IntoRooms) {
+    /// Makes every target join `rooms`. A room named after a connected socket's id
+    /// ([`RoomError::SidRoom`]) is refused before any target joins anything.
+    pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
         let rooms = rooms.into_rooms();
-        for sid in self.ns.adapter.targets(&self.opts) {
+        let targets = self.ns.adapter.targets(&self.opts);
+        for &sid in &targets {
+            self.ns.check_joinable(sid, &rooms)?;
+        }
+        for sid in targets {
             self.ns.adapter.join(sid, &rooms);
         }
+        Ok(())
     }
 
     /// Makes every target leave `room`.

@@ -17,19 +17,185 @@ pub enum AllowedOrigins {
 }
 
 impl AllowedOrigins {
-    /// Whether `origin` may connect to a server reached as `host` (the `Host` header).
-    pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
+    /// Whether `origin` may connect to a server reached as `site`: the scheme and
+    /// `Host` the request came in with (see [`Site`]).
+    ///
+    /// Same origin means the same scheme, host and port (RFC 6454), a missing port being
+    /// the scheme's default: `https://host` is not the same origin as an `http` server
+    /// on `host`.
+    pub fn allows(&self, origin: &str, site: &Site<'_>) -> bool {
         match self {
             Self::Any => true,
             Self::List(list) => list.iter().any(|allowed| allowed == origin),
             Self::SameOrigin => {
-                let origin_host = origin
-                    .split_once("://")
-                    .map(|(_, rest)| rest)
-                    .unwrap_or(origin);
-                host.is_some_and(|host| host.eq_ignore_ascii_case(origin_host))
+                let Some(origin) = Authority::of_origin(origin) else {
+                    return false;
+                };
+                site.candidates()
+                    .any(|(scheme, host)| Authority::of_host(scheme, host) == Some(origin))
             }
         }
+    }
+}
+
+/// Where a request was sent, as a same-origin check sees it: the scheme the server
+/// speaks (`http`: the core has no TLS of its own), the `Host` header, and what a
+/// reverse proxy in front says of the client's request (`X-Forwarded-Proto`,
+/// `X-Forwarded-Host`, first value each). An origin matching either the direct or the
+/// forwarded view is the same origin, as python-engineio counts it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Site<'a> {
+    /// The `Host` header.
+    pub host: Option<&'a str>,
+    /// The scheme of the connection the server accepted: `http`.
+    pub scheme: &'a str,
+    /// `X-Forwarded-Proto`, if present.
+    pub forwarded_proto: Option<&'a str>,
+    /// `X-Forwarded-Host`, if present.
+    pub forwarded_host: Option<&'a str>,
+}
+
+impl<'a> Site<'a> {
+    /// A request to `host` over plain HTTP, with no proxy headers.
+    pub fn http(host: Option<&'a str>) -> Self {
+        Self {
+            host,
+            scheme: "http",
+            ..Self::default()
+        }
+    }
+
+    fn candidates(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        let first = |v: &'a str| v.split(',').next().unwrap_or("").trim();
+        let direct = self.host.map(|host| (self.scheme, host));
+        let forwarded = (self.forwarded_proto.is_some() || self.forwarded_host.is_some())
+            .then(|| {
+                let scheme = self.forwarded_proto.map_or(self.scheme, first);
+                self.forwarded_host
+                    .map(first)
+                    .or(self.host)
+                    .map(|h| (scheme, h))
+            })
+            .flatten();
+        direct.into_iter().chain(forwarded)
+    }
+}
+
+/// Scheme, host and port of an origin or a `Host` header, compared case-insensitively.
+#[derive(Debug, Clone, Copy)]
+struct Authority<'a> {
+    scheme: &'a str,
+    host: &'a str,
+    port: Option<u16>,
+}
+
+impl PartialEq for Authority<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.scheme.eq_ignore_ascii_case(other.scheme)
+            && self.host.eq_ignore_ascii_case(other.host)
+            && self.port == other.port
+    }
+}
+
+impl<'a> Authority<'a> {
+    /// `scheme://host[:port]`, nothing after it.
+    fn of_origin(origin: &'a str) -> Option<Self> {
+        let (scheme, rest) = origin.split_once("://")?;
+        Self::of_host(scheme, rest)
+    }
+
+    /// `host[:port]` reached with `scheme`; the port defaults to the scheme's.
+    fn of_host(scheme: &'a str, authority: &'a str) -> Option<Self> {
+        let (host, port) = split_host_port(authority)?;
+        let default = match scheme.to_ascii_lowercase().as_str() {
+            "http" | "ws" => Some(80),
+            "https" | "wss" => Some(443),
+            _ => None,
+        };
+        Some(Self {
+            scheme: match scheme {
+                s if s.eq_ignore_ascii_case("ws") => "http",
+                s if s.eq_ignore_ascii_case("wss") => "https",
+                s => s,
+            },
+            host,
+            port: port.or(default),
+        })
+    }
+}
+
+/// Splits `host[:port]` (`[v6]:port` for IPv6); `None` when the text is not one.
+pub(crate) fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (v6, port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+        return None;
+    }
+    let port = match port {
+        Some(p) => Some(p.parse::<u16>().ok()?),
+        None => None,
+    };
+    Some((host, port))
+}
+
+/// Which `Host` header values the server answers, against DNS rebinding (a page on an
+/// attacker's domain that resolves to this server's address talks to it as the same
+/// origin). Set with [`ConfigBuilder::allowed_hosts`]; by default every host is served.
+///
+/// An entry is a host name or address without a port (`example.com`, `127.0.0.1`,
+/// `::1`), `.example.com` for that domain and every subdomain, or `*` for any. A
+/// request whose `Host` matches none (or has none) gets `400 Bad Request` before it
+/// reaches the Socket.IO endpoint or the fallback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHosts(Vec<String>);
+
+impl AllowedHosts {
+    /// The hosts in `list` (see the type's docs for the forms).
+    pub fn new<I, S>(list: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self(
+            list.into_iter()
+                .map(|h| h.into().trim().to_ascii_lowercase())
+                .collect(),
+        )
+    }
+
+    /// Whether a request with this `Host` header is served.
+    pub fn allows(&self, host: Option<&str>) -> bool {
+        let Some((host, _)) = host.and_then(split_host_port) else {
+            return false;
+        };
+        let host = host.trim_end_matches('.');
+        self.0.iter().any(|allowed| {
+            if allowed == "*" {
+                return true;
+            }
+            match allowed.strip_prefix('.') {
+                Some(domain) => {
+                    host.eq_ignore_ascii_case(domain)
+                        || (host.len() > domain.len() + 1
+                            && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+                            && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain))
+                }
+                None => {
+                    host.eq_ignore_ascii_case(allowed.trim_start_matches('[').trim_end_matches(']'))
+                }
+            }
+        })
     }
 }
 
@@ -44,8 +210,13 @@ pub struct Config {
     pub(crate) upgrade_timeout: Duration,
     pub(crate) max_payload: usize,
     pub(crate) allowed_origins: AllowedOrigins,
-    pub(crate) max_connections: usize,
+    pub(crate) allowed_hosts: Option<AllowedHosts>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) header_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     pub(crate) max_queued_packets: usize,
+    pub(crate) max_queued_bytes: usize,
+    pub(crate) max_queue_age: Duration,
     pub(crate) ws_read_buffer_size: usize,
     pub(crate) ws_write_buffer_size: usize,
     pub(crate) allow_polling: bool,
@@ -63,8 +234,13 @@ impl Default for Config {
             upgrade_timeout: Duration::from_secs(10),
             max_payload: 1_000_000,
             allowed_origins: AllowedOrigins::SameOrigin,
-            max_connections: 100_000,
+            allowed_hosts: None,
+            max_connections: None,
+            header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(20),
             max_queued_packets: 1024,
+            max_queued_bytes: 4 * 1024 * 1024,
+            max_queue_age: Duration::from_secs(20),
             ws_read_buffer_size: 1024,
             ws_write_buffer_size: 64 * 1024,
             allow_polling: true,
@@ -104,6 +280,44 @@ impl Config {
     pub fn allowed_origins(&self) -> &AllowedOrigins {
         &self.allowed_origins
     }
+
+    /// The most TCP connections served at once: the configured value, or the default
+    /// derived from the open-file limit (see [`ConfigBuilder::max_connections`]).
+    pub fn max_connections(&self) -> usize {
+        self.max_connections.unwrap_or_else(default_max_connections)
+    }
+}
+
+/// The default `max_connections`: the soft open-file limit less a tenth (at least 32).
+fn default_max_connections() -> usize {
+    match open_file_limit() {
+        Some(limit) => limit.saturating_sub((limit / 10).max(32)).max(1),
+        None => 100_000,
+    }
+}
+
+/// The soft `RLIMIT_NOFILE` of this process, `None` when unlimited or unknown.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn open_file_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through a pointer to a live, aligned value
+    // of that type, and reads nothing else.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    usize::try_from(limit.rlim_cur).ok()
+}
+
+#[cfg(not(unix))]
+fn open_file_limit() -> Option<usize> {
+    None
 }
 
 /// Builds a [`Config`]. Each method states its default.
@@ -165,10 +379,38 @@ impl ConfigBuilder {
         self
     }
 
-    /// Most TCP connections open at once; more are closed as soon as accepted.
-    /// Default: 100,000.
+    /// Most TCP connections open at once; more are closed as soon as accepted. Each
+    /// takes a file descriptor, so a limit above what the process may open would let
+    /// idle connections use up the descriptors first: then nothing, not even a refusal,
+    /// can be accepted. Default: the process's open-file limit (`RLIMIT_NOFILE`, soft)
+    /// less a tenth for the rest of the process (at least 32 kept back), read when the
+    /// server starts; 100,000 where that limit cannot be read.
     pub fn max_connections(mut self, max: usize) -> Self {
-        self.0.max_connections = max.max(1);
+        self.0.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// Serve only requests whose `Host` header is in `hosts` (see [`AllowedHosts`]),
+    /// against DNS rebinding. Default: every host.
+    pub fn allowed_hosts(mut self, hosts: AllowedHosts) -> Self {
+        self.0.allowed_hosts = Some(hosts);
+        self
+    }
+
+    /// How long a client may take to send a request's headers (also the most a
+    /// keep-alive connection waits for the next request's headers). Bounds what a
+    /// connection that sends nothing, or one byte at a time, holds. Default: 30 s.
+    pub fn header_timeout(mut self, timeout: Duration) -> Self {
+        self.0.header_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a long-polling POST may take to send its body. A body that trickles in
+    /// (one byte every few seconds) would hold its connection forever; past this it is
+    /// answered `408` and its session closed, and a body whose session closes
+    /// meanwhile is ended within a second. Default: 20 s.
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.0.body_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -177,6 +419,25 @@ impl ConfigBuilder {
     /// bound. Default: 1024.
     pub fn max_queued_packets(mut self, max: usize) -> Self {
         self.0.max_queued_packets = max.max(1);
+        self
+    }
+
+    /// Most bytes waiting to be written to one client (what its queued packets hold; a
+    /// broadcast counts whole for each recipient). A client over it is disconnected
+    /// (`client too slow`): one that reads slowly but does read never trips the
+    /// stuck-client bound, and without this could hold `max_queued_packets` packets of
+    /// up to `max_payload` each. At most 4 GiB. Default: 4 MiB.
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.0.max_queued_bytes = bytes.clamp(1, u32::MAX as usize);
+        self
+    }
+
+    /// Longest a packet may wait in a client's queue: a client whose oldest queued
+    /// packet is older when another is queued is disconnected (`client too slow`), so a
+    /// member that falls behind is dropped before its backlog grows to the other bounds.
+    /// Default: 20 s.
+    pub fn max_queue_age(mut self, age: Duration) -> Self {
+        self.0.max_queue_age = age;
         self
     }
 
@@ -224,13 +485,92 @@ mod tests {
     #[test]
     fn origins() {
         let same = AllowedOrigins::SameOrigin;
-        assert!(same.allows("http://127.0.0.1:5000", Some("127.0.0.1:5000")));
-        assert!(!same.allows("http://evil.test", Some("127.0.0.1:5000")));
-        assert!(!same.allows("http://127.0.0.1:5000", None));
-        assert!(AllowedOrigins::Any.allows("http://x", None));
+        let site = Site::http(Some("127.0.0.1:5000"));
+        assert!(same.allows("http://127.0.0.1:5000", &site));
+        assert!(!same.allows("http://evil.test", &site));
+        assert!(!same.allows("http://127.0.0.1:5000", &Site::http(None)));
+        assert!(AllowedOrigins::Any.allows("http://x", &Site::http(None)));
         let list = AllowedOrigins::List(vec!["http://a.test".into()]);
-        assert!(list.allows("http://a.test", None));
-        assert!(!list.allows("http://b.test", None));
+        assert!(list.allows("http://a.test", &Site::http(None)));
+        assert!(!list.allows("http://b.test", &Site::http(None)));
+    }
+
+    #[test]
+    fn same_origin_compares_scheme_host_and_port() {
+        let same = AllowedOrigins::SameOrigin;
+        let plain = Site::http(Some("Example.test"));
+        assert!(same.allows("http://example.test", &plain));
+        assert!(same.allows("http://example.test:80", &plain));
+        assert!(
+            !same.allows("https://example.test", &plain),
+            "scheme differs"
+        );
+        assert!(
+            !same.allows("http://example.test:8080", &plain),
+            "port differs"
+        );
+        assert!(!same.allows("http://example.test.evil", &plain));
+        assert!(!same.allows("example.test", &plain));
+        assert!(!same.allows("http://example.test/path", &plain));
+        assert!(same.allows("http://[::1]:5000", &Site::http(Some("[::1]:5000"))));
+        // Behind a TLS-terminating proxy that says so.
+        let proxied = Site {
+            forwarded_proto: Some("https, http"),
+            ..plain
+        };
+        assert!(same.allows("https://example.test", &proxied));
+        let moved = Site {
+            forwarded_host: Some("public.test"),
+            forwarded_proto: Some("https"),
+            ..plain
+        };
+        assert!(same.allows("https://public.test", &moved));
+        assert!(!same.allows("http://public.test", &moved));
+    }
+
+    #[test]
+    fn allowed_hosts() {
+        let hosts = AllowedHosts::new(["example.test", ".corp.test", "127.0.0.1", "::1"]);
+        for ok in [
+            "example.test",
+            "EXAMPLE.test:5000",
+            "corp.test",
+            "a.b.corp.test:1",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "example.test.",
+        ] {
+            assert!(hosts.allows(Some(ok)), "{ok}");
+        }
+        for bad in [
+            "evil.test",
+            "xcorp.test",
+            "example.test.evil",
+            "127.0.0.2",
+            "",
+            "a/b",
+            "example.test:99999",
+        ] {
+            assert!(!hosts.allows(Some(bad)), "{bad}");
+        }
+        assert!(!hosts.allows(None));
+        assert!(AllowedHosts::new(["*"]).allows(Some("anything:1")));
+    }
+
+    #[test]
+    fn max_connections_defaults_below_the_open_file_limit() {
+        let derived = Config::default().max_connections();
+        if let Some(limit) = open_file_limit() {
+            assert!(derived < limit, "{derived} >= fd limit {limit}");
+            assert!(derived >= limit.saturating_sub(limit / 10 + 32).min(limit / 2));
+        }
+        assert_eq!(
+            Config::builder()
+                .max_connections(7)
+                .build()
+                .max_connections(),
+            7
+        );
     }
 
     #[test]

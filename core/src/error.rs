@@ -58,6 +58,21 @@ pub enum SendError {
     QueueFull,
 }
 
+/// Why a room operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RoomError {
+    /// The room is named after another socket's id. Every socket is alone in its own id
+    /// room, so that emitting to an id reaches that socket and excluding an id excludes
+    /// it: a socket that could join another's id room would capture what is sent to it.
+    /// (python-socketio refuses the same with `cannot enter a sid room`.)
+    #[error("cannot enter a sid room: {0:?} is another socket's own room")]
+    SidRoom(crate::Room),
+    /// `close_room` was given a socket's own id room, which only disconnecting empties.
+    #[error("cannot close a sid room: {0:?}")]
+    CloseSidRoom(crate::Room),
+}
+
 /// Why an acknowledgement did not arrive.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AckError {

@@ -13,7 +13,9 @@
 //! let server = Server::new(Config::builder().ping_interval(Duration::from_secs(10)).build());
 //! server.of("/").on("join", |socket, mut event| async move {
 //!     let room: String = event.args.first().unwrap_or_default();
-//!     socket.join(room.as_str());
+//!     if socket.join(room.as_str()).is_err() {
+//!         return; // a room named after another socket's id
+//!     }
 //!     let _ = socket.to(room.as_str()).emit("joined", &Payload::one(&socket.id().to_string()).unwrap());
 //!     let _ = event.ack(&Payload::one(&true).unwrap());
 //! });
@@ -29,6 +31,7 @@
 
 pub mod adapter;
 mod broadcast;
+mod clip;
 mod config;
 pub mod embed;
 mod engine;
@@ -41,9 +44,9 @@ mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
 pub use broadcast::{BroadcastOperator, IntoRooms};
-pub use config::{AllowedOrigins, Config, ConfigBuilder};
+pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
 pub use engine::Handshake;
-pub use error::{AckError, ConnectRefused, DisconnectReason, SendError, ServerError};
+pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
 pub use namespace::{Auth, Namespace};
 pub use protocol::Payload;
 pub use server::{serve_dir, shutdown_signal, BoxError, ResponseBody, Server};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::adapter::{Adapter, Room};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
-use crate::error::{AckError, ConnectRefused, DisconnectReason};
+use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError};
 use crate::protocol::Payload;
 use crate::sid::Sid;
 use crate::socket::{run_inline, AckSender, BoxFuture, Event, Socket, SocketInner};
@@ -76,6 +76,26 @@ impl NamespaceInner {
             .remove(&socket.id);
     }
 
+    /// Refuses `rooms` for `sid` when one is another connected socket's own id room.
+    pub(crate) fn check_joinable(&self, sid: Sid, rooms: &[Room]) -> Result<(), RoomError> {
+        let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
+        match rooms.iter().find(|room| {
+            Sid::parse(room).is_some_and(|owner| owner != sid && sockets.contains_key(&owner))
+        }) {
+            Some(room) => Err(RoomError::SidRoom(Arc::clone(room))),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn is_sid_room(&self, room: &str) -> bool {
+        Sid::parse(room).is_some_and(|sid| {
+            self.sockets
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&sid)
+        })
+    }
+
     pub(crate) fn socket(&self, sid: Sid) -> Option<Arc<SocketInner>> {
         self.sockets
             .read()
@@ -117,7 +137,7 @@ impl NamespaceInner {
                 .cloned()
         };
         let Some(handler) = handler else {
-            tracing::trace!(event = %name, "no handler");
+            tracing::trace!(event = %crate::clip::clip(&name), "no handler");
             return;
         };
         let socket = Socket(socket);
@@ -271,8 +291,13 @@ impl Namespace {
         self.0.adapter.rooms()
     }
 
-    /// Removes every socket from `room`.
-    pub fn close_room(&self, room: &str) {
+    /// Removes every socket from `room`. A socket's own id room cannot be closed
+    /// ([`RoomError::CloseSidRoom`]): disconnect the socket instead.
+    pub fn close_room(&self, room: &str) -> Result<(), RoomError> {
+        if self.0.is_sid_room(room) {
+            return Err(RoomError::CloseSidRoom(Room::from(room)));
+        }
         self.0.adapter.close_room(room);
+        Ok(())
     }
 }

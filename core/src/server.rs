@@ -23,7 +23,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
-use crate::config::Config;
+use crate::clip::clip;
+use crate::config::{Config, Site};
 use crate::engine::{self, lock, query_param, Handshake, Session, Transport};
 use crate::error::{DisconnectReason, ServerError};
 use crate::namespace::{Namespace, NamespaceInner};
@@ -233,8 +234,11 @@ impl Server {
         let state = self.0;
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30))
+            .header_read_timeout(state.config.header_timeout)
             .keep_alive(true);
+        let max_connections = state.config.max_connections();
+        tracing::debug!(max_connections, "accepting connections");
+        let mut bursts = AcceptBursts::default();
         tokio::pin!(shutdown);
         loop {
             let (stream, remote) = tokio::select! {
@@ -242,19 +246,25 @@ impl Server {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        // Out of file descriptors and similar: back off instead of spinning.
-                        tracing::warn!(%error, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file descriptors and similar: back off instead of
+                        // spinning, and say so once per burst, not every attempt.
+                        let pause = bursts.accept_failed(&error, max_connections);
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(pause) => {}
+                        }
                         continue;
                     }
                 },
             };
-            if state.connections.fetch_add(1, Ordering::AcqRel) >= state.config.max_connections {
+            bursts.accepted();
+            if state.connections.fetch_add(1, Ordering::AcqRel) >= max_connections {
                 state.connections.fetch_sub(1, Ordering::AcqRel);
-                tracing::warn!(%remote, "max_connections reached, connection refused");
+                bursts.refused(remote, max_connections);
                 drop(stream);
                 continue;
             }
+            bursts.admitted();
             let slot = Arc::new(ConnectionSlot(Arc::clone(&state)));
             // Socket.IO traffic is many small writes; never wait for Nagle.
             let _ = stream.set_nodelay(true);
@@ -285,6 +295,58 @@ impl Server {
         drop(listener);
         shutdown_gracefully(&state).await;
         Ok(())
+    }
+}
+
+/// What the accept loop logs about its failures and refusals: once when a burst
+/// starts and once when it ends, with a count, instead of a line per connection (a
+/// flood of them is the very situation being reported).
+#[derive(Debug, Default)]
+struct AcceptBursts {
+    /// Failed accepts in a row; the back-off doubles with each.
+    failures: u32,
+    /// Connections refused over `max_connections` since the last one admitted.
+    refused: u64,
+}
+
+impl AcceptBursts {
+    /// The first failure of a burst is logged; returns how long to pause (10 ms,
+    /// doubling, at most 1 s).
+    fn accept_failed(&mut self, error: &std::io::Error, max_connections: usize) -> Duration {
+        if self.failures == 0 {
+            tracing::warn!(
+                %error,
+                max_connections,
+                "accept failed; backing off until it succeeds again (logged once per burst;                  out of file descriptors: lower max_connections or raise the open-file limit)"
+            );
+        }
+        self.failures = self.failures.saturating_add(1);
+        Duration::from_millis(10u64 << self.failures.min(7)).min(Duration::from_secs(1))
+    }
+
+    fn accepted(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(failures = self.failures, "accepting again");
+            self.failures = 0;
+        }
+    }
+
+    fn refused(&mut self, remote: SocketAddr, max_connections: usize) {
+        if self.refused == 0 {
+            tracing::warn!(
+                %remote,
+                max_connections,
+                "max_connections reached, refusing new connections (logged once per burst)"
+            );
+        }
+        self.refused += 1;
+    }
+
+    fn admitted(&mut self) {
+        if self.refused > 0 {
+            tracing::info!(refused = self.refused, "below max_connections again");
+            self.refused = 0;
+        }
     }
 }
 
@@ -341,6 +403,24 @@ async fn route(
     remote: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    if let Some(hosts) = &state.config.allowed_hosts {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok());
+        if !hosts.allows(host) {
+            tracing::info!(
+                host = %clip(host.unwrap_or("")),
+                %remote,
+                "host not in allowed_hosts, request refused"
+            );
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                "Invalid Host header",
+            );
+        }
+    }
     let path = req.uri().path();
     let engine_path = &state.config.path;
     if path == engine_path || path == &engine_path[..engine_path.len() - 1] {
@@ -385,12 +465,15 @@ async fn engine_request(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     if let Some(origin) = &origin {
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok());
-        if !config.allowed_origins.allows(origin, host) {
-            tracing::info!(%origin, %remote, "origin not allowed");
+        let text = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let site = Site {
+            host: text(header::HOST.as_str()),
+            scheme: "http",
+            forwarded_proto: text("x-forwarded-proto"),
+            forwarded_host: text("x-forwarded-host"),
+        };
+        if !config.allowed_origins.allows(origin, &site) {
+            tracing::info!(origin = %clip(origin), %remote, "origin not allowed");
             return full(
                 StatusCode::FORBIDDEN,
                 "text/plain; charset=utf-8",
@@ -505,23 +588,102 @@ async fn polling_post(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > max) {
-        return engine_error(StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large");
+        tracing::info!(sid = %session.id, declared, max_payload = max, "polling body over max payload (413)");
+        return closing(engine_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            3,
+            "Payload too large",
+        ));
     }
-    let body = match Limited::new(req.into_body(), max).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(error)
-            if error
-                .downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return engine_error(StatusCode::PAYLOAD_TOO_LARGE, 3, "Payload too large");
+    let body = match read_body(state, session, Limited::new(req.into_body(), max)).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            tracing::info!(sid = %session.id, max_payload = max, "polling body over max payload (413)");
+            return closing(engine_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                3,
+                "Payload too large",
+            ));
         }
-        Err(_) => return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request"),
+        Err(BodyError::TimedOut) => {
+            tracing::info!(
+                sid = %session.id,
+                body_timeout_ms = state.config.body_timeout.as_millis() as u64,
+                "polling body not received in time (408), closing session"
+            );
+            session.close(DisconnectReason::TransportError);
+            return closing(engine_error(
+                StatusCode::REQUEST_TIMEOUT,
+                3,
+                "Request timeout",
+            ));
+        }
+        Err(BodyError::SessionClosed) => {
+            return closing(engine_error(
+                StatusCode::BAD_REQUEST,
+                1,
+                "Session ID unknown",
+            ));
+        }
+        Err(BodyError::Failed) => return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request"),
     };
     match engine::polling::post(session, &body) {
         Ok(()) => full(StatusCode::OK, "text/html", "ok"),
         Err(status) => engine_error(status, 3, "Bad request"),
     }
+}
+
+/// Why a request body was not read.
+#[derive(Debug)]
+enum BodyError {
+    TooLarge,
+    TimedOut,
+    SessionClosed,
+    Failed,
+}
+
+/// Collects `body` within the configured body timeout, ending early (checked every
+/// second) when `session` closes meanwhile: a trickling body must not keep its
+/// connection, and its session's memory, for longer than that.
+async fn read_body(
+    state: &ServerState,
+    session: &Session,
+    body: Limited<Incoming>,
+) -> Result<Bytes, BodyError> {
+    let deadline = tokio::time::Instant::now() + state.config.body_timeout;
+    let collect = body.collect();
+    tokio::pin!(collect);
+    loop {
+        let tick = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+        tokio::select! {
+            collected = &mut collect => {
+                return match collected {
+                    Ok(body) => Ok(body.to_bytes()),
+                    Err(error) if error.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+                        Err(BodyError::TooLarge)
+                    }
+                    Err(_) => Err(BodyError::Failed),
+                };
+            }
+            _ = tokio::time::sleep_until(tick) => {
+                if session.is_closed() {
+                    return Err(BodyError::SessionClosed);
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(BodyError::TimedOut);
+                }
+            }
+        }
+    }
+}
+
+/// Marks `response` as the connection's last: the rest of an unread body is not
+/// waited for.
+fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 async fn websocket_request(
@@ -623,7 +785,9 @@ pub async fn shutdown_signal() {
 }
 
 /// A fallback that serves the files under `dir` (`/` serves `index.html`), for
-/// [`Server::set_fallback`]. Paths with `..` or hidden components get 404.
+/// [`Server::set_fallback`]. Paths with `..` or hidden components get 404, and so does
+/// a file whose real path (symbolic links resolved) is outside `dir`: a link inside the
+/// directory cannot expose the rest of the file system.
 ///
 /// ```no_run
 /// # let server = ferrosocket::Server::new(Default::default());
@@ -663,6 +827,13 @@ pub fn serve_dir(
                 );
             }
             let file = dir.join(relative.trim_start_matches('/'));
+            if !inside(&dir, &file).await {
+                return full(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    "Not Found",
+                );
+            }
             match tokio::fs::read(&file).await {
                 Ok(contents) => {
                     let mut response = full(StatusCode::OK, content_type(&file), contents);
@@ -678,6 +849,17 @@ pub fn serve_dir(
                 ),
             }
         })
+    }
+}
+
+/// Whether `file` exists and its real path lies inside the real path of `dir`.
+async fn inside(dir: &std::path::Path, file: &std::path::Path) -> bool {
+    match (
+        tokio::fs::canonicalize(dir).await,
+        tokio::fs::canonicalize(file).await,
+    ) {
+        (Ok(dir), Ok(file)) => file.starts_with(&dir),
+        _ => false,
     }
 }
 

@@ -17,8 +17,9 @@ use tokio::sync::oneshot;
 
 use crate::adapter::Room;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::clip::clip;
 use crate::engine::{lock, Handshake, Outbound, Session};
-use crate::error::{AckError, ConnectRefused, DisconnectReason, SendError};
+use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError};
 use crate::namespace::{Auth, NamespaceInner};
 use crate::protocol::socket::{self as codec, BinaryAssembler, Borrowed, Decoded, Packet};
 use crate::protocol::Payload;
@@ -79,7 +80,22 @@ impl Connection {
                 Ok(())
             }
             Ok(Borrowed::Other(Decoded::Complete(packet))) => self.dispatch(session, packet),
-            Ok(Borrowed::Other(Decoded::Partial(assembler))) => {
+            Ok(Borrowed::Other(Decoded::Partial(mut assembler))) => {
+                // Attachments are held until the packet completes: refuse them for a
+                // namespace this client is not in (before any CONNECT, say), and count
+                // the whole packet against the max payload, as one message is.
+                if self.find(assembler.namespace()).is_none() {
+                    tracing::info!(
+                        sid = %session.id,
+                        nsp = %clip(assembler.namespace()),
+                        "binary packet for a namespace the client is not connected to"
+                    );
+                    return Err(DisconnectReason::ParseError);
+                }
+                if let Err(error) = assembler.limit(session.server.config.max_payload) {
+                    tracing::info!(sid = %session.id, %error, "binary packet refused");
+                    return Err(DisconnectReason::ParseError);
+                }
                 *lock(&self.partial) = Some(assembler);
                 Ok(())
             }
@@ -109,6 +125,7 @@ impl Connection {
                 self.dispatch(session, packet)
             }
             Err(error) => {
+                *partial = None;
                 tracing::info!(sid = %session.id, %error, "invalid binary packet");
                 Err(DisconnectReason::ParseError)
             }
@@ -154,7 +171,7 @@ impl Connection {
                 Ok(())
             }
             _ => {
-                tracing::info!(sid = %session.id, %nsp, "event for a namespace the client is not connected to");
+                tracing::info!(sid = %session.id, nsp = %clip(nsp), "event for a namespace the client is not connected to");
                 Err(DisconnectReason::ParseError)
             }
         }
@@ -168,7 +185,7 @@ impl Connection {
 
     fn connect(&self, session: &Arc<Session>, nsp: &str, auth: Option<String>) {
         if self.find(nsp).is_some() {
-            tracing::debug!(sid = %session.id, %nsp, "duplicate connect ignored");
+            tracing::debug!(sid = %session.id, nsp = %clip(nsp), "duplicate connect ignored");
             return;
         }
         let Some(ns) = session.server.namespace(nsp) else {
@@ -423,9 +440,13 @@ impl Socket {
         wait_ack(Arc::clone(&self.0), sent, timeout)
     }
 
-    /// Joins one or more rooms.
-    pub fn join(&self, rooms: impl IntoRooms) {
-        self.0.ns.adapter.join(self.0.id, &rooms.into_rooms());
+    /// Joins one or more rooms. A room named after another connected socket's id is
+    /// refused ([`RoomError::SidRoom`]), and then none of `rooms` is joined.
+    pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
+        let rooms = rooms.into_rooms();
+        self.0.ns.check_joinable(self.0.id, &rooms)?;
+        self.0.ns.adapter.join(self.0.id, &rooms);
+        Ok(())
     }
 
     /// Leaves a room.

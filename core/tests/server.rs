@@ -176,7 +176,7 @@ async fn rooms_broadcast_from_outside_and_except() {
     let server = Server::new(Config::default());
     server.of("/").on("join", |socket, mut event| async move {
         let room: String = event.args.first().unwrap();
-        socket.join(room.as_str());
+        let _ = socket.join(room.as_str());
         let _ = event.ack(&Payload::empty());
     });
     let handle = server.clone();

@@ -50,6 +50,9 @@ pub enum ferrosocket_result {
     NotFound = 16,
     /// A bug in the library panicked; the call had no effect or a partial one.
     Panic = 17,
+    /// The room is a connected client's own id room: another client may not join it
+    /// (it would capture what is sent to that id), and it cannot be closed.
+    SidRoom = 18,
 }
 
 impl ferrosocket_result {
@@ -73,6 +76,7 @@ impl ferrosocket_result {
             15 => c"FERROSOCKET_RESULT_CANCELLED",
             16 => c"FERROSOCKET_RESULT_NOT_FOUND",
             17 => c"FERROSOCKET_RESULT_PANIC",
+            18 => c"FERROSOCKET_RESULT_SID_ROOM",
             _ => c"FERROSOCKET_RESULT_UNKNOWN",
         }
     }

@@ -293,7 +293,8 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
     })
 }
 
-/// Makes client `sid` of namespace `nsp` join `room`.
+/// Makes client `sid` of namespace `nsp` join `room`. `FERROSOCKET_RESULT_SID_ROOM` when
+/// `room` is another connected client's own id room.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_join(
     server: *const ferrosocket_server,
@@ -308,8 +309,9 @@ pub extern "C" fn ferrosocket_server_join(
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
-        socket.join(name_in(room, room_len, "room")?);
-        Ok(())
+        socket
+            .join(name_in(room, room_len, "room")?)
+            .or_else(|error| fail(ferrosocket_result::SidRoom, error.to_string()))
     })
 }
 
@@ -333,7 +335,8 @@ pub extern "C" fn ferrosocket_server_leave(
     })
 }
 
-/// Removes every client of namespace `nsp` from `room`.
+/// Removes every client of namespace `nsp` from `room`. `FERROSOCKET_RESULT_SID_ROOM` for
+/// a connected client's own id room.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_close_room(
     server: *const ferrosocket_server,
@@ -345,8 +348,8 @@ pub extern "C" fn ferrosocket_server_close_room(
     guard("ferrosocket_server_close_room", || {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
-        ns.close_room(name_in(room, room_len, "room")?);
-        Ok(())
+        ns.close_room(name_in(room, room_len, "room")?)
+            .or_else(|error| fail(ferrosocket_result::SidRoom, error.to_string()))
     })
 }
 

@@ -324,7 +324,9 @@ impl NativeServer {
     #[pyo3(signature = (sid, room, namespace = None))]
     fn enter_room(&self, sid: &str, room: &str, namespace: Option<&str>) -> PyResult<()> {
         if let Some(socket) = self.socket(sid, namespace)? {
-            socket.join(room);
+            socket
+                .join(room)
+                .map_err(|_| PyValueError::new_err("cannot enter a sid room"))?;
         }
         Ok(())
     }
@@ -340,7 +342,8 @@ impl NativeServer {
     #[pyo3(signature = (room, namespace = None))]
     fn close_room(&self, room: &str, namespace: Option<&str>) -> PyResult<()> {
         if let Some(ns) = self.namespace(namespace)? {
-            ns.close_room(room);
+            ns.close_room(room)
+                .map_err(|_| PyValueError::new_err("cannot close a sid room"))?;
         }
         Ok(())
     }

@@ -110,7 +110,10 @@ def create(options: argparse.Namespace) -> ferrosocket.Server:
 
         @on("join")
         def join(sid: str, room: Any = None, *rest: Any) -> Any:
-            sio.enter_room(sid, str(room), nsp)
+            try:
+                sio.enter_room(sid, str(room), nsp)
+            except ValueError as e:
+                return {"error": str(e)}
             return sorted_rooms(sid, nsp)
 
         @on("leave")
@@ -135,7 +138,10 @@ def create(options: argparse.Namespace) -> ferrosocket.Server:
 
         @on("close_room")
         def close_room(sid: str, room: Any = None, *rest: Any) -> Any:
-            sio.close_room(str(room), nsp)
+            try:
+                sio.close_room(str(room), nsp)
+            except ValueError as e:
+                return {"error": str(e)}
             return True
 
         @on("emit")

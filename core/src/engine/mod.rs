@@ -65,6 +65,21 @@ impl Outbound {
     }
 }
 
+impl Outbound {
+    /// What the item holds for its client, in bytes (a shared packet counts whole for
+    /// every recipient: it is what that client keeps alive).
+    fn size(&self) -> usize {
+        match self {
+            Self::Packet(packet) => packet
+                .binary
+                .iter()
+                .fold(packet.text.len(), |sum, b| sum.saturating_add(b.len())),
+            Self::Text(text) => text.len(),
+            Self::Ping => 1,
+        }
+    }
+}
+
 /// A session's queued items, in order. The first item is held inline, so a connection
 /// that has one packet at a time to send (request/response traffic) never allocates
 /// for its queue, and an idle session holds no queue memory.
@@ -72,6 +87,14 @@ impl Outbound {
 pub(crate) struct Queued {
     first: Option<Outbound>,
     rest: VecDeque<Outbound>,
+    /// What the queued items hold in all ([`Outbound::size`]), against
+    /// `max_queued_bytes`. `u32`s keep the idle session small (the config caps the
+    /// bound below 4 GiB).
+    bytes: u32,
+    /// When the oldest queued item was queued ([`clock_ms`]), against `max_queue_age`.
+    /// The consumer always takes everything, so that is when the queue last went from
+    /// empty to not empty. Meaningless while the queue is empty.
+    since_ms: u32,
 }
 
 impl Queued {
@@ -83,13 +106,34 @@ impl Queued {
         self.first.is_none() && self.rest.is_empty()
     }
 
-    fn push(&mut self, item: Outbound) {
+    fn push(&mut self, item: Outbound, now_ms: u32) {
+        self.bytes = self
+            .bytes
+            .saturating_add(u32::try_from(item.size()).unwrap_or(u32::MAX));
         if self.first.is_none() && self.rest.is_empty() {
+            self.since_ms = now_ms;
             self.first = Some(item);
         } else {
             self.rest.push_back(item);
         }
     }
+}
+
+/// Which bound of the outbound queue a session passed.
+#[derive(Debug, Clone, Copy)]
+enum Overflow {
+    Packets,
+    Bytes,
+    Age,
+}
+
+/// Milliseconds on tokio's clock since the first call, wrapping after 49 days: only
+/// differences of less than that are taken ([`u32::wrapping_sub`]).
+fn clock_ms() -> u32 {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    // Truncation is the wrap-around described above.
+    Instant::now().saturating_duration_since(epoch).as_millis() as u32
 }
 
 impl Iterator for Queued {
@@ -203,9 +247,10 @@ pub(crate) struct Session {
     pub(crate) id: Sid,
     pub(crate) server: Arc<ServerState>,
     pub(crate) handshake: Handshake,
-    /// Packets waiting to be written. Bounded by `max_queued_packets`; a session whose
-    /// queue is full is closed rather than allowed to grow, so a slow client costs at most
-    /// that many shared packet references.
+    /// Packets waiting to be written. Bounded three ways: `max_queued_packets` items,
+    /// `max_queued_bytes` bytes, and `max_queue_age` for the oldest item. A session over
+    /// any of them is closed (`client too slow`) rather than allowed to grow, so a client
+    /// that reads slowly, or not at all, costs at most that much here.
     queue: Mutex<Queued>,
     /// Wakes the single queue consumer (pending GET or WebSocket task). `notify_one`
     /// keeps a permit when nobody waits, so a wake-up between a drain and the next wait
@@ -297,23 +342,67 @@ impl Session {
         I::IntoIter: ExactSizeIterator,
     {
         let items = items.into_iter();
+        let config = &self.server.config;
+        let now_ms = clock_ms();
         {
             let mut queue = lock(&self.queue);
             if self.is_closed() {
                 return Err(SendError::Disconnected);
             }
-            if queue.len() + items.len() > self.server.config.max_queued_packets {
-                drop(queue);
-                tracing::warn!(sid = %self.id, "outbound queue full, disconnecting slow client");
-                self.close(DisconnectReason::ClientTooSlow);
-                return Err(SendError::QueueFull);
+            let overflow = if queue.len() + items.len() > config.max_queued_packets {
+                Some(Overflow::Packets)
+            } else if !queue.is_empty()
+                && u64::from(now_ms.wrapping_sub(queue.since_ms))
+                    > config.max_queue_age.as_millis() as u64
+            {
+                Some(Overflow::Age)
+            } else {
+                None
+            };
+            if overflow.is_none() {
+                for item in items {
+                    queue.push(item, now_ms);
+                }
             }
-            for item in items {
-                queue.push(item);
+            let overflow = overflow.or_else(|| {
+                (queue.bytes as usize > config.max_queued_bytes).then_some(Overflow::Bytes)
+            });
+            if let Some(bound) = overflow {
+                // What this session queued is given back at once: it is closing, and
+                // its consumer may be a client that never reads again.
+                let dropped = std::mem::take(&mut *queue);
+                drop(queue);
+                self.overflowed(bound, &dropped);
+                drop(dropped);
+                return Err(SendError::QueueFull);
             }
         }
         self.writable.notify_one();
         Ok(())
+    }
+
+    /// The queue passed `bound`: log which and close the session as too slow.
+    fn overflowed(self: &Arc<Self>, bound: Overflow, dropped: &Queued) {
+        let config = &self.server.config;
+        match bound {
+            Overflow::Packets => tracing::warn!(
+                sid = %self.id,
+                max_queued_packets = config.max_queued_packets,
+                "outbound queue full (packets), disconnecting slow client"
+            ),
+            Overflow::Bytes => tracing::warn!(
+                sid = %self.id,
+                queued_bytes = dropped.bytes,
+                max_queued_bytes = config.max_queued_bytes,
+                "outbound queue full (bytes), disconnecting slow client"
+            ),
+            Overflow::Age => tracing::warn!(
+                sid = %self.id,
+                max_queue_age_ms = config.max_queue_age.as_millis() as u64,
+                "oldest queued packet waited too long, disconnecting slow client"
+            ),
+        }
+        self.close(DisconnectReason::ClientTooSlow);
     }
 
     /// Takes everything queued, leaving an empty queue that holds no memory.

@@ -221,6 +221,13 @@ async fn read_batch(
 ) -> std::ops::ControlFlow<()> {
     let mut handled = 0;
     loop {
+        if let Some(Err(WsError::Capacity(error))) = &message {
+            tracing::info!(sid = %session.id, %error, "websocket message over max payload, closing (1009)");
+            session.close(DisconnectReason::TransportError);
+            // Boxed: this rare path's buffers stay out of every connection's future.
+            Box::pin(close_too_big(ws)).await;
+            return std::ops::ControlFlow::Break(());
+        }
         if let Err(reason) = on_message(ws, session, message).await {
             session.close(reason);
             if reason == DisconnectReason::TransportClose {
@@ -286,13 +293,37 @@ fn read_error(session: &Session, error: WsError) -> DisconnectReason {
         {
             DisconnectReason::TransportClose
         }
-        WsError::Capacity(error) => {
-            tracing::info!(sid = %session.id, %error, "websocket message over max payload");
-            DisconnectReason::TransportError
-        }
         error => {
             tracing::info!(sid = %session.id, %error, "websocket read failed");
             DisconnectReason::TransportError
+        }
+    }
+}
+
+/// Ends a connection whose client sent a message over the max payload: a close frame
+/// with code 1009 (message too big), then what the client still sends is read and
+/// dropped (its close reply, the rest of the oversized message) until it goes quiet, so
+/// that closing the socket with unread data does not turn into a TCP reset, which
+/// would lose the close frame. Bounded: at most 2 s, and 100 ms of silence ends it.
+async fn close_too_big(ws: &mut Ws) {
+    use tokio::io::AsyncReadExt as _;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+    let frame = CloseFrame {
+        code: CloseCode::Size,
+        reason: Utf8Bytes::from_static("message over max payload"),
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+    let _ = tokio::time::timeout_at(deadline, ws.close(Some(frame))).await;
+    let mut sink = vec![0u8; 16 * 1024];
+    let socket = ws.get_mut();
+    loop {
+        let quiet =
+            (tokio::time::Instant::now() + std::time::Duration::from_millis(100)).min(deadline);
+        match tokio::time::timeout_at(quiet, socket.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
         }
     }
 }

@@ -95,7 +95,7 @@ impl Payload {
     /// placeholder in it must refer to one. Surrounding whitespace is dropped.
     pub fn from_json(json: impl Into<String>, binary: Vec<Bytes>) -> Result<Self, PayloadError> {
         let mut json = json.into();
-        let trimmed = json.trim();
+        let trimmed = trim_json_whitespace(&json);
         if trimmed.len() != json.len() {
             json = trimmed.to_owned();
         }
@@ -105,6 +105,7 @@ impl Payload {
             }
             validate(&json)?;
         } else {
+            validate(&json)?;
             let value: serde_json::Value = serde_json::from_str(&json)?;
             if !value.is_array() {
                 return Err(PayloadError::NotAnArray);
@@ -188,12 +189,32 @@ impl Payload {
     /// Whether there are no arguments.
     pub fn is_empty(&self) -> bool {
         // The text is a trimmed JSON array, so it starts with `[` and ends with `]`.
-        self.json[1..self.json.len() - 1].trim().is_empty()
+        trim_json_whitespace(&self.json[1..self.json.len() - 1]).is_empty()
     }
 }
 
+/// Whether `b` is whitespace to JSON (RFC 8259 §2: space, tab, line feed, carriage
+/// return). Unicode whitespace such as `\x0b`, `\x0c` or U+00A0 is not, so text that
+/// starts or ends with it is not JSON and must not be made into JSON by trimming.
+pub(crate) fn is_json_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// `text` without leading and trailing JSON whitespace (see [`is_json_whitespace`]).
+pub(crate) fn trim_json_whitespace(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_ascii() && is_json_whitespace(c as u8))
+}
+
+/// The map key serde_json reserves for its `RawValue` (with its `raw_value` feature,
+/// which this crate uses). A `serde_json::Value` built from a map whose first key is this
+/// one is not that map: it is whatever JSON the string value holds. Client JSON with
+/// this key would mean one thing to a validator and another to every later parse, so it
+/// is refused.
+pub(crate) const RESERVED_RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
+
 /// Checks that `text` is one JSON value that parses completely (the same checks as
-/// building a `serde_json::Value`), without allocating a tree.
+/// building a `serde_json::Value`), without allocating a tree, and that no map in it
+/// uses serde_json's reserved key ([`RESERVED_RAW_VALUE_KEY`]).
 pub(crate) fn validate(text: &str) -> Result<(), serde_json::Error> {
     serde_json::from_str::<Checked>(text).map(|_| ())
 }
@@ -279,8 +300,36 @@ impl<'de> serde::de::Visitor<'de> for CheckedVisitor {
     }
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Checked, A::Error> {
         let inner = self.nested()?;
-        while map.next_entry_seed(inner, inner)?.is_some() {}
+        while map.next_key_seed(CheckedKey)?.is_some() {
+            map.next_value_seed(inner)?;
+        }
         Ok(Checked)
+    }
+}
+
+/// A map key, refused when it is serde_json's reserved key (escapes are resolved before
+/// the comparison, so `\u0024serde_json...` is caught too).
+struct CheckedKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for CheckedKey {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for CheckedKey {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<(), E> {
+        if key == RESERVED_RAW_VALUE_KEY {
+            return Err(E::custom("reserved map key"));
+        }
+        Ok(())
     }
 }
 
@@ -350,6 +399,19 @@ mod tests {
         assert!(
             Payload::from_json(format!("{}{}", "[".repeat(200), "]".repeat(200)), vec![]).is_err()
         );
+        // serde_json's reserved key would turn the map into the JSON hidden in its value.
+        for hidden in [
+            r#"[{"$serde_json::private::RawValue":"[\"x\"]"}]"#,
+            r#"[1,{"a":{"\u0024serde_json::private::RawValue":"1"}}]"#,
+            r#"[{"b":1,"$serde_json::private::RawValue":"1"}]"#,
+        ] {
+            assert!(Payload::from_json(hidden, vec![]).is_err(), "{hidden}");
+        }
+        assert!(Payload::from_json(r#"[{"$serde_json::private::Raw":"1"}]"#, vec![]).is_ok());
+        // Only JSON's own whitespace surrounds JSON.
+        for bad in ["\u{b}[1]", "[1]\u{c}", "\u{a0}[1]", "[1]\u{2028}"] {
+            assert!(Payload::from_json(bad, vec![]).is_err(), "{bad:?}");
+        }
         let padded = Payload::from_json(" [1] \n", vec![]).expect("whitespace is trimmed");
         assert_eq!(padded.json(), "[1]");
         assert_eq!(padded.len(), 1);

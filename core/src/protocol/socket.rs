@@ -9,12 +9,14 @@
 use std::fmt::Write as _;
 
 use bytes::Bytes;
-use serde_json::value::RawValue;
 
-use super::payload::{check_placeholders, validate, ArrayElement, Payload};
+use super::payload::{
+    check_placeholders, is_json_whitespace, trim_json_whitespace, validate, ArrayElement, Payload,
+};
 
-/// The most attachments one packet may announce. Each attachment is a separate frame
-/// bounded by the max payload; this bounds how many the server will wait for.
+/// The most attachments one packet may announce. What the attachments may hold in all
+/// is bounded separately ([`BinaryAssembler::limit`]); this bounds how many frames the
+/// server waits for.
 pub const MAX_ATTACHMENTS: usize = 1000;
 
 /// The Socket.IO packet types.
@@ -91,6 +93,13 @@ pub enum SocketError {
     /// A binary frame arrived when no binary packet was waiting for one.
     #[error("unexpected binary frame")]
     UnexpectedBinary,
+    /// A binary packet and its attachments together exceed the limit set with
+    /// [`BinaryAssembler::limit`].
+    #[error("binary packet with its attachments exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
 }
 
 /// A decoded packet from a client.
@@ -140,21 +149,64 @@ pub enum Decoded {
 }
 
 /// Gathers the binary frames that follow a binary packet.
+///
+/// Until the last attachment arrives, everything received is held here, so what one
+/// packet may hold is bounded: [`limit`](Self::limit) caps the packet's text and its
+/// attachments together (a server sets it to its max payload, as it bounds one message).
 #[derive(Debug)]
 pub struct BinaryAssembler {
     /// `None` once the packet has been handed out.
     packet: Option<Packet>,
     expected: usize,
     received: Vec<Bytes>,
+    /// Bytes held for this packet so far: its text, then each attachment.
+    buffered: usize,
+    /// The most `buffered` may reach; no limit unless [`limit`](Self::limit) sets one.
+    limit: usize,
 }
 
 impl BinaryAssembler {
+    /// The namespace the packet is for.
+    pub fn namespace(&self) -> &str {
+        match &self.packet {
+            Some(Packet::Event { nsp, .. } | Packet::Ack { nsp, .. }) => nsp,
+            Some(Packet::Connect { nsp, .. } | Packet::Disconnect { nsp }) => nsp,
+            None => "/",
+        }
+    }
+
+    /// How many attachments the packet announced.
+    pub fn expected(&self) -> usize {
+        self.expected
+    }
+
+    /// Caps what the packet may hold in all, its text included, at `bytes`: a push that
+    /// would go past it fails with [`SocketError::TooLarge`]. Fails at once when the text
+    /// alone is over it.
+    pub fn limit(&mut self, bytes: usize) -> Result<(), SocketError> {
+        self.limit = bytes;
+        if self.buffered > bytes {
+            self.packet = None;
+            return Err(SocketError::TooLarge { limit: bytes });
+        }
+        Ok(())
+    }
+
     /// Adds one attachment; returns the packet once all have arrived. Pushing after
-    /// that is an error.
+    /// that, or after an error, is an error.
     pub fn push(&mut self, data: Bytes) -> Result<Option<Packet>, SocketError> {
         if self.packet.is_none() {
             return Err(SocketError::UnexpectedBinary);
         }
+        let buffered = self.buffered.saturating_add(data.len());
+        if buffered > self.limit {
+            // Give back what was held at once: the connection is about to close, and
+            // the attachments must not outlive the error.
+            self.packet = None;
+            self.received = Vec::new();
+            return Err(SocketError::TooLarge { limit: self.limit });
+        }
+        self.buffered = buffered;
         self.received.push(data);
         if self.received.len() < self.expected {
             return Ok(None);
@@ -293,7 +345,7 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
 
     // Surrounding whitespace is insignificant in JSON; dropping it here keeps the
     // argument text that is re-emitted verbatim a clean array.
-    let data = text[pos..].trim();
+    let data = trim_json_whitespace(&text[pos..]);
     let bad = |reason| SocketError::BadData { kind, reason };
     match kind {
         PacketKind::Event => {
@@ -321,11 +373,13 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
             let auth = if data.is_empty() {
                 None
             } else {
-                let raw: &RawValue = serde_json::from_str(data).map_err(|_| bad("invalid JSON"))?;
-                if !raw.get().starts_with('{') {
+                // Checked as fully as event arguments: every later parse of the auth
+                // (the handler's, a binding's) must see the same object.
+                if !data.starts_with('{') {
                     return Err(bad("auth must be an object"));
                 }
-                Some(raw.get().to_owned())
+                validate(data).map_err(|_| bad("invalid JSON"))?;
+                Some(data.to_owned())
             };
             Packet::Connect { nsp, auth }
         }
@@ -360,7 +414,10 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
         return Ok(Borrowed::Other(Decoded::Partial(BinaryAssembler {
             packet: Some(packet),
             expected: attachments,
-            received: Vec::with_capacity(attachments),
+            // Grown as attachments arrive, not sized from the count the client announced.
+            received: Vec::new(),
+            buffered: text.len(),
+            limit: usize::MAX,
         })));
     }
     Ok(Borrowed::Other(Decoded::Complete(packet)))
@@ -417,7 +474,7 @@ fn skip_whitespace(bytes: &[u8], pos: usize) -> usize {
         .get(pos..)
         .unwrap_or_default()
         .iter()
-        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .take_while(|b| is_json_whitespace(**b))
         .count()
 }
 
@@ -495,7 +552,7 @@ pub fn encode_event(nsp: &str, name: &str, args: &Payload, ack: Option<u64>) -> 
         PacketKind::Event
     };
     let json = args.json();
-    let inner = json[1..json.len() - 1].trim();
+    let inner = trim_json_whitespace(&json[1..json.len() - 1]);
     let len = header_len(args.binary().len(), nsp, ack)
         + json_string_len(name)
         + if inner.is_empty() { 2 } else { inner.len() + 3 };
@@ -575,6 +632,7 @@ impl std::io::Write for StringWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::value::RawValue;
 
     fn complete(text: &str) -> Packet {
         match decode(text).expect("valid") {
@@ -632,6 +690,17 @@ mod tests {
         );
         assert!(decode("0[1]").is_err());
         assert!(decode("0{").is_err());
+        // Auth the handler could not parse is refused, not turned into `null`.
+        let deep = format!(r#"0{{"a":{}1{}}}"#, "[".repeat(130), "]".repeat(130));
+        for bad in [
+            r#"0{"n":1e400}"#,
+            r#"0{"s":"\ud800"}"#,
+            deep.as_str(),
+            r#"0{"$serde_json::private::RawValue":"{\"admin\":true}"}"#,
+            "0{}\u{b}",
+        ] {
+            assert!(decode(bad).is_err(), "{bad:?} should be refused");
+        }
     }
 
     #[test]
@@ -677,6 +746,12 @@ mod tests {
             "599999-[\"a\"]",
             r#"299999999999999999999999["a"]"#,
             "2/a,",
+            "2[\"a\"]\u{b}",
+            "2\u{c}[\"a\"]",
+            "2[\"a\"]\u{a0}",
+            "31[1]\u{b}",
+            r#"2["e",{"$serde_json::private::RawValue":"[\"admin\"]"}]"#,
+            r#"31[{"$serde_json::private::RawValue":"1"}]"#,
         ] {
             assert!(decode(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -723,6 +798,34 @@ mod tests {
             asm.push(Bytes::from_static(b"b")),
             Err(SocketError::UnexpectedBinary)
         );
+    }
+
+    #[test]
+    fn binary_packet_is_bounded_in_total() {
+        let text = r#"53-["x",{"_placeholder":true,"num":0}]"#;
+        let Decoded::Partial(mut asm) = decode(text).expect("valid") else {
+            panic!("expected partial");
+        };
+        assert_eq!((asm.namespace(), asm.expected()), ("/", 3));
+        asm.limit(text.len() + 10).expect("text fits");
+        assert_eq!(asm.push(Bytes::from(vec![0; 6])), Ok(None));
+        assert_eq!(asm.push(Bytes::from(vec![0; 4])), Ok(None));
+        assert_eq!(
+            asm.push(Bytes::from(vec![0; 1])),
+            Err(SocketError::TooLarge {
+                limit: text.len() + 10
+            })
+        );
+        assert_eq!(
+            asm.push(Bytes::new()),
+            Err(SocketError::UnexpectedBinary),
+            "nothing is held after the error"
+        );
+        let Decoded::Partial(mut asm) = decode(r#"51-/n,["x"]"#).expect("valid") else {
+            panic!("expected partial");
+        };
+        assert_eq!(asm.namespace(), "/n");
+        assert!(asm.limit(4).is_err(), "the text alone is over the limit");
     }
 
     #[test]

@@ -117,6 +117,12 @@ fn register(ns: &Namespace, chat: &Shared) {
                     return;
                 }
             };
+            // Joined first: a room named after another socket's id is refused here,
+            // before anything changes.
+            if socket.join(room.as_str()).is_err() {
+                let _ = event.ack(&failure("that room name is not available"));
+                return;
+            }
             let (previous, members) = {
                 let mut chat = lock(&chat);
                 let previous = chat.leave(socket.id());
@@ -127,10 +133,11 @@ fn register(ns: &Namespace, chat: &Shared) {
                 (previous, chat.join(socket.id(), member))
             };
             if let Some(previous) = previous {
-                socket.leave(&previous.room);
+                if previous.room != room {
+                    socket.leave(&previous.room);
+                }
                 announce_left(&ns, &previous);
             }
-            socket.join(room.as_str());
             let _ = event.ack(&payload(
                 json!({"ok": true, "room": room, "members": members}),
             ));

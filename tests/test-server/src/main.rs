@@ -171,8 +171,11 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
     });
     ns.on("join", |socket, mut event| async move {
         let room: String = event.args.first().unwrap_or_default();
-        socket.join(room);
-        let _ = event.ack(&one(&sorted_rooms(&socket)));
+        let answer = match socket.join(room) {
+            Ok(()) => sorted_rooms(&socket),
+            Err(_) => json!({"error": "cannot enter a sid room"}),
+        };
+        let _ = event.ack(&one(&answer));
     });
     ns.on("leave", |socket, mut event| async move {
         let room: String = event.args.first().unwrap_or_default();
@@ -206,8 +209,11 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
         let ns = close_ns.clone();
         async move {
             let room: String = event.args.first().unwrap_or_default();
-            ns.close_room(&room);
-            let _ = event.ack(&one(&json!(true)));
+            let answer = match ns.close_room(&room) {
+                Ok(()) => json!(true),
+                Err(_) => json!({"error": "cannot close a sid room"}),
+            };
+            let _ = event.ack(&one(&answer));
         }
     });
     let emit_ns = ns.clone();
