@@ -461,8 +461,12 @@ impl Socket {
 
     /// The rooms it is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        let mut rooms = vec![Room::from(self.0.id.as_str())];
-        rooms.extend(self.0.ns.adapter.rooms_of(self.0.id));
+        let own = Room::from(self.0.id.as_str());
+        let joined = self.0.ns.adapter.rooms_of(self.0.id);
+        let mut rooms = Vec::with_capacity(joined.len() + 1);
+        rooms.push(Arc::clone(&own));
+        // Joining its own id room explicitly is allowed; it is still listed once.
+        rooms.extend(joined.into_iter().filter(|room| *room != own));
         rooms
     }
 

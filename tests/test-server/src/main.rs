@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrosocket::{
-    AllowedOrigins, Config, ConnectRefused, Event, Namespace, Payload, Server, Socket,
+    AllowedHosts, AllowedOrigins, Config, ConnectRefused, Event, Namespace, Payload, Server, Socket,
 };
 use serde_json::{json, Value};
 
@@ -23,6 +23,7 @@ fn parse_args() -> Result<Args, String> {
     let mut port = 0u16;
     let mut builder = Config::builder();
     let mut origins: Vec<String> = Vec::new();
+    let mut hosts: Vec<String> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -41,6 +42,11 @@ fn parse_args() -> Result<Args, String> {
             "--max-payload" => builder = builder.max_payload(num(value()?)?),
             "--max-connections" => builder = builder.max_connections(num(value()?)?),
             "--queue" => builder = builder.max_queued_packets(num(value()?)?),
+            "--queue-bytes" => builder = builder.max_queued_bytes(num(value()?)?),
+            "--queue-age" => builder = builder.max_queue_age(ms(value()?)?),
+            "--header-timeout" => builder = builder.header_timeout(ms(value()?)?),
+            "--body-timeout" => builder = builder.body_timeout(ms(value()?)?),
+            "--allowed-host" => hosts.push(value()?),
             "--cors" => origins.push(value()?),
             "--runtime" => match value()?.as_str() {
                 "auto" | "current" | "multi" => {}
@@ -57,6 +63,9 @@ fn parse_args() -> Result<Args, String> {
         builder = builder.allowed_origins(AllowedOrigins::Any);
     } else if !origins.is_empty() {
         builder = builder.allowed_origins(AllowedOrigins::List(origins));
+    }
+    if !hosts.is_empty() {
+        builder = builder.allowed_hosts(AllowedHosts::new(hosts));
     }
     Ok(Args {
         host,
