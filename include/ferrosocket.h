@@ -94,6 +94,9 @@ enum ferrosocket_result
   FERROSOCKET_RESULT_NOT_FOUND = 16,
   // A bug in the library panicked; the call had no effect or a partial one.
   FERROSOCKET_RESULT_PANIC = 17,
+  // The room is a connected client's own id room: another client may not join it
+  // (it would capture what is sent to that id), and it cannot be closed.
+  FERROSOCKET_RESULT_SID_ROOM = 18,
 };
 #ifndef __cplusplus
 typedef uint32_t ferrosocket_result;
@@ -589,7 +592,8 @@ ferrosocket_result ferrosocket_server_emit_with_ack(const ferrosocket_server *se
                                                     ferrosocket_ack_callback callback,
                                                     void *userdata);
 
-// Makes client `sid` of namespace `nsp` join `room`.
+// Makes client `sid` of namespace `nsp` join `room`. `FERROSOCKET_RESULT_SID_ROOM` when
+// `room` is another connected client's own id room.
 ferrosocket_result ferrosocket_server_join(const ferrosocket_server *server,
                                            const char *nsp,
                                            size_t nsp_len,
@@ -607,7 +611,8 @@ ferrosocket_result ferrosocket_server_leave(const ferrosocket_server *server,
                                             const char *room,
                                             size_t room_len);
 
-// Removes every client of namespace `nsp` from `room`.
+// Removes every client of namespace `nsp` from `room`. `FERROSOCKET_RESULT_SID_ROOM` for
+// a connected client's own id room.
 ferrosocket_result ferrosocket_server_close_room(const ferrosocket_server *server,
                                                  const char *nsp,
                                                  size_t nsp_len,

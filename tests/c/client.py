@@ -150,6 +150,8 @@ def extras():
     expect(a.call("join", ["r1", "r2"], timeout=5) == "joined", "a joins")
     expect(b.call("join", ["r2", "r3"], timeout=5) == "joined", "b joins")
     expect(c.call("join", ["r3"], timeout=5) == "joined", "c joins")
+    taken = a.call("join_sid_room", b.get_sid("/"), timeout=5)
+    expect(taken == "FERROSOCKET_RESULT_SID_ROOM", f"joining b's own room: {taken}")
     counts = a.call("fanout", b.get_sid("/"), timeout=5)
     expect(counts == [2, 1, 1], f"broadcast counts: {counts}")
     want = {"a": ["both", "except-room"], "b": ["both"], "c": ["except-sid"]}

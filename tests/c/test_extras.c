@@ -122,6 +122,19 @@ static void on_join(void *userdata, const ferrosocket_event *event) {
   CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR("[\"joined\"]"), NULL, 0));
 }
 
+/* join_sid_room(other_sid): joining another client's own id room is refused; the ack is
+ * the result code's name. */
+static void on_join_sid_room(void *userdata, const ferrosocket_event *event) {
+  (void)userdata;
+  ferrosocket_str sid = ferrosocket_event_sid(event);
+  ferrosocket_str args = ferrosocket_event_args(event);
+  CHECK(args.len == 24 && args.data[1] == '"');
+  ferrosocket_result rc = ferrosocket_server_join(server, NSP, sid.data, sid.len, args.data + 2, 20);
+  char out[64];
+  snprintf(out, sizeof out, "[\"%s\"]", ferrosocket_result_name(rc));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(out), NULL, 0));
+}
+
 /* fanout(b_sid): a in r1 r2, b in r2 r3, c in r3. */
 static void on_fanout(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
@@ -201,6 +214,7 @@ static void extras(void) {
     const char *name;
     ferrosocket_event_callback callback;
   } handlers[] = {{"named", on_named}, {"whoami", on_whoami}, {"join", on_join},
+                  {"join_sid_room", on_join_sid_room},
                   {"fanout", on_fanout}, {"ask", on_ask}};
   for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
     CHECK_OK(ferrosocket_server_on(server, NSP, FERROSOCKET_STR(handlers[i].name),
