@@ -460,3 +460,25 @@ def test_payload_of_a_released_get_is_a_noop(peer):
         assert still_works(ws)
     finally:
         drop(ws)
+
+
+def test_get_arriving_after_the_probe_is_released_before_the_upgrade_packet(peer):
+    """A client whose poll crossed `3probe` waits for that poll to end before it sends `5`
+    (socket.io-client does): a GET arriving after the probe must be released with a noop
+    while no `5` comes, not held until the upgrade completes (that would deadlock)."""
+    srv = peer()
+    held = 0
+    for _ in range(5):
+        p = open_session(srv)
+        ws = open_ws(srv, p.sid)
+        probe(ws)
+        get = BackgroundGet(srv, p.sid)
+        answer = get.answered_by(time.monotonic() + HANG)
+        get.finish()
+        if answer != (200, "6"):
+            held += 1
+        ws.send("5")
+        assert still_works(ws)
+        drop(ws)
+    report(srv, "get_after_probe_without_upgrade_packet", runs=5, held_or_wrong=held)
+    assert held == 0

@@ -198,11 +198,14 @@ struct TransportState {
     upgrade_claimed: bool,
     /// How many probes were answered (wrapping). A GET compares it with the value it saw
     /// when it arrived: changed means it was pending when a probe was answered and must be
-    /// released with a noop at once, even if it only runs after the switch. Unchanged while
-    /// a probe is answered means it came after the probe, alongside the client's `5`: it
-    /// waits, and if the upgrade completes it is refused like any GET after the switch, so
-    /// its answer does not depend on which connection the server happened to read first.
+    /// released with a noop at once, even if it only runs after the switch. Unchanged, and
+    /// the session switched: the GET came after the probe, alongside the client's `5`, and
+    /// is refused like any GET after the switch, so its answer does not depend on which
+    /// connection the server happened to read first.
     probes: u32,
+    /// The upgrade under way has answered its probe (reset when it is abandoned). A GET
+    /// arriving now is held briefly instead of answered at once; see `polling::get`.
+    probed: bool,
     /// A long-polling GET is waiting on this session (two at once is a violation).
     get_pending: bool,
 }
@@ -269,6 +272,7 @@ impl Session {
                 kind,
                 upgrade_claimed: false,
                 probes: 0,
+                probed: false,
                 get_pending: false,
             }),
             conn: Connection::default(),
@@ -449,10 +453,11 @@ impl Drop for UpgradeClaim {
         let mut transport = lock(&self.0.transport);
         if transport.kind == Transport::Polling {
             transport.upgrade_claimed = false;
+            transport.probed = false;
             drop(transport);
             tracing::debug!(sid = %self.0.id, "upgrade abandoned");
-            // GETs that came after the probe waited for this upgrade; they stay pending
-            // as ordinary polls (see `polling::get`).
+            // GETs held after the probe stop waiting for this upgrade and stay pending as
+            // ordinary polls (see `polling::get`).
             self.0.transport_changed.notify_waiters();
         }
     }

@@ -138,6 +138,7 @@ async fn probe(ws: &mut Ws, session: &Arc<Session>) -> Result<(), ()> {
     {
         let mut transport = lock(&session.transport);
         transport.probes = transport.probes.wrapping_add(1);
+        transport.probed = true;
     }
     // Releases a pending GET with a noop.
     session.transport_changed.notify_waiters();
