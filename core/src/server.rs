@@ -712,16 +712,14 @@ async fn websocket_request(
         return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request");
     };
 
-    let session = match sid {
-        Some(sid) => {
-            let Some(session) = state.session(&sid) else {
-                return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown");
-            };
-            if !session.can_upgrade() {
-                return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request");
-            }
-            Some(session)
-        }
+    // `Some(None)`: a known sid this WebSocket may not upgrade; it is accepted and then
+    // closed at once (the protocol's answer, and the reference server's).
+    let claim = match sid {
+        Some(sid) => match state.session(&sid) {
+            // A closed session that lingers for its last polls is as good as gone.
+            Some(session) if !session.is_closed() => Some(session.claim_upgrade()),
+            _ => return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+        },
         None if state.shutting_down.load(Ordering::Acquire) => {
             return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server shutting down");
         }
@@ -735,8 +733,9 @@ async fn websocket_request(
         // The slot moves into the connection loop: the TCP connection lives on there
         // after hyper's connection task ends with the upgrade.
         match on_upgrade.await {
-            Ok(upgraded) => match session {
-                Some(session) => engine::websocket::run_upgrade(session, upgraded, slot).await,
+            Ok(upgraded) => match claim {
+                Some(Some(claim)) => engine::websocket::run_upgrade(claim, upgraded, slot).await,
+                Some(None) => engine::websocket::refuse(task_state, upgraded, slot).await,
                 None => engine::websocket::run_direct(task_state, upgraded, handshake, slot).await,
             },
             Err(error) => tracing::debug!(%error, "websocket upgrade failed"),

@@ -110,8 +110,14 @@ def start_server(*args: str) -> TestServer:
             f"test server binary not found at {binary} "
             "(cargo build --workspace --bins, or set FERROSOCKET_TEST_SERVER)"
         )
+    return start_command([binary, "--host", "127.0.0.1", "--port", "0", *args])
+
+
+def start_command(cmd: list[str]) -> TestServer:
+    """Starts any server that prints `LISTENING 127.0.0.1:<port>` (the test-server, or the
+    node reference server of tests/python/reference/) and returns it once it listens."""
     proc = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", "0", *args],
+        cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -18,6 +18,15 @@ if ! cmp -s "$here/requirements.txt" "$stamp"; then
   cp "$here/requirements.txt" "$stamp"
 fi
 
+# The node reference server that test_upgrade_races.py runs side by side with ferrosocket
+# (socket.io pinned in reference/package-lock.json). Without node those runs are skipped.
+ref="$here/reference"
+ref_stamp="$ref/node_modules/.ferrosocket-lock-stamp"
+if command -v npm >/dev/null && { [[ ! -f "$ref_stamp" ]] || ! cmp -s "$ref/package-lock.json" "$ref_stamp"; }; then
+  npm ci --prefix "$ref" --no-audit --no-fund --loglevel=error </dev/null
+  cp "$ref/package-lock.json" "$ref_stamp"
+fi
+
 set +e
 "$venv/bin/python" -m pytest -c "$here/pytest.ini" --rootdir "$here" "$here" "$@" </dev/null
 rc=$?

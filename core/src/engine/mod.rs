@@ -236,8 +236,20 @@ pub(crate) enum Transport {
 #[derive(Debug)]
 struct TransportState {
     kind: Transport,
-    /// A WebSocket probe succeeded; a pending GET must be released with a noop.
-    upgrading: bool,
+    /// A WebSocket holds this session's one upgrade attempt, from its HTTP request until it
+    /// switched the session over or gave up ([`UpgradeClaim`]). Taken under this lock, so of
+    /// two WebSockets racing for one sid exactly one probes; the other is closed at once.
+    upgrade_claimed: bool,
+    /// How many probes were answered (wrapping). A GET compares it with the value it saw
+    /// when it arrived: changed means it was pending when a probe was answered and must be
+    /// released with a noop at once, even if it only runs after the switch. Unchanged, and
+    /// the session switched: the GET came after the probe, alongside the client's `5`, and
+    /// is refused like any GET after the switch, so its answer does not depend on which
+    /// connection the server happened to read first.
+    probes: u32,
+    /// The upgrade under way has answered its probe (reset when it is abandoned). A GET
+    /// arriving now is held briefly instead of answered at once; see `polling::get`.
+    probed: bool,
     /// A long-polling GET is waiting on this session (two at once is a violation).
     get_pending: bool,
 }
@@ -256,6 +268,14 @@ pub(crate) struct Session {
     /// keeps a permit when nobody waits, so a wake-up between a drain and the next wait
     /// is never lost.
     writable: Notify,
+    /// Wakes every pending GET and a probing WebSocket when the transport state changes
+    /// (probe answered, switch to WebSocket, upgrade abandoned) or the session closes.
+    /// `notify_waiters`, never a permit: each waiter re-checks the state, which it reads
+    /// only after creating its `notified()` future, so no change goes unseen. Kept apart
+    /// from `writable` so that these wake-ups never take the queue consumer's one permit:
+    /// with a single `Notify`, a GET still pending at the switch and the new WebSocket task
+    /// competed for it, leaving one of them asleep.
+    transport_changed: Notify,
     /// Set by every pong; the heartbeat consumes it when it checks for one.
     pong_seen: AtomicBool,
     /// Wakes a heartbeat task when a pong arrives or the session closes (a stale permit
@@ -288,13 +308,16 @@ impl Session {
             handshake,
             queue: Mutex::new(Queued::default()),
             writable: Notify::new(),
+            transport_changed: Notify::new(),
             pong_seen: AtomicBool::new(false),
             pong: Notify::new(),
             closing: AtomicBool::new(false),
             close_reason: Mutex::new(None),
             transport: Mutex::new(TransportState {
                 kind,
-                upgrading: false,
+                upgrade_claimed: false,
+                probes: 0,
+                probed: false,
                 get_pending: false,
             }),
             conn: Connection::default(),
@@ -316,11 +339,16 @@ impl Session {
         lock(&self.transport).kind
     }
 
-    /// Whether a WebSocket may take this session over: it is on polling, open, and no
-    /// other upgrade is under way.
-    pub(crate) fn can_upgrade(&self) -> bool {
-        let transport = lock(&self.transport);
-        transport.kind == Transport::Polling && !transport.upgrading && !self.is_closed()
+    /// Takes the session's upgrade attempt for a WebSocket that arrived with its sid: `None`
+    /// when the session is not on polling any more, closed, or another WebSocket holds the
+    /// attempt (that one was first; this one is to be closed).
+    pub(crate) fn claim_upgrade(self: &Arc<Self>) -> Option<UpgradeClaim> {
+        let mut transport = lock(&self.transport);
+        if transport.kind != Transport::Polling || transport.upgrade_claimed || self.is_closed() {
+            return None;
+        }
+        transport.upgrade_claimed = true;
+        Some(UpgradeClaim(Arc::clone(self)))
     }
 
     /// Queues one item for the client. Never blocks; a full queue closes the session.
@@ -418,19 +446,27 @@ impl Session {
     /// Closes the session once: the Socket.IO side runs its disconnect handlers with
     /// `reason`, the heartbeat stops and the transport flushes what is queued and closes.
     pub(crate) fn close(self: &Arc<Self>, reason: DisconnectReason) {
+        self.close_as(reason, false);
+    }
+
+    /// [`Session::close`]; `client_asked`: the client sent a close packet.
+    fn close_as(self: &Arc<Self>, reason: DisconnectReason, client_asked: bool) {
         if self.closing.swap(true, Ordering::AcqRel) {
             return;
         }
         tracing::debug!(sid = %self.id, %reason, "session closed");
         *lock(&self.close_reason) = Some(reason);
         let polling = self.transport() == Transport::Polling;
-        let server_initiated = matches!(
-            reason,
-            DisconnectReason::ServerNamespaceDisconnect | DisconnectReason::ServerShuttingDown
-        );
-        if polling && server_initiated {
+        let linger = client_asked
+            || matches!(
+                reason,
+                DisconnectReason::ServerNamespaceDisconnect | DisconnectReason::ServerShuttingDown
+            );
+        if polling && linger {
             // Keep the session reachable briefly so the client's next GETs collect the
-            // queued disconnect packets and then the close packet instead of a bare 400.
+            // queued disconnect packets and then the close packet instead of a bare 400;
+            // and, when the client closed it (`1` in a POST), so that a GET it sent just
+            // before, which may be handled after the POST, still gets its noop.
             let session = Arc::clone(self);
             let grace = self
                 .server
@@ -449,6 +485,8 @@ impl Session {
         // sends its close frame) and the heartbeat task (it sees the close and ends).
         self.writable.notify_one();
         self.pong.notify_one();
+        // And every pending GET and a probing WebSocket, whoever took the permit above.
+        self.transport_changed.notify_waiters();
     }
 
     pub(crate) fn close_reason(&self) -> Option<DisconnectReason> {
@@ -475,7 +513,7 @@ impl Session {
                 Ok(())
             }
             P::Close => {
-                self.close(DisconnectReason::TransportClose);
+                self.close_as(DisconnectReason::TransportClose, true);
                 Ok(())
             }
             P::Noop => Ok(()),
@@ -483,6 +521,33 @@ impl Session {
                 tracing::info!(sid = %self.id, "unexpected engine.io packet from client");
                 Err(DisconnectReason::ParseError)
             }
+        }
+    }
+}
+
+/// A WebSocket's hold on its session's one upgrade attempt ([`Session::claim_upgrade`]).
+/// Dropping it ends the attempt however the upgrade task ends (switched, probe failed or
+/// timed out, connection lost before the 101 completed, task dropped at shutdown): a
+/// session still on polling can then be upgraded again.
+pub(crate) struct UpgradeClaim(Arc<Session>);
+
+impl UpgradeClaim {
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.0
+    }
+}
+
+impl Drop for UpgradeClaim {
+    fn drop(&mut self) {
+        let mut transport = lock(&self.0.transport);
+        if transport.kind == Transport::Polling {
+            transport.upgrade_claimed = false;
+            transport.probed = false;
+            drop(transport);
+            tracing::debug!(sid = %self.0.id, "upgrade abandoned");
+            // GETs held after the probe stop waiting for this upgrade and stay pending as
+            // ordinary polls (see `polling::get`).
+            self.0.transport_changed.notify_waiters();
         }
     }
 }

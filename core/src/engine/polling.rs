@@ -19,10 +19,24 @@ impl Drop for PendingGet<'_> {
     }
 }
 
+/// How long a GET that arrives after the probe was answered waits for the client's `5`
+/// before it is released with a noop. A client whose poll crossed the `3probe` waits for
+/// that poll to end before it sends `5`, so the GET must end soon (the reference server
+/// releases it with a noop on a 100 ms tick); a raw client that sends a GET next to its `5`
+/// has the `5` read well within this, and its GET refused.
+const HOLD_AFTER_PROBE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Answers a long-polling GET: every queued packet in one payload, waiting until there
 /// is at least one.
+///
+/// While the GET waits, the session may be upgraded (see `websocket::run_upgrade`): a GET
+/// pending when the probe is answered is released with a noop at once; a GET that arrives
+/// after the probe is held up to [`HOLD_AFTER_PROBE`], then released with a noop, or
+/// refused (400) if the upgrade completes first, as a GET arriving after the switch is.
+/// Either way it answers at the latest when the switch happens, and it leaves the queue
+/// to the WebSocket.
 pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
-    {
+    let (probes_seen, after_probe) = {
         let mut transport = lock(&session.transport);
         if transport.kind != Transport::Polling {
             return Err(StatusCode::BAD_REQUEST);
@@ -35,10 +49,40 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
             return Err(StatusCode::BAD_REQUEST);
         }
         transport.get_pending = true;
-    }
+        (transport.probes, transport.probed)
+    };
     let _pending = PendingGet(&session);
+    // Polled (and so registered with the timer) only for a GET that came after the probe.
+    let hold = tokio::time::sleep(HOLD_AFTER_PROBE);
+    tokio::pin!(hold);
+    let mut held = after_probe;
     loop {
-        let items = session.drain();
+        // Created before the state is read: a change made after the read wakes it.
+        let changed = session.transport_changed.notified();
+        let items = {
+            let transport = lock(&session.transport);
+            let hold_over = after_probe && !held && transport.probed;
+            if hold_over || transport.probes != probes_seen || transport.kind != Transport::Polling
+            {
+                // No probe answered since it arrived, yet on WebSocket: it came after the
+                // probe, alongside the client's `5`.
+                let refused =
+                    transport.probes == probes_seen && transport.kind != Transport::Polling;
+                drop(transport);
+                // This GET may have taken the queue's wake-up meant for the WebSocket task
+                // (both wait on `writable` around the switch): pass one on. At worst the
+                // WebSocket task makes one pass with nothing to write.
+                session.writable.notify_one();
+                return if refused {
+                    Err(StatusCode::BAD_REQUEST)
+                } else {
+                    Ok(Bytes::from_static(b"6"))
+                };
+            }
+            // Drained under the transport lock, so packets are never taken by a GET once the
+            // session is on WebSocket: from the switch on, they all go to the WebSocket task.
+            session.drain()
+        };
         if !items.is_empty() {
             // Even when the session is closing, the close packet goes in the next
             // response: clients handle Socket.IO packets a tick after Engine.IO ones, so a
@@ -53,11 +97,12 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
                 _ => Bytes::from_static(b"1"),
             });
         }
-        if lock(&session.transport).upgrading {
-            return Ok(Bytes::from_static(b"6"));
+        // `close` notifies both; queued packets notify `writable`.
+        tokio::select! {
+            _ = session.writable.notified() => {}
+            _ = changed => {}
+            () = &mut hold, if held => held = false,
         }
-        // `close` notifies `writable` too: one wake-up covers both.
-        session.writable.notified().await;
     }
 }
 

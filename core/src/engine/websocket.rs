@@ -10,7 +10,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{lock, Handshake, Heartbeat, Outbound, Session, Transport};
+use super::{lock, Handshake, Heartbeat, Outbound, Session, Transport, UpgradeClaim};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_text, open_packet, EnginePacket};
 use crate::server::{ConnectionGuard, ServerState};
@@ -72,28 +72,24 @@ pub(crate) fn run_direct(
 /// session keeps the heartbeat task it had on polling.
 #[allow(clippy::manual_async_fn)]
 pub(crate) fn run_upgrade(
-    session: Arc<Session>,
+    claim: UpgradeClaim,
     upgraded: Upgraded,
     guard: ConnectionGuard,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
+        let session = Arc::clone(claim.session());
         let config = ws_config(&session.server);
         let mut ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
         let timeout = session.server.config.upgrade_timeout;
-        let upgraded = tokio::time::timeout(timeout, probe(&mut ws, &session)).await;
-        let switched = {
-            let mut transport = lock(&session.transport);
-            transport.upgrading = false;
-            let ok = matches!(upgraded, Ok(Ok(()))) && !session.is_closed();
-            if ok {
-                transport.kind = Transport::WebSocket;
-            }
-            ok
-        };
+        let switched = matches!(
+            tokio::time::timeout(timeout, probe(&mut ws, &session)).await,
+            Ok(Ok(()))
+        );
+        // Ends the attempt; after a switch it changes nothing.
+        drop(claim);
         if !switched {
-            tracing::debug!(sid = %session.id, "upgrade abandoned");
             let _ = ws.close(None).await;
             return;
         }
@@ -104,24 +100,86 @@ pub(crate) fn run_upgrade(
     }
 }
 
-/// `2probe` → `3probe`, release the pending poll, then wait for `5`.
+/// A WebSocket that may not upgrade its session (already upgraded, or another WebSocket
+/// holds the upgrade): accepted, then closed at once, as the protocol has it. An HTTP error
+/// instead would throw in clients that attach no error handler to a WebSocket.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn refuse(
+    server: Arc<ServerState>,
+    upgraded: Upgraded,
+    guard: ConnectionGuard,
+) -> impl std::future::Future<Output = ()> + Send {
+    async move {
+        let _guard = guard;
+        let config = ws_config(&server);
+        let mut ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
+        if ws.close(None).await.is_err() {
+            return;
+        }
+        // Wait (bounded) for the client's close frame, so the connection ends with the
+        // closing handshake rather than a reset.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            while let Some(Ok(_)) = ws.next().await {}
+        })
+        .await;
+    }
+}
+
+/// `2probe` → `3probe`, release the pending poll, then wait for `5` and switch the session
+/// over. Gives up when the session closes meanwhile: nothing is left open for it.
 async fn probe(ws: &mut Ws, session: &Arc<Session>) -> Result<(), ()> {
-    match ws.next().await {
+    match next_unless_closed(ws, session).await {
         Some(Ok(Message::Text(text))) if text.as_str() == "2probe" => {}
         _ => return Err(()),
     }
     ws.send(Message::text("3probe")).await.map_err(|_| ())?;
-    lock(&session.transport).upgrading = true;
-    session.writable.notify_one();
+    {
+        let mut transport = lock(&session.transport);
+        transport.probes = transport.probes.wrapping_add(1);
+        transport.probed = true;
+    }
+    // Releases a pending GET with a noop.
+    session.transport_changed.notify_waiters();
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() == "5" => return Ok(()),
+        match next_unless_closed(ws, session).await {
+            Some(Ok(Message::Text(text))) if text.as_str() == "5" => {
+                // Switched in the same step that read `5`: a GET handled from here on finds
+                // the session on WebSocket. Under the transport lock, and only if the session
+                // is still open (`close` sets `closing` before it reads the transport).
+                let mut transport = lock(&session.transport);
+                if session.is_closed() {
+                    return Err(());
+                }
+                transport.kind = Transport::WebSocket;
+                drop(transport);
+                // GETs still pending answer now (noop, or 400 for one that came after the
+                // probe), and pass on any queue wake-up they took.
+                session.transport_changed.notify_waiters();
+                return Ok(());
+            }
             // A client may probe again; answer and keep waiting.
             Some(Ok(Message::Text(text))) if text.as_str() == "2probe" => {
                 ws.send(Message::text("3probe")).await.map_err(|_| ())?;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             _ => return Err(()),
+        }
+    }
+}
+
+/// The next message, or `None` once the session is closed (`close` wakes this).
+async fn next_unless_closed(ws: &mut Ws, session: &Session) -> WsMessage {
+    loop {
+        // Created before the check: a close after it wakes the wait below.
+        let changed = session.transport_changed.notified();
+        if session.is_closed() {
+            return None;
+        }
+        tokio::select! {
+            message = ws.next() => return message,
+            _ = changed => {}
         }
     }
 }
