@@ -116,7 +116,8 @@ typedef struct ferrosocket_ack ferrosocket_ack;
 // `_set_ping_interval_ms`, `_set_ping_timeout_ms`, `_set_connect_timeout_ms`,
 // `_set_shutdown_timeout_ms`, `_set_max_payload`, `_add_allowed_origin`,
 // `_allow_any_origin`, `_set_max_connections`, `_set_max_queued_packets`,
-// `_set_dispatch_threads`, `_set_io_threads`, `_set_max_queued_callbacks`.
+// `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
+// `_set_io_threads`, `_set_max_queued_callbacks`.
 typedef struct ferrosocket_config ferrosocket_config;
 
 // A client asking to join a namespace, borrowed by a connect callback: valid until the
@@ -222,8 +223,8 @@ const char *ferrosocket_version(void);
 // `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
 // timeout 20 s, connect timeout 45 s, shutdown timeout 10 s, max payload 1,000,000
 // bytes, same-origin browsers only, 100,000 connections, 1,024 queued packets per
-// client, 8 dispatch threads, I/O threads = CPUs (at most 4), 1,024 queued callbacks per
-// client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
+// client, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
+// CPUs (at most 4), 1,024 queued callbacks per client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
 ferrosocket_config *ferrosocket_config_new(void);
 
 // Frees a config. NULL is a no-op.
@@ -285,10 +286,25 @@ ferrosocket_result ferrosocket_config_set_max_connections(ferrosocket_config *co
 ferrosocket_result ferrosocket_config_set_max_queued_packets(ferrosocket_config *config,
                                                              size_t max);
 
-// Dispatch threads running callbacks: how many clients' callbacks run at once (at
-// least 1). Default 8.
+// Most dispatch threads running callbacks: how many clients' callbacks run at once (at
+// least 1). Default 64. The pool starts `_set_min_dispatch_threads` threads and starts
+// another whenever a client's callback is ready and every thread is busy, so callbacks
+// that block delay only their own client; at this cap callbacks wait their turn and a
+// warning is logged once per episode. The cap bounds the threads (a stack each) a flood
+// of blocking callbacks can make the server start.
 ferrosocket_result ferrosocket_config_set_dispatch_threads(ferrosocket_config *config,
                                                            size_t threads);
+
+// Dispatch threads started with the server and kept when idle (at least 1; more than
+// `_set_dispatch_threads` counts as that many). Default 4.
+ferrosocket_result ferrosocket_config_set_min_dispatch_threads(ferrosocket_config *config,
+                                                               size_t threads);
+
+// How long a dispatch thread above the minimum waits for work before it exits, in
+// milliseconds (at least 1). Default 30,000: bursts a few seconds apart reuse the same
+// threads, and a spike's threads are given back within a minute.
+ferrosocket_result ferrosocket_config_set_dispatch_idle_timeout_ms(ferrosocket_config *config,
+                                                                   uint64_t ms);
 
 // I/O (tokio worker) threads (at least 1). Default: the number of CPUs, at most 4.
 ferrosocket_result ferrosocket_config_set_io_threads(ferrosocket_config *config,

@@ -17,7 +17,8 @@ fn embedded() -> Arc<Embedded> {
     let options = EmbedOptions {
         io_threads: 1,
         dispatch_threads: 4,
-        max_queued_callbacks: 1024,
+        min_dispatch_threads: 4,
+        ..EmbedOptions::default()
     };
     Arc::new(Embedded::new(Config::default(), options, None).unwrap())
 }

@@ -36,7 +36,8 @@ async fn stop_ends_every_thread(io_threads: usize) {
     let options = EmbedOptions {
         io_threads,
         dispatch_threads: 4,
-        max_queued_callbacks: 1024,
+        min_dispatch_threads: 4,
+        ..EmbedOptions::default()
     };
     let embedded = Arc::new(Embedded::new(Config::default(), options, None).unwrap());
     embedded.on("/", "block", |_socket, _event| {

@@ -16,7 +16,8 @@ use crate::error::{fail, ferrosocket_result, guard, name_in, reference_mut, str_
 /// `_set_ping_interval_ms`, `_set_ping_timeout_ms`, `_set_connect_timeout_ms`,
 /// `_set_shutdown_timeout_ms`, `_set_max_payload`, `_add_allowed_origin`,
 /// `_allow_any_origin`, `_set_max_connections`, `_set_max_queued_packets`,
-/// `_set_dispatch_threads`, `_set_io_threads`, `_set_max_queued_callbacks`.
+/// `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
+/// `_set_io_threads`, `_set_max_queued_callbacks`.
 #[derive(Debug, Clone)]
 pub struct ferrosocket_config {
     pub(crate) builder: ConfigBuilder,
@@ -39,8 +40,8 @@ impl ferrosocket_config {
 /// `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
 /// timeout 20 s, connect timeout 45 s, shutdown timeout 10 s, max payload 1,000,000
 /// bytes, same-origin browsers only, 100,000 connections, 1,024 queued packets per
-/// client, 8 dispatch threads, I/O threads = CPUs (at most 4), 1,024 queued callbacks per
-/// client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
+/// client, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
+/// CPUs (at most 4), 1,024 queued callbacks per client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
     crate::error::guard_value("ferrosocket_config_new", std::ptr::null_mut(), || {
@@ -49,7 +50,11 @@ pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
             origins: AllowedOrigins::SameOrigin,
             host: "127.0.0.1".to_owned(),
             port: 0,
-            options: EmbedOptions::default(),
+            options: EmbedOptions {
+                // What the pool's saturation warning tells a C program to call.
+                dispatch_threads_option: "ferrosocket_config_set_dispatch_threads",
+                ..EmbedOptions::default()
+            },
         })))
     })
 }
@@ -265,8 +270,12 @@ pub extern "C" fn ferrosocket_config_set_max_queued_packets(
     })
 }
 
-/// Dispatch threads running callbacks: how many clients' callbacks run at once (at
-/// least 1). Default 8.
+/// Most dispatch threads running callbacks: how many clients' callbacks run at once (at
+/// least 1). Default 64. The pool starts `_set_min_dispatch_threads` threads and starts
+/// another whenever a client's callback is ready and every thread is busy, so callbacks
+/// that block delay only their own client; at this cap callbacks wait their turn and a
+/// warning is logged once per episode. The cap bounds the threads (a stack each) a flood
+/// of blocking callbacks can make the server start.
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_set_dispatch_threads(
     config: *mut ferrosocket_config,
@@ -276,6 +285,37 @@ pub extern "C" fn ferrosocket_config_set_dispatch_threads(
         c.options.dispatch_threads = at_least_one(threads, "dispatch threads")?;
         Ok(())
     })
+}
+
+/// Dispatch threads started with the server and kept when idle (at least 1; more than
+/// `_set_dispatch_threads` counts as that many). Default 4.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_min_dispatch_threads(
+    config: *mut ferrosocket_config,
+    threads: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_min_dispatch_threads", config, |c| {
+        c.options.min_dispatch_threads = at_least_one(threads, "min dispatch threads")?;
+        Ok(())
+    })
+}
+
+/// How long a dispatch thread above the minimum waits for work before it exits, in
+/// milliseconds (at least 1). Default 30,000: bursts a few seconds apart reuse the same
+/// threads, and a spike's threads are given back within a minute.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_dispatch_idle_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set(
+        "ferrosocket_config_set_dispatch_idle_timeout_ms",
+        config,
+        |c| {
+            c.options.dispatch_idle_timeout = millis(ms, "dispatch idle timeout")?;
+            Ok(())
+        },
+    )
 }
 
 /// I/O (tokio worker) threads (at least 1). Default: the number of CPUs, at most 4.

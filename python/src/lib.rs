@@ -118,9 +118,11 @@ impl NativeServer {
         max_http_buffer_size = 1_000_000,
         connect_timeout = 45.0,
         path = "socket.io",
-        handler_threads = 8,
+        handler_threads = 64,
         max_connections = 100_000,
         max_queued_packets = 1024,
+        min_handler_threads = 4,
+        handler_idle_timeout = 30.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -133,10 +135,18 @@ impl NativeServer {
         handler_threads: usize,
         max_connections: usize,
         max_queued_packets: usize,
+        min_handler_threads: usize,
+        handler_idle_timeout: f64,
     ) -> PyResult<Self> {
         if handler_threads == 0 {
             return Err(PyValueError::new_err("handler_threads must be at least 1"));
         }
+        if min_handler_threads == 0 {
+            return Err(PyValueError::new_err(
+                "min_handler_threads must be at least 1",
+            ));
+        }
+        let handler_idle_timeout = seconds("handler_idle_timeout", handler_idle_timeout)?;
         let config = Config::builder()
             .allowed_origins(origins(cors_allowed_origins)?)
             .ping_interval(seconds("ping_interval", ping_interval)?)
@@ -147,8 +157,14 @@ impl NativeServer {
             .max_connections(max_connections)
             .max_queued_packets(max_queued_packets)
             .build();
+        // `handler_threads` keeps its meaning, how many clients' handlers run at once,
+        // now as the pool's cap; the pool keeps `min_handler_threads` (at most that many)
+        // and grows only while every thread is busy.
         let options = EmbedOptions {
             dispatch_threads: handler_threads,
+            min_dispatch_threads: min_handler_threads,
+            dispatch_idle_timeout: handler_idle_timeout,
+            dispatch_threads_option: "Server(handler_threads=...)",
             ..EmbedOptions::default()
         };
         // The GIL is taken once per run of ready callbacks, and released between runs,

@@ -23,6 +23,8 @@ int main(void) {
   ferrosocket_config *config = ferrosocket_config_new();
   CHECK_RC(ferrosocket_config_set_ping_interval_ms(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
   CHECK_RC(ferrosocket_config_set_dispatch_threads(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(ferrosocket_config_set_min_dispatch_threads(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_RC(ferrosocket_config_set_dispatch_idle_timeout_ms(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
   CHECK_RC(ferrosocket_config_set_host(config, NULL, 3), FERROSOCKET_RESULT_NULL_ARGUMENT);
   CHECK_RC(ferrosocket_config_set_host(config, "\xff\xfe", 2), FERROSOCKET_RESULT_INVALID_UTF8);
   CHECK_OK(ferrosocket_config_set_host(config, FERROSOCKET_STR("127.0.0.1")));
@@ -37,6 +39,8 @@ int main(void) {
   CHECK_OK(ferrosocket_config_set_max_queued_packets(config, 100));
   CHECK_OK(ferrosocket_config_set_io_threads(config, 1));
   CHECK_OK(ferrosocket_config_set_dispatch_threads(config, 2));
+  CHECK_OK(ferrosocket_config_set_min_dispatch_threads(config, 1));
+  CHECK_OK(ferrosocket_config_set_dispatch_idle_timeout_ms(config, 500));
   CHECK_OK(ferrosocket_config_set_max_queued_callbacks(config, 10));
   CHECK_OK(ferrosocket_config_set_shutdown_timeout_ms(config, 1000));
 

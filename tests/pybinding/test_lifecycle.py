@@ -111,6 +111,10 @@ def test_bad_options() -> None:
         ferrosocket.Server(ping_interval=-1)
     with pytest.raises(ValueError):
         ferrosocket.Server(handler_threads=0)
+    with pytest.raises(ValueError):
+        ferrosocket.Server(min_handler_threads=0)
+    with pytest.raises(ValueError):
+        ferrosocket.Server(handler_idle_timeout=-1)
     with pytest.raises(TypeError):
         ferrosocket.Server(cors_allowed_origins=5)  # type: ignore[arg-type]
     with pytest.raises(TypeError):

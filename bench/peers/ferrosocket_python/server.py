@@ -25,7 +25,7 @@ def parse():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--handler-threads", type=int, default=8,
-                   help="dispatch threads running handlers (the binding's default is 8)")
+                   help="most dispatch threads running handlers (the binding's default is 64)")
     return p.parse_args()
 
 

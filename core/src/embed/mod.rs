@@ -7,7 +7,8 @@
 //! - a [`DispatchPool`] of OS threads (`ferrosocket-dispatch-N`) that runs the binding's
 //!   blocking callbacks, never on a tokio thread. One client's callbacks run one at a
 //!   time, in the order its packets arrived; different clients run in parallel, so one
-//!   slow callback (a database call) delays only its own client;
+//!   slow callback (a database call) delays only its own client. The pool grows while
+//!   every thread is busy, up to a cap, and shrinks when idle;
 //! - start, stop and drop that end every thread it started.
 //!
 //! Emitting, joining, leaving and disconnecting go through the [`Server`] handle from any
@@ -25,7 +26,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use log::{set_log_sink, LogError, LogSink};
-pub use pool::{on_dispatch_thread, DispatchPool, Job, Scope, SubmitError, ThreadScope};
+pub use pool::{
+    on_dispatch_thread, DispatchPool, Job, PoolOptions, PoolStats, Scope, SubmitError, ThreadScope,
+};
 
 use crate::error::{ConnectRefused, DisconnectReason, ServerError};
 use crate::namespace::Auth;
@@ -44,9 +47,36 @@ pub struct EmbedOptions {
     /// a thousand busy connections wait ~150 ms at a time (its local run queue holds
     /// 256 tasks, the overflow is polled only now and then).
     pub io_threads: usize,
-    /// Dispatch threads for blocking callbacks: how many clients' callbacks can run at
-    /// once. Default: 8.
+    /// Most dispatch threads: how many clients' callbacks can run at once. Default: 64.
+    ///
+    /// The pool starts `min_dispatch_threads` and starts one more whenever a client's
+    /// callback is ready and every thread is busy running one, so callbacks that block
+    /// (a sleep, a slow database) hold only their own client's thread, not everyone's.
+    /// At this cap callbacks wait their turn, in order, and one warning per episode says
+    /// so. The cap is what stops a flood of blocking callbacks (many clients, or one
+    /// attacker with many connections, each sending an event whose handler waits) from
+    /// starting threads without bound: each costs a stack (2 MiB of address space, the
+    /// pages it touches resident) and, in Python, an interpreter thread state. 64 covers
+    /// the connections of a typical database pool, past which handlers would queue on
+    /// the database anyway. Python handlers that wait on I/O release the GIL, so these
+    /// threads do wait in parallel; CPU-bound handlers take turns on the GIL whatever
+    /// the count. Values below 1 count as 1.
     pub dispatch_threads: usize,
+    /// Dispatch threads started with the server and kept when idle. Default: 4, capped
+    /// at `dispatch_threads`; values below 1 count as 1. A few warm threads serve the
+    /// usual load without starting any; at least one always exists, so queued
+    /// callbacks drain even when the system refuses to start more threads.
+    pub min_dispatch_threads: usize,
+    /// How long a dispatch thread above `min_dispatch_threads` waits for work before it
+    /// exits. Default: 30 s. Long enough that bursts a few seconds apart reuse the same
+    /// threads instead of starting and ending them each time (starting one costs tens
+    /// of microseconds, and a Python thread state); short enough that one spike (a slow
+    /// database for a minute) gives its threads back soon after. `Duration::MAX`: never.
+    pub dispatch_idle_timeout: Duration,
+    /// The setting that raises `dispatch_threads`, as the saturation warning names it:
+    /// each binding puts its own spelling (`handler_threads` in Python). Default:
+    /// `"EmbedOptions::dispatch_threads"`.
+    pub dispatch_threads_option: &'static str,
     /// Callbacks waiting per client. A client whose callbacks fall this far behind is
     /// disconnected (`client too slow`) instead of queueing without bound. Default: 1024.
     pub max_queued_callbacks: usize,
@@ -57,7 +87,10 @@ impl Default for EmbedOptions {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Self {
             io_threads: cpus.clamp(1, 4),
-            dispatch_threads: 8,
+            dispatch_threads: 64,
+            min_dispatch_threads: 4,
+            dispatch_idle_timeout: Duration::from_secs(30),
+            dispatch_threads_option: "EmbedOptions::dispatch_threads",
             max_queued_callbacks: 1024,
         }
     }
@@ -164,8 +197,13 @@ impl Embedded {
             inner(run);
         });
         let pool = DispatchPool::with_thread_scope(
-            options.dispatch_threads,
-            options.max_queued_callbacks,
+            PoolOptions {
+                min_threads: options.min_dispatch_threads,
+                max_threads: options.dispatch_threads,
+                idle_timeout: options.dispatch_idle_timeout,
+                max_per_lane: options.max_queued_callbacks,
+                cap_option: options.dispatch_threads_option,
+            },
             scope,
             thread_scope,
         )?;
@@ -291,6 +329,13 @@ impl Embedded {
     /// Whether [`stop`](Self::stop) has run: a stopped server cannot be started again.
     pub fn is_stopped(&self) -> bool {
         self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The dispatch pool's threads and queues now: how many threads run, how many are
+    /// busy, how many clients wait for one, and how often every thread was busy at the
+    /// cap.
+    pub fn dispatch_stats(&self) -> PoolStats {
+        self.pool.stats()
     }
 
     /// Runs `job` on a dispatch thread, in order with the callbacks of the client whose

@@ -11,9 +11,13 @@
 
     sio.run("127.0.0.1", 5000)
 
-Handlers run on the server's handler threads (``handler_threads``), never on its I/O
-threads. One client's handlers run one at a time, in arrival order; different clients'
-handlers run in parallel, so a handler that waits on a database delays only its client.
+Handlers run on the server's handler threads, never on its I/O threads. One client's
+handlers run one at a time, in arrival order; different clients' handlers run in
+parallel, so a handler that waits on a database delays only its client. The server keeps
+``min_handler_threads`` (4) and starts another thread whenever a client's handler is
+ready and every thread is busy, up to ``handler_threads`` (64); past that, handlers wait
+their turn and a WARNING says so once per episode. Threads above the minimum exit after
+``handler_idle_timeout`` (30 s) with nothing to do.
 Exceptions raised by handlers are logged with their traceback to the ``ferrosocket``
 logger and the server goes on.
 """
@@ -93,15 +97,25 @@ class Server:
 
     Options (python-socketio's names): ``cors_allowed_origins`` (None = same origin only,
     ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
-    ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``,
-    ``handler_threads`` (how many clients' handlers run at once), ``logger`` (the
-    server's own messages go to the ``ferrosocket`` logger tree, e.g.
+    ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``, ``logger``
+    (the server's own messages go to the ``ferrosocket`` logger tree, e.g.
     ``ferrosocket.engine.websocket``: WARNING and above always; with True also INFO, or
     whatever lower level that logger was given first), ``max_connections`` (TCP
     connections beyond it are closed as they arrive), ``max_queued_packets`` (a client whose
     outgoing queue holds more is disconnected as too slow), ``static_dir`` (a directory whose
     files are served to every HTTP request outside ``path``; ``/`` serves
     ``index.html``).
+
+    Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
+    run at once, the most threads the server starts for them. It keeps
+    ``min_handler_threads`` (default 4, at most ``handler_threads``) and starts one more
+    whenever a client's handler is ready and every thread is busy, e.g. blocked in
+    ``time.sleep`` or a database call (both release the GIL, so blocked handlers do wait
+    in parallel). At the cap, handlers wait their turn in order, and one WARNING per
+    episode on the ``ferrosocket`` logger says so and names ``handler_threads``. A thread
+    above the minimum that had nothing to do for ``handler_idle_timeout`` seconds
+    (default 30) exits. The cap bounds what a flood of slow handlers costs: each thread
+    holds a stack and a Python thread state.
     """
 
     def __init__(
@@ -112,11 +126,13 @@ class Server:
         max_http_buffer_size: int = 1_000_000,
         connect_timeout: float = 45,
         path: str = "socket.io",
-        handler_threads: int = 8,
+        handler_threads: int = 64,
         max_connections: int = 100_000,
         max_queued_packets: int = 1024,
         logger: bool = False,
         static_dir: Optional[str] = None,
+        min_handler_threads: int = 4,
+        handler_idle_timeout: float = 30,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -128,6 +144,8 @@ class Server:
             handler_threads=handler_threads,
             max_connections=max_connections,
             max_queued_packets=max_queued_packets,
+            min_handler_threads=min_handler_threads,
+            handler_idle_timeout=float(handler_idle_timeout),
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)

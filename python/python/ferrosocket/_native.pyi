@@ -19,9 +19,11 @@ class Server:
         max_http_buffer_size: int = 1000000,
         connect_timeout: float = 45.0,
         path: str = "socket.io",
-        handler_threads: int = 8,
+        handler_threads: int = 64,
         max_connections: int = 100000,
         max_queued_packets: int = 1024,
+        min_handler_threads: int = 4,
+        handler_idle_timeout: float = 30.0,
     ) -> "Server": ...
     def register(
         self, kind: str, namespace: str, event: str, handler: Callable[..., Any]
