@@ -15,7 +15,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use ferrosocket::embed::{EmbedOptions, Embedded, Scope, ThreadScope};
-use ferrosocket::{AckError, AllowedOrigins, Config, Namespace, Sid, Socket};
+use ferrosocket::{AckError, AllowedHosts, AllowedOrigins, Config, Namespace, Sid, Socket};
 use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
@@ -119,10 +119,15 @@ impl NativeServer {
         connect_timeout = 45.0,
         path = "socket.io",
         handler_threads = 64,
-        max_connections = 100_000,
+        max_connections = None,
         max_queued_packets = 1024,
         min_handler_threads = 4,
         handler_idle_timeout = 30.0,
+        max_queued_bytes = 4_194_304,
+        max_queue_age = 20.0,
+        header_timeout = 30.0,
+        body_timeout = 20.0,
+        allowed_hosts = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -133,10 +138,15 @@ impl NativeServer {
         connect_timeout: f64,
         path: &str,
         handler_threads: usize,
-        max_connections: usize,
+        max_connections: Option<usize>,
         max_queued_packets: usize,
         min_handler_threads: usize,
         handler_idle_timeout: f64,
+        max_queued_bytes: usize,
+        max_queue_age: f64,
+        header_timeout: f64,
+        body_timeout: f64,
+        allowed_hosts: Option<Vec<String>>,
     ) -> PyResult<Self> {
         if handler_threads == 0 {
             return Err(PyValueError::new_err("handler_threads must be at least 1"));
@@ -147,16 +157,25 @@ impl NativeServer {
             ));
         }
         let handler_idle_timeout = seconds("handler_idle_timeout", handler_idle_timeout)?;
-        let config = Config::builder()
+        let mut builder = Config::builder()
             .allowed_origins(origins(cors_allowed_origins)?)
             .ping_interval(seconds("ping_interval", ping_interval)?)
             .ping_timeout(seconds("ping_timeout", ping_timeout)?)
             .connect_timeout(seconds("connect_timeout", connect_timeout)?)
             .max_payload(max_http_buffer_size)
             .path(path)
-            .max_connections(max_connections)
             .max_queued_packets(max_queued_packets)
-            .build();
+            .max_queued_bytes(max_queued_bytes)
+            .max_queue_age(seconds("max_queue_age", max_queue_age)?)
+            .header_timeout(seconds("header_timeout", header_timeout)?)
+            .body_timeout(seconds("body_timeout", body_timeout)?);
+        if let Some(max) = max_connections {
+            builder = builder.max_connections(max);
+        }
+        if let Some(hosts) = allowed_hosts {
+            builder = builder.allowed_hosts(AllowedHosts::new(hosts));
+        }
+        let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,
         // now as the pool's cap; the pool keeps `min_handler_threads` (at most that many)
         // and grows only while every thread is busy.

@@ -4,7 +4,8 @@ Engine.IO) drive ``ferrosocket.Server`` exactly as they drive the Rust test serv
 
     python tests/pybinding/spec_server.py [--host H] [--port P] [--ping-interval MS]
         [--ping-timeout MS] [--connect-timeout MS] [--max-payload BYTES] [--cors ORIGIN]...
-        [--max-connections N] [--queue N]
+        [--max-connections N] [--queue N] [--queue-bytes BYTES] [--queue-age MS]
+        [--header-timeout MS] [--body-timeout MS] [--allowed-host HOST]...
 
 Prints ``LISTENING 127.0.0.1:<port>``; SIGTERM / SIGINT stop it (exit 0).
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import logging
 import signal
 import sys
 import threading
@@ -40,8 +42,13 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--connect-timeout", type=ms, default=45.0)
     p.add_argument("--max-payload", type=int, default=1_000_000)
     p.add_argument("--cors", action="append", default=[])
-    p.add_argument("--max-connections", type=int, default=100_000)
+    p.add_argument("--max-connections", type=int, default=None)
     p.add_argument("--queue", type=int, default=1024)
+    p.add_argument("--queue-bytes", type=int, default=4 * 1024 * 1024)
+    p.add_argument("--queue-age", type=ms, default=20.0)
+    p.add_argument("--header-timeout", type=ms, default=30.0)
+    p.add_argument("--body-timeout", type=ms, default=20.0)
+    p.add_argument("--allowed-host", action="append", default=None)
     return p.parse_args(argv)
 
 
@@ -68,6 +75,14 @@ def create(options: argparse.Namespace) -> ferrosocket.Server:
         max_http_buffer_size=options.max_payload,
         max_connections=options.max_connections,
         max_queued_packets=options.queue,
+        max_queued_bytes=options.queue_bytes,
+        max_queue_age=options.queue_age,
+        header_timeout=options.header_timeout,
+        body_timeout=options.body_timeout,
+        allowed_hosts=options.allowed_host,
+        # The suites read the server's reasons (a client closed, a request refused) from
+        # its log, as they read the Rust test server's.
+        logger=True,
         handler_threads=16,
     )
     log: Deque[Dict[str, str]] = collections.deque(maxlen=100)
@@ -220,6 +235,7 @@ def create(options: argparse.Namespace) -> ferrosocket.Server:
 
 def main(argv: Optional[List[str]] = None) -> int:
     options = parse(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     sio = create(options)
     stopping = threading.Event()
 

@@ -101,8 +101,14 @@ class Server:
     (the server's own messages go to the ``ferrosocket`` logger tree, e.g.
     ``ferrosocket.engine.websocket``: WARNING and above always; with True also INFO, or
     whatever lower level that logger was given first), ``max_connections`` (TCP
-    connections beyond it are closed as they arrive), ``max_queued_packets`` (a client whose
-    outgoing queue holds more is disconnected as too slow), ``static_dir`` (a directory whose
+    connections beyond it are closed as they arrive; by default the process's open-file
+    limit less a tenth, so descriptors never run out first), ``max_queued_packets``,
+    ``max_queued_bytes`` (default 4 MiB) and ``max_queue_age`` (seconds, default 20): a
+    client whose outgoing queue holds more packets or bytes, or whose oldest queued packet
+    is older, is disconnected as too slow; ``header_timeout`` (default 30 s) and
+    ``body_timeout`` (default 20 s: a long-polling POST whose body trickles in longer is
+    answered 408); ``allowed_hosts`` (a list of ``Host`` names to serve, ``.example.com``
+    for a domain and its subdomains, against DNS rebinding; default: any), ``static_dir`` (a directory whose
     files are served to every HTTP request outside ``path``; ``/`` serves
     ``index.html``).
 
@@ -127,12 +133,17 @@ class Server:
         connect_timeout: float = 45,
         path: str = "socket.io",
         handler_threads: int = 64,
-        max_connections: int = 100_000,
+        max_connections: Optional[int] = None,
         max_queued_packets: int = 1024,
         logger: bool = False,
         static_dir: Optional[str] = None,
         min_handler_threads: int = 4,
         handler_idle_timeout: float = 30,
+        max_queued_bytes: int = 4 * 1024 * 1024,
+        max_queue_age: float = 20,
+        header_timeout: float = 30,
+        body_timeout: float = 20,
+        allowed_hosts: Optional[List[str]] = None,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -146,6 +157,11 @@ class Server:
             max_queued_packets=max_queued_packets,
             min_handler_threads=min_handler_threads,
             handler_idle_timeout=float(handler_idle_timeout),
+            max_queued_bytes=max_queued_bytes,
+            max_queue_age=float(max_queue_age),
+            header_timeout=float(header_timeout),
+            body_timeout=float(body_timeout),
+            allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)

@@ -20,10 +20,15 @@ class Server:
         connect_timeout: float = 45.0,
         path: str = "socket.io",
         handler_threads: int = 64,
-        max_connections: int = 100000,
+        max_connections: Optional[int] = None,
         max_queued_packets: int = 1024,
         min_handler_threads: int = 4,
         handler_idle_timeout: float = 30.0,
+        max_queued_bytes: int = 4194304,
+        max_queue_age: float = 20.0,
+        header_timeout: float = 30.0,
+        body_timeout: float = 20.0,
+        allowed_hosts: Optional[Sequence[str]] = None,
     ) -> "Server": ...
     def register(
         self, kind: str, namespace: str, event: str, handler: Callable[..., Any]
