@@ -115,8 +115,9 @@ typedef struct ferrosocket_ack ferrosocket_ack;
 // Methods: `ferrosocket_config_set_host`, `_set_port`, `_set_path`,
 // `_set_ping_interval_ms`, `_set_ping_timeout_ms`, `_set_connect_timeout_ms`,
 // `_set_shutdown_timeout_ms`, `_set_max_payload`, `_add_allowed_origin`,
-// `_allow_any_origin`, `_set_max_connections`, `_set_max_queued_packets`,
-// `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
+// `_allow_any_origin`, `_add_allowed_host`, `_set_max_connections`,
+// `_set_max_queued_packets`, `_set_max_queued_bytes`, `_set_max_queue_age_ms`,
+// `_set_header_timeout_ms`, `_set_body_timeout_ms`, `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
 // `_set_io_threads`, `_set_max_queued_callbacks`.
 typedef struct ferrosocket_config ferrosocket_config;
 
@@ -222,8 +223,9 @@ const char *ferrosocket_version(void);
 // A config with every default: host `127.0.0.1`, port 0 (any free port: read it with
 // `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
 // timeout 20 s, connect timeout 45 s, shutdown timeout 10 s, max payload 1,000,000
-// bytes, same-origin browsers only, 100,000 connections, 1,024 queued packets per
-// client, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
+// bytes, same-origin browsers only, every `Host`, connections up to the open-file limit
+// less a tenth, 1,024 queued packets / 4 MiB / 20 s of queue per client, header timeout
+// 30 s, body timeout 20 s, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
 // CPUs (at most 4), 1,024 queued callbacks per client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
 ferrosocket_config *ferrosocket_config_new(void);
 
@@ -277,7 +279,36 @@ ferrosocket_result ferrosocket_config_add_allowed_origin(ferrosocket_config *con
 // Allows browser pages from any origin (`*`). Overrides `_add_allowed_origin`.
 ferrosocket_result ferrosocket_config_allow_any_origin(ferrosocket_config *config);
 
-// Most TCP connections open at once (at least 1). Default 100,000.
+// Serves only requests whose `Host` header names `host` (no port: `example.com`,
+// `127.0.0.1`; `.example.com` for the domain and its subdomains; `*` for any), against
+// DNS rebinding. Call once per host. Other requests get 400. Default: every host.
+ferrosocket_result ferrosocket_config_add_allowed_host(ferrosocket_config *config,
+                                                       const char *host,
+                                                       size_t host_len);
+
+// Most bytes waiting to be written to one client (at least 1, at most 4 GiB); a client
+// over it is disconnected (`client too slow`). Default 4 MiB.
+ferrosocket_result ferrosocket_config_set_max_queued_bytes(ferrosocket_config *config,
+                                                           size_t bytes);
+
+// Longest a packet may wait in a client's queue (at least 1 ms); a client whose oldest
+// queued packet is older is disconnected (`client too slow`). Default 20,000 ms.
+ferrosocket_result ferrosocket_config_set_max_queue_age_ms(ferrosocket_config *config,
+                                                           uint64_t ms);
+
+// How long a client may take to send a request's headers (at least 1 ms). Default
+// 30,000 ms.
+ferrosocket_result ferrosocket_config_set_header_timeout_ms(ferrosocket_config *config,
+                                                            uint64_t ms);
+
+// How long a long-polling POST may take to send its body (at least 1 ms): past it, 408
+// and the session is closed. Default 20,000 ms.
+ferrosocket_result ferrosocket_config_set_body_timeout_ms(ferrosocket_config *config,
+                                                          uint64_t ms);
+
+// Most TCP connections open at once (at least 1). Default: the process's open-file
+// limit (soft `RLIMIT_NOFILE`) less a tenth, at least 32 kept back for the rest of the
+// program, read when the server starts; 100,000 if it cannot be read.
 ferrosocket_result ferrosocket_config_set_max_connections(ferrosocket_config *config,
                                                           size_t max);
 

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use ferrosocket::embed::EmbedOptions;
-use ferrosocket::{AllowedOrigins, Config, ConfigBuilder};
+use ferrosocket::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder};
 
 use crate::error::{fail, ferrosocket_result, guard, name_in, reference_mut, str_in, Result};
 
@@ -15,13 +15,16 @@ use crate::error::{fail, ferrosocket_result, guard, name_in, reference_mut, str_
 /// Methods: `ferrosocket_config_set_host`, `_set_port`, `_set_path`,
 /// `_set_ping_interval_ms`, `_set_ping_timeout_ms`, `_set_connect_timeout_ms`,
 /// `_set_shutdown_timeout_ms`, `_set_max_payload`, `_add_allowed_origin`,
-/// `_allow_any_origin`, `_set_max_connections`, `_set_max_queued_packets`,
-/// `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
+/// `_allow_any_origin`, `_add_allowed_host`, `_set_max_connections`,
+/// `_set_max_queued_packets`, `_set_max_queued_bytes`, `_set_max_queue_age_ms`,
+/// `_set_header_timeout_ms`, `_set_body_timeout_ms`, `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
 /// `_set_io_threads`, `_set_max_queued_callbacks`.
 #[derive(Debug, Clone)]
 pub struct ferrosocket_config {
     pub(crate) builder: ConfigBuilder,
     pub(crate) origins: AllowedOrigins,
+    /// `Host` names to serve (`_add_allowed_host`); empty: every host.
+    pub(crate) hosts: Vec<String>,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) options: EmbedOptions,
@@ -29,18 +32,20 @@ pub struct ferrosocket_config {
 
 impl ferrosocket_config {
     pub(crate) fn build(&self) -> Config {
-        self.builder
-            .clone()
-            .allowed_origins(self.origins.clone())
-            .build()
+        let mut builder = self.builder.clone().allowed_origins(self.origins.clone());
+        if !self.hosts.is_empty() {
+            builder = builder.allowed_hosts(AllowedHosts::new(self.hosts.iter().cloned()));
+        }
+        builder.build()
     }
 }
 
 /// A config with every default: host `127.0.0.1`, port 0 (any free port: read it with
 /// `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
 /// timeout 20 s, connect timeout 45 s, shutdown timeout 10 s, max payload 1,000,000
-/// bytes, same-origin browsers only, 100,000 connections, 1,024 queued packets per
-/// client, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
+/// bytes, same-origin browsers only, every `Host`, connections up to the open-file limit
+/// less a tenth, 1,024 queued packets / 4 MiB / 20 s of queue per client, header timeout
+/// 30 s, body timeout 20 s, 4 to 64 dispatch threads (idle ones above 4 exit after 30 s), I/O threads =
 /// CPUs (at most 4), 1,024 queued callbacks per client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
@@ -48,6 +53,7 @@ pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
         Ok(Box::into_raw(Box::new(ferrosocket_config {
             builder: Config::builder(),
             origins: AllowedOrigins::SameOrigin,
+            hosts: Vec::new(),
             host: "127.0.0.1".to_owned(),
             port: 0,
             options: EmbedOptions {
@@ -243,7 +249,81 @@ pub extern "C" fn ferrosocket_config_allow_any_origin(
     })
 }
 
-/// Most TCP connections open at once (at least 1). Default 100,000.
+/// Serves only requests whose `Host` header names `host` (no port: `example.com`,
+/// `127.0.0.1`; `.example.com` for the domain and its subdomains; `*` for any), against
+/// DNS rebinding. Call once per host. Other requests get 400. Default: every host.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_add_allowed_host(
+    config: *mut ferrosocket_config,
+    host: *const c_char,
+    host_len: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_add_allowed_host", config, |c| {
+        let host = name_in(host, host_len, "host")?.to_owned();
+        c.hosts.push(host);
+        Ok(())
+    })
+}
+
+/// Most bytes waiting to be written to one client (at least 1, at most 4 GiB); a client
+/// over it is disconnected (`client too slow`). Default 4 MiB.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_queued_bytes(
+    config: *mut ferrosocket_config,
+    bytes: usize,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_queued_bytes", config, |c| {
+        let n = at_least_one(bytes, "max queued bytes")?;
+        update(c, |b| b.max_queued_bytes(n));
+        Ok(())
+    })
+}
+
+/// Longest a packet may wait in a client's queue (at least 1 ms); a client whose oldest
+/// queued packet is older is disconnected (`client too slow`). Default 20,000 ms.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_max_queue_age_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_max_queue_age_ms", config, |c| {
+        let age = millis(ms, "max queue age")?;
+        update(c, |b| b.max_queue_age(age));
+        Ok(())
+    })
+}
+
+/// How long a client may take to send a request's headers (at least 1 ms). Default
+/// 30,000 ms.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_header_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_header_timeout_ms", config, |c| {
+        let timeout = millis(ms, "header timeout")?;
+        update(c, |b| b.header_timeout(timeout));
+        Ok(())
+    })
+}
+
+/// How long a long-polling POST may take to send its body (at least 1 ms): past it, 408
+/// and the session is closed. Default 20,000 ms.
+#[no_mangle]
+pub extern "C" fn ferrosocket_config_set_body_timeout_ms(
+    config: *mut ferrosocket_config,
+    ms: u64,
+) -> ferrosocket_result {
+    set("ferrosocket_config_set_body_timeout_ms", config, |c| {
+        let timeout = millis(ms, "body timeout")?;
+        update(c, |b| b.body_timeout(timeout));
+        Ok(())
+    })
+}
+
+/// Most TCP connections open at once (at least 1). Default: the process's open-file
+/// limit (soft `RLIMIT_NOFILE`) less a tenth, at least 32 kept back for the rest of the
+/// program, read when the server starts; 100,000 if it cannot be read.
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_set_max_connections(
     config: *mut ferrosocket_config,

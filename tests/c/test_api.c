@@ -37,6 +37,17 @@ int main(void) {
   CHECK_OK(ferrosocket_config_allow_any_origin(config));
   CHECK_OK(ferrosocket_config_set_max_connections(config, 100));
   CHECK_OK(ferrosocket_config_set_max_queued_packets(config, 100));
+  CHECK_RC(ferrosocket_config_set_max_queued_bytes(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_OK(ferrosocket_config_set_max_queued_bytes(config, 1 << 20));
+  CHECK_RC(ferrosocket_config_set_max_queue_age_ms(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_OK(ferrosocket_config_set_max_queue_age_ms(config, 5000));
+  CHECK_RC(ferrosocket_config_set_header_timeout_ms(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_OK(ferrosocket_config_set_header_timeout_ms(config, 10000));
+  CHECK_RC(ferrosocket_config_set_body_timeout_ms(config, 0), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_OK(ferrosocket_config_set_body_timeout_ms(config, 10000));
+  CHECK_RC(ferrosocket_config_add_allowed_host(config, NULL, 1), FERROSOCKET_RESULT_NULL_ARGUMENT);
+  CHECK_OK(ferrosocket_config_add_allowed_host(config, FERROSOCKET_STR("127.0.0.1")));
+  CHECK_OK(ferrosocket_config_add_allowed_host(config, FERROSOCKET_STR("localhost")));
   CHECK_OK(ferrosocket_config_set_io_threads(config, 1));
   CHECK_OK(ferrosocket_config_set_dispatch_threads(config, 2));
   CHECK_OK(ferrosocket_config_set_min_dispatch_threads(config, 1));
