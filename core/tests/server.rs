@@ -692,3 +692,35 @@ async fn max_connections_closes_the_extra_ones() {
     }
     running.shutdown().await;
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_dir_does_not_follow_links_out_of_its_directory() {
+    let root = std::env::temp_dir().join(format!("ferrosocket-serve-dir-{}", std::process::id()));
+    let (served, outside) = (root.join("static"), root.join("secret"));
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(served.join("index.html"), "<p>hi</p>").unwrap();
+    std::fs::write(outside.join("key.txt"), "secret").unwrap();
+    std::os::unix::fs::symlink(outside.join("key.txt"), served.join("key.txt")).unwrap();
+    std::os::unix::fs::symlink(&outside, served.join("up")).unwrap();
+    std::os::unix::fs::symlink(served.join("index.html"), served.join("alias.html")).unwrap();
+
+    let server = Server::new(Config::default());
+    let files = ferrosocket::serve_dir(&served);
+    server.set_fallback(move |req| files(req));
+    let running = start(server).await;
+    let get = |path: &'static str| http(running.addr, "GET", path, &[], Bytes::new());
+    assert_eq!(get("/").await.0, 200);
+    assert_eq!(
+        get("/alias.html").await.0,
+        200,
+        "a link that stays inside is served"
+    );
+    let (status, _, body) = get("/key.txt").await;
+    assert_eq!((status, &body[..]), (404, &b"Not Found"[..]));
+    assert_eq!(get("/up/key.txt").await.0, 404);
+    assert_eq!(get("/missing.html").await.0, 404);
+    running.shutdown().await;
+    std::fs::remove_dir_all(&root).unwrap();
+}
