@@ -708,7 +708,7 @@ async fn serve_dir_does_not_follow_links_out_of_its_directory() {
 
     let server = Server::new(Config::default());
     let files = ferrosocket::serve_dir(&served);
-    server.set_fallback(move |req| files(req));
+    server.set_fallback(files);
     let running = start(server).await;
     let get = |path: &'static str| http(running.addr, "GET", path, &[], Bytes::new());
     assert_eq!(get("/").await.0, 200);
