@@ -187,6 +187,7 @@ impl BinaryAssembler {
         self.limit = bytes;
         if self.buffered > bytes {
             self.packet = None;
+            self.received = Vec::new();
             return Err(SocketError::TooLarge { limit: bytes });
         }
         Ok(())
@@ -826,6 +827,16 @@ mod tests {
         };
         assert_eq!(asm.namespace(), "/n");
         assert!(asm.limit(4).is_err(), "the text alone is over the limit");
+
+        // A limit set late, below what is already held, gives that back too.
+        let Decoded::Partial(mut asm) = decode(r#"52-["x",{"_placeholder":true,"num":0}]"#)
+        else {
+            panic!("expected partial");
+        };
+        assert_eq!(asm.push(Bytes::from(vec![7; 1000])), Ok(None));
+        assert!(asm.limit(10).is_err());
+        assert!(asm.received.is_empty(), "nothing is held after the error");
+        assert_eq!(asm.push(Bytes::new()), Err(SocketError::UnexpectedBinary));
     }
 
     #[test]
