@@ -261,7 +261,7 @@ fn assemble(
     check_complete: bool,
 ) -> Outcome {
     let Ok(Decoded::Partial(mut assembler)) = socket::decode(text) else {
-        panic!("{text:?} decoded as a partial packet before");
+        panic!("{text:?} no longer decodes as a partial packet");
     };
     let expected = announced(text).expect("partial packets are binary packets");
     assert!(expected > 0, "{text:?}");
