@@ -1,15 +1,19 @@
-//! Helpers shared by the fuzz targets in `fuzz_targets/`.
+//! The fuzz targets ([`targets`]) and the helpers they share.
 //!
 //! The targets assert properties of `ferrosocket::protocol`. A property that is known to
 //! be broken in core (see README.md, "Known findings") is asserted through [`check`] under
 //! a short name, so that it still fails by default but can be tolerated while the fix is
 //! pending: `FUZZ_TOLERATE=name1,name2 cargo fuzz run ...` (or `FUZZ_TOLERATE=all`).
 
+use std::fmt;
 use std::sync::OnceLock;
 
 use bytes::Bytes;
 use ferrosocket::protocol::socket::{self, Decoded, Packet};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+pub mod targets;
 
 /// Whether the known finding `name` is to be tolerated in this run (`FUZZ_TOLERATE`).
 pub fn tolerated(name: &str) -> bool {
@@ -90,5 +94,81 @@ pub fn decode_with(text: &str, binary: &[Bytes]) -> Packet {
             unreachable!("loop returns on the last attachment")
         }
         Err(error) => panic!("{text:?} (encoder output) does not decode: {error}"),
+    }
+}
+
+/// `text` without leading and trailing JSON whitespace (RFC 8259: space, tab, line feed,
+/// carriage return). `str::trim` would also drop Unicode whitespace (`\x0b`, `\x0c`,
+/// U+00A0, ...), which is not JSON's and must make the text be refused, not trimmed.
+pub fn trim_json_whitespace(text: &str) -> &str {
+    text.trim_matches([' ', '\t', '\n', '\r'])
+}
+
+/// The map key serde_json reserves for `RawValue`. With its `raw_value` feature (which
+/// core enables, so every crate here gets it), `serde_json::Value` parses a map whose
+/// first key is this one as the JSON held in the string value, not as the map: such
+/// text means something else than it says, and core refuses it.
+pub const RESERVED_KEY: &str = "$serde_json::private::RawValue";
+
+/// Whether a map key anywhere in the JSON value `json` is [`RESERVED_KEY`] (compared
+/// after unescaping, so `"\u0024serde_json..."` counts). Errs when serde_json does not
+/// parse `json` as one value. Written against serde's data model, not `Value`, because
+/// `Value` is exactly what the reserved key fools.
+pub fn has_reserved_key(json: &str) -> Result<bool, serde_json::Error> {
+    serde_json::from_str::<ReservedKey>(json).map(|ReservedKey(found)| found)
+}
+
+/// A JSON value, reduced to whether it uses [`RESERVED_KEY`] as a map key.
+struct ReservedKey(bool);
+
+impl<'de> Deserialize<'de> for ReservedKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ReservedKeyVisitor)
+    }
+}
+
+struct ReservedKeyVisitor;
+
+impl<'de> Visitor<'de> for ReservedKeyVisitor {
+    type Value = ReservedKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<ReservedKey, E> {
+        Ok(ReservedKey(false))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ReservedKey, A::Error> {
+        // The whole value is read (not stopped at the first hit) so that text serde_json
+        // refuses further on still errs, as it would for any other parse.
+        let mut found = false;
+        while let Some(ReservedKey(inner)) = seq.next_element()? {
+            found |= inner;
+        }
+        Ok(ReservedKey(found))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReservedKey, A::Error> {
+        let mut found = false;
+        // `String` keys: serde_json hands them over unescaped.
+        while let Some(key) = map.next_key::<String>()? {
+            let ReservedKey(inner) = map.next_value()?;
+            found |= inner || key == RESERVED_KEY;
+        }
+        Ok(ReservedKey(found))
     }
 }
