@@ -829,7 +829,8 @@ mod tests {
         assert!(asm.limit(4).is_err(), "the text alone is over the limit");
 
         // A limit set late, below what is already held, gives that back too.
-        let Decoded::Partial(mut asm) = decode(r#"52-["x",{"_placeholder":true,"num":0}]"#)
+        let Decoded::Partial(mut asm) =
+            decode(r#"52-["x",{"_placeholder":true,"num":0}]"#).expect("valid")
         else {
             panic!("expected partial");
         };
