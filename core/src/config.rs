@@ -435,7 +435,7 @@ impl ConfigBuilder {
     /// Longest a packet may wait in a client's queue: a client whose oldest queued
     /// packet is older when another is queued is disconnected (`client too slow`), so a
     /// member that falls behind is dropped before its backlog grows to the other bounds.
-    /// Default: 20 s.
+    /// Measured on a coarse clock, to within 50 ms. Default: 20 s.
     pub fn max_queue_age(mut self, age: Duration) -> Self {
         self.0.max_queue_age = age;
         self

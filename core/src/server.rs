@@ -239,6 +239,11 @@ impl Server {
         let max_connections = state.config.max_connections();
         tracing::debug!(max_connections, "accepting connections");
         let mut bursts = AcceptBursts::default();
+        // The queue-age clock; it ends with the connections (`shutdown` is cancelled
+        // before the tasks are awaited).
+        state
+            .tasks
+            .spawn(engine::run_coarse_clock(state.shutdown.clone()));
         tokio::pin!(shutdown);
         loop {
             let (stream, remote) = tokio::select! {
