@@ -426,7 +426,8 @@ impl ConfigBuilder {
     /// broadcast counts whole for each recipient). A client over it is disconnected
     /// (`client too slow`): one that reads slowly but does read never trips the
     /// stuck-client bound, and without this could hold `max_queued_packets` packets of
-    /// up to `max_payload` each. At most 4 GiB. Default: 4 MiB.
+    /// up to `max_payload` each. Keep it above the largest packet the server emits: one
+    /// packet larger than this disconnects its recipient. At most 4 GiB. Default: 4 MiB.
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.0.max_queued_bytes = bytes.clamp(1, u32::MAX as usize);
         self
