@@ -176,9 +176,7 @@ impl BroadcastOperator {
     pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
         let rooms = rooms.into_rooms();
         let targets = self.ns.adapter.targets(&self.opts);
-        for &sid in &targets {
-            self.ns.check_joinable(sid, &rooms)?;
-        }
+        self.ns.check_joinable(&targets, &rooms)?;
         for sid in targets {
             self.ns.adapter.join(sid, &rooms);
         }

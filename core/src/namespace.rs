@@ -76,24 +76,24 @@ impl NamespaceInner {
             .remove(&socket.id);
     }
 
-    /// Refuses `rooms` for `sid` when one is another connected socket's own id room.
-    pub(crate) fn check_joinable(&self, sid: Sid, rooms: &[Room]) -> Result<(), RoomError> {
+    /// Refuses `rooms` for `joiners` when one of the rooms is the own id room of a
+    /// connected socket that is not the joiner. The rooms are looked at once, under one
+    /// read lock, however many sockets join.
+    pub(crate) fn check_joinable(&self, joiners: &[Sid], rooms: &[Room]) -> Result<(), RoomError> {
         let sockets = self.sockets.read().unwrap_or_else(|p| p.into_inner());
-        match rooms.iter().find(|room| {
-            Sid::parse(room).is_some_and(|owner| owner != sid && sockets.contains_key(&owner))
-        }) {
-            Some(room) => Err(RoomError::SidRoom(Arc::clone(room))),
-            None => Ok(()),
+        for room in rooms {
+            if let Some(owner) = Sid::parse(room).filter(|owner| sockets.contains_key(owner)) {
+                if joiners.iter().any(|&joiner| joiner != owner) {
+                    return Err(RoomError::SidRoom(Arc::clone(room)));
+                }
+            }
         }
+        Ok(())
     }
 
+    /// Whether `room` is a connected socket's own id room.
     pub(crate) fn is_sid_room(&self, room: &str) -> bool {
-        Sid::parse(room).is_some_and(|sid| {
-            self.sockets
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .contains_key(&sid)
-        })
+        Sid::parse(room).is_some_and(|sid| self.socket(sid).is_some())
     }
 
     pub(crate) fn socket(&self, sid: Sid) -> Option<Arc<SocketInner>> {

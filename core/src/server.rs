@@ -592,24 +592,21 @@ async fn polling_post(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > max) {
+    // Said before the body is read (Content-Length) or found while reading it.
+    let too_large = || {
         tracing::info!(sid = %session.id, declared, max_payload = max, "polling body over max payload (413)");
-        return closing(engine_error(
+        closing(engine_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             3,
             "Payload too large",
-        ));
+        ))
+    };
+    if declared.is_some_and(|len| len > max) {
+        return too_large();
     }
     let body = match read_body(state, session, Limited::new(req.into_body(), max)).await {
         Ok(body) => body,
-        Err(BodyError::TooLarge) => {
-            tracing::info!(sid = %session.id, max_payload = max, "polling body over max payload (413)");
-            return closing(engine_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                3,
-                "Payload too large",
-            ));
-        }
+        Err(BodyError::TooLarge) => return too_large(),
         Err(BodyError::TimedOut) => {
             tracing::info!(
                 sid = %session.id,

@@ -446,7 +446,7 @@ impl Socket {
     /// refused ([`RoomError::SidRoom`]), and then none of `rooms` is joined.
     pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
         let rooms = rooms.into_rooms();
-        self.0.ns.check_joinable(self.0.id, &rooms)?;
+        self.0.ns.check_joinable(&[self.0.id], &rooms)?;
         self.0.ns.adapter.join(self.0.id, &rooms);
         Ok(())
     }

@@ -41,8 +41,12 @@ def log_has(srv, text: str, timeout: float = WAIT) -> None:
     wait_until(lambda: text in srv.log_tail(), timeout, f"log line containing {text!r}")
 
 
-def ws_closed(ws: RawWs, timeout: float = WAIT) -> None:
-    ws.wait_closed(timeout)
+def connected_ws(srv) -> tuple[RawWs, str]:
+    """A raw WebSocket client connected to `/`, past its welcome; returns it and its sid."""
+    ws = RawWs(srv, auto_pong=True)
+    sid = ws.connect_nsp("/")
+    ws.recv_non_ping()  # welcome
+    return ws, sid
 
 
 def placeholders(n: int) -> str:
@@ -58,9 +62,7 @@ def test_attachments_count_against_max_payload_in_total(server_factory):
     with sio_client(srv, transports=["websocket"]) as good:
         attackers = []
         for _ in range(2):
-            ws = RawWs(srv, auto_pong=True)
-            ws.connect_nsp("/")
-            ws.recv_non_ping()  # welcome
+            ws, _ = connected_ws(srv)
             ws.send(f'451000-["ack",{placeholders(1000)}]')
             attackers.append(ws)
         chunk = b"\x00" * 99_000
@@ -72,7 +74,7 @@ def test_attachments_count_against_max_payload_in_total(server_factory):
                 except (websocket.WebSocketException, OSError):
                     break
         for ws in attackers:
-            ws_closed(ws)
+            ws.wait_closed()
             ws.close()
         log_has(srv, "exceeds 100000 bytes")
         healthy(srv, good)
@@ -85,7 +87,7 @@ def test_binary_before_any_namespace_connect_is_refused(server_factory):
     with sio_client(srv, transports=["websocket"]) as good:
         ws = RawWs(srv, auto_pong=True)
         ws.send(f'45300-["ack",{placeholders(300)}]')
-        ws_closed(ws, 3)
+        ws.wait_closed(3)
         ws.close()
         log_has(srv, "binary packet for a namespace the client is not connected to")
         healthy(srv, good)
@@ -312,11 +314,9 @@ def test_allowed_hosts_refuse_other_host_headers(server_factory):
 )
 def test_client_json_means_what_it_says(server, packet):
     with sio_client(server, transports=["websocket"]) as good:
-        ws = RawWs(server, auto_pong=True)
-        ws.connect_nsp("/")
-        ws.recv_non_ping()  # welcome
+        ws, _ = connected_ws(server)
         ws.send(packet)
-        ws_closed(ws, 3)
+        ws.wait_closed(3)
         ws.close()
         log_has(server, "malformed socket.io packet")
         time.sleep(0.2)
@@ -333,7 +333,7 @@ def test_connect_auth_that_cannot_be_parsed_is_refused(server, auth):
     with sio_client(server, transports=["websocket"]) as good:
         ws = RawWs(server, auto_pong=True)
         ws.send("40/auth," + auth)
-        ws_closed(ws, 3)
+        ws.wait_closed(3)
         ws.close()
         log_has(server, "malformed socket.io packet")
         healthy(server, good)
@@ -344,11 +344,10 @@ def test_connect_auth_that_cannot_be_parsed_is_refused(server, auth):
 
 def test_client_strings_in_the_log_are_clipped(server):
     with sio_client(server, transports=["websocket"]) as good:
-        ws = RawWs(server, auto_pong=True)
-        ws.connect_nsp("/")
+        ws, _ = connected_ws(server)
         nsp = "/" + "n" * 100_000
         ws.send(f'42{nsp},["ack"]')
-        ws_closed(ws, 3)
+        ws.wait_closed(3)
         ws.close()
         log_has(server, "event for a namespace the client is not connected to")
         healthy(server, good)
@@ -362,10 +361,8 @@ def test_client_strings_in_the_log_are_clipped(server):
 
 def stalled_ws(srv) -> tuple[RawWs, str]:
     """A connected WebSocket client with a tiny receive buffer, that will not read."""
-    ws = RawWs(srv, auto_pong=True)
+    ws, sid = connected_ws(srv)
     ws.ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sid = ws.connect_nsp("/")
-    ws.recv_non_ping()  # welcome
     return ws, sid
 
 
@@ -408,9 +405,7 @@ def test_outbound_queue_is_bounded_in_age(server_factory):
 def test_websocket_message_over_max_payload_gets_close_code_1009(server_factory):
     srv = server_factory("--max-payload", "100000")
     with sio_client(srv, transports=["websocket"]) as good:
-        ws = RawWs(srv, auto_pong=True)
-        ws.connect_nsp("/")
-        ws.recv_non_ping()  # welcome
+        ws, _ = connected_ws(srv)
         ws.send('42["ack","' + "x" * 300_000 + '"]')
         deadline = time.monotonic() + WAIT
         code = None
