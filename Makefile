@@ -15,7 +15,7 @@ demo: chat-assets
 # from npm at the version pinned in examples/chat/package-lock.json (never a CDN).
 chat-assets: $(CHAT_VENDOR)
 $(CHAT_VENDOR): examples/chat/package.json examples/chat/package-lock.json
-	npm ci --prefix examples/chat --no-audit --no-fund
+	tests/lib/env.sh ensure_npm examples/chat
 	mkdir -p $(dir $@)
 	cp examples/chat/node_modules/socket.io-client/dist/socket.io.min.js $@
 
@@ -69,12 +69,12 @@ demo-c: chat-assets
 	$(MAKE) -C examples/c_chat run HOST=$(HOST) PORT=$(PORT)
 
 # The chat on the Python binding, and the Flask app that renders the page and hands its
-# socket to ferrosocket (on PORT+1): `pip install ./python` (rebuilt each time) into
-# target/demo-venv.
+# socket to ferrosocket (on PORT+1): target/demo-venv, made like the tests' venvs (Flask
+# from examples/flask_chat/requirements.txt), then `pip install ./python` (rebuilt each time).
 DEMO_VENV := target/demo-venv
 demo-venv: chat-assets
-	test -x $(DEMO_VENV)/bin/python || python3 -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check ./python Flask==3.1.3
+	tests/lib/env.sh ensure_venv $(DEMO_VENV) examples/flask_chat/requirements.txt
+	$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input ./python
 
 demo-python: demo-venv
 	$(DEMO_VENV)/bin/python examples/python_chat/chat.py --host $(HOST) --port $(PORT)

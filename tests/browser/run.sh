@@ -11,7 +11,8 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 export CHROMIUM_PATH
 
-log() { printf '[browser] %s\n' "$*" >&2; }
+LOG_TAG=browser
+. "$ROOT/tests/lib/env.sh"
 
 # 1. The browser: Debian's Chromium (playwright-core downloads none).
 if [ ! -x "$CHROMIUM_PATH" ]; then
@@ -26,12 +27,8 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   $SUDO apt-get install -y chromium </dev/null
 fi
 
-# 2. The client library: npm ci when node_modules is missing or older than the lock.
-cd "$HERE"
-if [ ! -f node_modules/playwright-core/package.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund </dev/null
-fi
+# 2. The client library: npm ci when node_modules is missing or from another lock file.
+ensure_npm "$HERE"
 
 # 3. The page's socket.io client (normally already done by the Makefile).
 if [ ! -f "$ROOT/examples/chat/static/vendor/socket.io.min.js" ]; then
@@ -43,4 +40,5 @@ fi
 rm -rf "$HERE/artifacts"
 mkdir -p "$HERE/artifacts"
 log "running (screenshots go to tests/browser/artifacts/)"
+cd "$HERE"
 exec timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec chat.test.mjs </dev/null

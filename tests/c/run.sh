@@ -13,14 +13,10 @@ cargo build -p ferrosocket-ffi
 ffi/gen-header.sh --check
 
 # The Python client: the repo-root .venv that tests/python/run.sh also uses.
+LOG_TAG=c
+. "$root/tests/lib/env.sh"
 venv="$root/.venv"
-if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c "import socketio, websocket" 2>/dev/null; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    -r tests/python/requirements.txt </dev/null
-fi
+ensure_venv "$venv" tests/python/requirements.txt
 export FERROSOCKET_PYTHON="$venv/bin/python" FERROSOCKET_CLIENT="$here/client.py"
 
 out="$root/target/c-tests"
@@ -32,7 +28,7 @@ passed=0 failed=0
 
 run() {
   local name="$1"; shift
-  if "$@"; then passed=$((passed + 1)); else echo "FAILED: $name" >&2; failed=$((failed + 1)); fi
+  if "$@"; then passed=$((passed + 1)); else log "FAILED: $name"; failed=$((failed + 1)); fi
 }
 
 for t in "${tests[@]}"; do
@@ -71,5 +67,5 @@ browser() {
 if [[ -z "${NO_BROWSER:-}" ]]; then
   run "c_chat under tests/browser (asan)" browser
 fi
-echo "tests/c: $passed passed, $failed failed"
+log "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

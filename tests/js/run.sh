@@ -4,13 +4,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 export CI="${CI:-}"
+LOG_TAG=js
+. ../lib/env.sh
 
-# Install the pinned dependencies when node_modules is missing or older than the lock file.
-stamp=node_modules/.ferrosocket-lock-stamp
-if [[ ! -d node_modules || ! -f "$stamp" ]] || ! cmp -s package-lock.json "$stamp"; then
-  npm ci --no-audit --no-fund --loglevel=error </dev/null
-  cp package-lock.json "$stamp"
-fi
+# The pinned dependencies, when node_modules is missing or from another lock file.
+ensure_npm .
 
 # 1,000-client load test: make sure the soft fd limit allows it (the server inherits it).
 soft=$(ulimit -Sn)

@@ -3,7 +3,8 @@
 # with the python-socketio client and pytest, and runs the binding's tests.
 #   tests/pybinding/run.sh            everything
 #   tests/pybinding/run.sh -k acks    pytest arguments are passed on
-#   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv, debug build (for iterating)
+#   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv (reinstalled only when a
+#                                              requirements file changed), debug build
 #   NO_BROWSER=1 tests/pybinding/run.sh        without the chat examples in headless Chromium
 # With no arguments it also runs tests/js and tests/python against spec_server.py (the
 # test server's SPEC.md on the binding) and the chat examples in headless Chromium.
@@ -12,14 +13,17 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
+LOG_TAG=pybinding
+. "$root/tests/lib/env.sh"
 venv="$root/target/pybinding-venv"
 quick="${PYBINDING_QUICK:-}"
 py="$venv/bin/python"
 pip=("$py" -m pip install --quiet --disable-pip-version-check --no-input)
-if [[ -z "$quick" || ! -x "$py" ]]; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "${pip[@]}" -r "$here/requirements.txt" </dev/null
+requirements=("$here/requirements.txt" "$root/examples/flask_chat/requirements.txt")
+if [[ -n "$quick" ]]; then
+  ensure_venv "$venv" "${requirements[@]}"
+else
+  fresh_venv "$venv" "${requirements[@]}"
 fi
 
 rm -rf "$root/target/wheels/ferrosocket-"*.whl
@@ -53,13 +57,13 @@ if [[ $# -eq 0 ]]; then
   wrap spec_server "$here/spec_server.py"
   wrap python_chat "$root/examples/python_chat/chat.py"
   wrap flask_chat "$root/examples/flask_chat/app.py" --sio-port 0
-  echo "[pybinding] tests/js against spec_server.py" >&2
+  log "tests/js against spec_server.py"
   FERROSOCKET_TEST_SERVER="$bin/spec_server" "$root/tests/js/run.sh"
-  echo "[pybinding] tests/python against spec_server.py" >&2
+  log "tests/python against spec_server.py"
   FERROSOCKET_TEST_SERVER="$bin/spec_server" "$root/tests/python/run.sh" -q
   if [[ -z "${NO_BROWSER:-}" ]]; then
     for chat in python_chat flask_chat; do
-      echo "[pybinding] examples/$chat under tests/browser" >&2
+      log "examples/$chat under tests/browser"
       FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
     done
   fi

@@ -7,24 +7,15 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
+LOG_TAG=python
+. "$root/tests/lib/env.sh"
 venv="$root/.venv"
-if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv"
-fi
-stamp="$venv/.ferrosocket-tests-python-requirements"
-if ! cmp -s "$here/requirements.txt" "$stamp"; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-    -r "$here/requirements.txt" </dev/null
-  cp "$here/requirements.txt" "$stamp"
-fi
+ensure_venv "$venv" "$here/requirements.txt"
 
 # The node reference server that test_upgrade_races.py runs side by side with ferrosocket
 # (socket.io pinned in reference/package-lock.json). Without node those runs are skipped.
-ref="$here/reference"
-ref_stamp="$ref/node_modules/.ferrosocket-lock-stamp"
-if command -v npm >/dev/null && { [[ ! -f "$ref_stamp" ]] || ! cmp -s "$ref/package-lock.json" "$ref_stamp"; }; then
-  npm ci --prefix "$ref" --no-audit --no-fund --loglevel=error </dev/null
-  cp "$ref/package-lock.json" "$ref_stamp"
+if command -v npm >/dev/null; then
+  ensure_npm "$here/reference"
 fi
 
 set +e
@@ -32,7 +23,7 @@ set +e
 rc=$?
 set -e
 if [[ $rc -eq 5 ]]; then
-  echo "tests/python: pytest collected no tests" >&2
+  log "pytest collected no tests"
   exit 1
 fi
 exit $rc
