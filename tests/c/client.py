@@ -3,11 +3,17 @@
 Usage: client.py SCENARIO PORT. Exits 0 when every expectation of the scenario held.
 """
 
+import contextlib
+import os
 import sys
 import threading
 import time
 
 import socketio
+
+# tests/support/ferrosocket_testing.py: the bounded wait the Python suites use too.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from ferrosocket_testing import wait_until  # noqa: E402
 
 SCENARIO, PORT = sys.argv[1], int(sys.argv[2])
 URL = f"http://127.0.0.1:{PORT}"
@@ -107,15 +113,6 @@ def linger():
     sio.disconnect()
 
 
-def wait_until(cond, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
-
 def extras():
     a, b, c = socketio.Client(), socketio.Client(), socketio.Client()
     got = {"a": [], "b": [], "c": []}
@@ -155,7 +152,8 @@ def extras():
     counts = a.call("fanout", b.get_sid("/"), timeout=5)
     expect(counts == [2, 1, 1], f"broadcast counts: {counts}")
     want = {"a": ["both", "except-room"], "b": ["both"], "c": ["except-sid"]}
-    wait_until(lambda: all(len(got[k]) >= len(v) for k, v in want.items()))
+    with contextlib.suppress(AssertionError):  # the exact comparison below names what is missing
+        wait_until(lambda: all(len(got[k]) >= len(v) for k, v in want.items()))
     time.sleep(0.2)  # anything extra (a duplicate) would have arrived by now
     expect(got == want, f"broadcast deliveries: {got}")
 
@@ -164,7 +162,7 @@ def extras():
     expect(answer_came.wait(5), "reply to quickq reported")
     answer_came.clear()
     a.emit("ask", "slowq")
-    expect(wait_until(lambda: "slowq" in answered, 10), "timeout of slowq reported")
+    wait_until(lambda: "slowq" in answered, 10, "the timeout of slowq to be reported")
     expect(answered.get("quickq") == ("FERROSOCKET_RESULT_OK", '[["quick","x"]]', True),
            f"quickq: {answered.get('quickq')}")
     expect(answered.get("slowq") == ("FERROSOCKET_RESULT_TIMEOUT", "", True),
@@ -184,5 +182,8 @@ def hold():
     sio.disconnect()
 
 
-{"events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
- "hold": hold}[SCENARIO]()
+try:
+    {"events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
+     "hold": hold}[SCENARIO]()
+except AssertionError as error:  # wait_until's timeout
+    fail(str(error))

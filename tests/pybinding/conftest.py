@@ -1,16 +1,26 @@
-"""Fixtures: a started ferrosocket.Server on 127.0.0.1 and python-socketio clients."""
+"""Fixtures: a started ferrosocket.Server on 127.0.0.1 and python-socketio clients.
+
+Waiting, client clean-up and server processes are tests/support/ferrosocket_testing.py's
+(shared with tests/python); `wait_for` and `release` stay importable from here.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
-from typing import Any, Callable, Iterator, List
+from typing import Any, Iterator, List
 
 import pytest
 import socketio
+from ferrosocket_testing import close_client, wait_until
 
 import ferrosocket
+
+__all__ = ["Clients", "Inbox", "release", "wait_for"]
+
+# The names the test files import: a bounded wait that raises, and a client's clean-up
+# (disconnect and release its sockets, whatever state it is in).
+wait_for = wait_until
+release = close_client
 
 
 @pytest.fixture
@@ -40,22 +50,7 @@ class Clients:
 
     def close(self) -> None:
         for client in self.clients:
-            with contextlib.suppress(Exception):
-                client.disconnect()
-            release(client)
-
-
-def release(client: socketio.Client) -> None:
-    """python-engineio leaves its websocket-client socket (and HTTP session) open when
-    the *server* closes the connection; close them so no ResourceWarning fires later."""
-    ws = getattr(client.eio, "ws", None)
-    if ws is not None:
-        with contextlib.suppress(Exception):
-            ws.shutdown()
-    http = getattr(client.eio, "http", None)
-    if http is not None and hasattr(http, "close"):
-        with contextlib.suppress(Exception):
-            http.close()
+            close_client(client)
 
 
 @pytest.fixture
@@ -63,14 +58,6 @@ def clients(server: ferrosocket.Server) -> Iterator[Clients]:
     c = Clients(server)
     yield c
     c.close()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 class Inbox:

@@ -3,7 +3,6 @@ the events, validation and messages of the Rust chat (examples/chat/src/main.rs)
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -14,45 +13,30 @@ from typing import Any, Iterator, List
 import pytest
 import socketio
 
-from conftest import Inbox, release
+from conftest import Inbox
+from ferrosocket_testing import ServerProcess, close_client, start_command
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CHAT = os.path.join(ROOT, "examples", "python_chat", "chat.py")
 
 
-class ChatProcess:
-    def __init__(self, args: List[str]) -> None:
-        self.stderr = ""
-        self.proc = subprocess.Popen(
-            [sys.executable, CHAT, "--host", "127.0.0.1", "--port", "0", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.startswith("LISTENING 127.0.0.1:"):
-            self.stop()
-            raise AssertionError(f"chat.py did not start: {line!r} {self.stderr!r}")
-        self.port = int(line.rsplit(":", 1)[1])
-        self.url = f"http://127.0.0.1:{self.port}"
+def start_chat(*args: str) -> ServerProcess:
+    """chat.py on a free port, once it printed LISTENING."""
+    return start_command([sys.executable, CHAT, "--host", "127.0.0.1", "--port", "0", *args])
 
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            _, self.stderr = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, self.stderr = self.proc.communicate()
-        return self.proc.returncode
+
+def stop(process: ServerProcess, sig: int = signal.SIGTERM) -> int:
+    """Stops chat.py with `sig` (SIGKILL after 10 s) and returns its exit code."""
+    code, _ = process.stop(timeout=10, sig=sig)
+    assert code is not None
+    return code
 
 
 @pytest.fixture
-def chat() -> Iterator[ChatProcess]:
-    process = ChatProcess([])
+def chat() -> Iterator[ServerProcess]:
+    process = start_chat()
     yield process
-    assert process.stop() == 0, process.stderr
+    assert stop(process) == 0, process.log_tail()
 
 
 class User:
@@ -70,13 +54,11 @@ class User:
         return self.client.call(event, data, timeout=5)
 
     def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.client.disconnect()
-        release(self.client)
+        close_client(self.client)
 
 
 @pytest.fixture
-def users(chat: ChatProcess) -> Iterator[Any]:
+def users(chat: ServerProcess) -> Iterator[Any]:
     made: List[User] = []
 
     def user() -> User:
@@ -182,7 +164,7 @@ def test_switching_rooms(users: Any) -> None:
 
 
 def test_cli_cors_and_bad_static() -> None:
-    process = ChatProcess(["--cors", "http://example.test", "--cors", "http://other.test"])
+    process = start_chat("--cors", "http://example.test", "--cors", "http://other.test")
     try:
         import requests
         r = requests.get(f"{process.url}/socket.io/?EIO=4&transport=polling",
@@ -191,18 +173,18 @@ def test_cli_cors_and_bad_static() -> None:
         assert r.headers.get("Access-Control-Allow-Origin") == "http://other.test"
         r.close()
     finally:
-        assert process.stop() == 0, process.stderr
+        assert stop(process) == 0, process.log_tail()
     done = subprocess.run([sys.executable, CHAT, "--port", "0", "--static", "/nonexistent"],
                           capture_output=True, text=True, timeout=10)
     assert done.returncode == 2 and "not a directory" in done.stderr
 
 
 def test_ctrl_c_stops_with_clients_connected() -> None:
-    process = ChatProcess([])
+    process = start_chat()
     user = User(process.url)
     try:
         user.call("join", {"username": "u", "room": "r"})
     finally:
-        code = process.stop(signal.SIGINT)
+        code = stop(process, signal.SIGINT)
         user.close()
-    assert code == 0, process.stderr
+    assert code == 0, process.log_tail()

@@ -3,10 +3,7 @@ python-socketio clients chat through ferrosocket on its own port (CORS: the Flas
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 import sys
 import urllib.parse
 from typing import Iterator, List
@@ -15,43 +12,31 @@ import pytest
 import requests
 import socketio
 
-from conftest import Inbox, release
+from conftest import Inbox
+from ferrosocket_testing import close_client, start_command
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 APP = os.path.join(ROOT, "examples", "flask_chat", "app.py")
 
 
 class FlaskChat:
-    def __init__(self) -> None:
-        self.stderr = ""
-        self.proc = subprocess.Popen(
-            [sys.executable, APP, "--host", "127.0.0.1", "--port", "0", "--sio-port", "0"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        assert self.proc.stdout is not None
-        lines = [self.proc.stdout.readline().strip() for _ in range(2)]
-        if not (lines[0].startswith("SOCKETIO 127.0.0.1:") and lines[1].startswith("LISTENING 127.0.0.1:")):
-            self.stop()
-            raise AssertionError(f"app.py did not start: {lines!r} {self.stderr!r}")
-        self.socket = f"http://127.0.0.1:{int(lines[0].rsplit(':', 1)[1])}"
-        self.web = f"http://127.0.0.1:{int(lines[1].rsplit(':', 1)[1])}"
+    """app.py on free ports: `web` is Flask's address (LISTENING), `socket` ferrosocket's
+    (the SOCKETIO line before it)."""
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            _, self.stderr = self.proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, self.stderr = self.proc.communicate()
-        return self.proc.returncode
+    def __init__(self) -> None:
+        self.process = start_command(
+            [sys.executable, APP, "--host", "127.0.0.1", "--port", "0", "--sio-port", "0"])
+        assert "SOCKETIO" in self.process.announced, self.process.log_tail()
+        self.socket = f"http://127.0.0.1:{self.process.announced['SOCKETIO']}"
+        self.web = self.process.url
 
 
 @pytest.fixture
 def flask_chat() -> Iterator[FlaskChat]:
-    process = FlaskChat()
-    yield process
-    assert process.stop() == 0, process.stderr
+    app = FlaskChat()
+    yield app
+    code, _ = app.process.stop(timeout=10)
+    assert code == 0, app.process.log_tail()
 
 
 def test_page_renders_and_points_at_ferrosocket(flask_chat: FlaskChat) -> None:
@@ -110,6 +95,4 @@ def test_chat_through_the_socket_port(flask_chat: FlaskChat) -> None:
         assert texts == ["alice joined", "bob joined", "bob left"]
     finally:
         for client in made:
-            with contextlib.suppress(Exception):
-                client.disconnect()
-            release(client)
+            close_client(client)

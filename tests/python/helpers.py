@@ -1,4 +1,6 @@
-"""Helpers: bounded waits, python-socketio client wrappers, raw Engine.IO polling / WebSocket."""
+"""Helpers of tests/python: python-socketio client wrappers with a recorder, raw Engine.IO
+polling / WebSocket clients. The bounded wait and the client clean-up are
+tests/support/ferrosocket_testing.py's (shared with tests/pybinding), re-exported here."""
 
 from __future__ import annotations
 
@@ -7,25 +9,21 @@ import contextlib
 import json
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import requests
 import socketio
 import websocket
+from ferrosocket_testing import WAIT, close_client, drain_client_writes, release_engineio_client, wait_until
 
-WAIT = 5.0
+__all__ = [  # the shared ones too: test files import them from here
+    "SEP", "WAIT", "RawPolling", "RawWs", "Recorder", "call", "close_client", "decode_payload",
+    "disconnect_log", "drain_client_writes", "encode_binary_polling", "make_client",
+    "release_engineio_client", "sio_client", "wait_disconnect_entry", "wait_until",
+    "ws_upgrade_status",
+]
+
 SEP = "\x1e"
-
-
-def wait_until(fn: Callable[[], Any], timeout: float = WAIT, what: str = "condition", every: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 # --------------------------------------------------------------------------- python-socketio
@@ -77,27 +75,6 @@ def make_client(**kw) -> socketio.Client:
     return socketio.Client(reconnection=False, request_timeout=WAIT, **kw)
 
 
-def drain_client_writes(sio: socketio.Client, timeout: float = 2.0) -> None:
-    """Wait (bounded) until the client has sent everything it queued.
-
-    python-engineio's polling write loop runs `while state == 'connected'`: when
-    `disconnect()` is called while a POST is in flight, the loop ends as that POST returns
-    and the queued close packet is never sent, so the client's pending GET waits for the
-    server's next ping (25 s). Draining first keeps teardown prompt. This is a client
-    race, seen with any server.
-    """
-    eio = getattr(sio, "eio", None)
-    queue = getattr(eio, "queue", None)
-    deadline = time.monotonic() + timeout
-    while (
-        queue is not None
-        and queue.unfinished_tasks
-        and getattr(eio, "state", None) == "connected"
-        and time.monotonic() < deadline
-    ):
-        time.sleep(0.005)
-
-
 @contextlib.contextmanager
 def sio_client(
     srv,
@@ -121,25 +98,7 @@ def sio_client(
             )
         yield sio
     finally:
-        drain_client_writes(sio)
-        with contextlib.suppress(Exception):
-            sio.disconnect()
-        with contextlib.suppress(Exception):
-            sio.shutdown() if hasattr(sio, "shutdown") else None
-        release_engineio_client(sio.eio)
-
-
-def release_engineio_client(eio) -> None:
-    """python-engineio leaves its websocket-client socket (and HTTP session) open when the
-    *server* closes the connection; close them so no ResourceWarning fires later."""
-    ws = getattr(eio, "ws", None)
-    if ws is not None:
-        with contextlib.suppress(Exception):
-            ws.shutdown()
-    http = getattr(eio, "http", None)
-    if http is not None and hasattr(http, "close"):
-        with contextlib.suppress(Exception):
-            http.close()
+        close_client(sio)
 
 
 def call(sio: socketio.Client, event: str, *args, namespace: str = "/", timeout: float = WAIT):
