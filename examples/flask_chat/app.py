@@ -1,7 +1,10 @@
 """The ferrosocket chat with Flask: Flask renders the page (``render_template``) and
 serves its files, ferrosocket runs next to it on its own port with CORS set to the Flask
 origin. Same events, validation and messages as every chat example: the handlers are
-those of examples/python_chat/chat.py.
+those of examples/python_chat/chat.py, and the page is the one the Rust and C chats serve
+(examples/chat/static/index.html), made a Jinja template when the app is created: its
+title and brand name say Flask, its files are named with ``url_for`` (under /static).
+This file keeps no copy of the page.
 
     python examples/flask_chat/app.py --host 127.0.0.1 --port 5000 --sio-port 5001
 
@@ -20,6 +23,7 @@ import threading
 from typing import Any, List, Optional
 
 from flask import Flask, redirect, render_template, request, url_for
+from jinja2 import BaseLoader, TemplateNotFound
 from werkzeug.serving import make_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,10 +33,64 @@ sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "python_chat")))
 from chat import create_server  # noqa: E402  (examples/python_chat/chat.py)
 
 
+# Where the Flask page differs from the shared one: each left side must stand exactly once
+# in the shared index.html (else the app refuses to start, rather than serve a page that
+# lost its Flask bits); the right sides are Jinja.
+PAGE_CHANGES = (
+    ("<title>ferrosocket chat</title>", "<title>{{ title }}</title>"),
+    ('<span class="brand-sub">chat</span>', '<span class="brand-sub">chat · Flask</span>'),
+    ('href="style.css"', "href=\"{{ url_for('static', filename='style.css') }}\""),
+    ('src="/vendor/socket.io.min.js"',
+     "src=\"{{ url_for('static', filename='vendor/socket.io.min.js') }}\""),
+    ('src="app.js"', "src=\"{{ url_for('static', filename='app.js') }}\""),
+)
+
+
+def page_template(page: str) -> str:
+    """The shared chat page as Jinja source: ``PAGE_CHANGES`` applied, everything else kept
+    to the letter (in raw blocks, so nothing in the page is read as Jinja)."""
+    places = []
+    for old, new in PAGE_CHANGES:
+        if page.count(old) != 1:
+            raise ValueError(f"the shared chat page has {page.count(old)} of {old!r}, not one")
+        places.append((page.index(old), old, new))
+    parts, at = [], 0
+    for start, old, new in sorted(places):
+        parts += [_raw(page[at:start]), new]
+        at = start + len(old)
+    parts.append(_raw(page[at:]))
+    return "".join(parts)
+
+
+def _raw(text: str) -> str:
+    if "endraw" in text:
+        raise ValueError("the shared chat page contains 'endraw'")
+    return "{% raw %}" + text + "{% endraw %}" if text else ""
+
+
+class SharedPageLoader(BaseLoader):
+    """Loads ``index.html`` from the static folder's page, through ``page_template``;
+    reloaded when that file changes."""
+
+    def __init__(self, static_dir: str) -> None:
+        self.path = os.path.join(static_dir, "index.html")
+
+    def get_source(self, environment: Any, template: str) -> Any:
+        if template != "index.html":
+            raise TemplateNotFound(template)
+        mtime = os.path.getmtime(self.path)
+        with open(self.path, encoding="utf-8") as file:
+            source = page_template(file.read())
+        return source, self.path, lambda: os.path.getmtime(self.path) == mtime
+
+
 def create_app(static_dir: str = SHARED_STATIC) -> Flask:
-    """The page; ``app.config["SOCKET_PORT"]`` is ferrosocket's port, set once it listens."""
+    """The page; ``app.config["SOCKET_PORT"]`` is ferrosocket's port, set once it listens.
+    Raises OSError or ValueError when ``static_dir`` has no page ``page_template`` takes."""
     app = Flask(__name__, static_folder=static_dir, static_url_path="/static",
-                template_folder=os.path.join(HERE, "templates"))
+                template_folder=None)
+    app.jinja_loader = SharedPageLoader(static_dir)  # type: ignore[assignment]
+    app.jinja_env.get_template("index.html")  # a page that lost its Flask bits fails here
     app.config["SOCKET_PORT"] = None
 
     @app.route("/")
@@ -62,7 +120,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--port", type=int, default=5000, help="Flask's port")
     parser.add_argument("--sio-port", type=int, default=5001, help="ferrosocket's port")
     parser.add_argument("--static", default=SHARED_STATIC,
-                        help="the page's files (app.js, style.css, vendor/), served under /static")
+                        help="the page and its files (index.html, app.js, style.css, vendor/); "
+                        "the files are served under /static")
     parser.add_argument("--cors", action="append", default=[], help="another allowed origin")
     options = parser.parse_args(argv)
 
@@ -70,7 +129,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not os.path.isdir(options.static):
         print(f"flask_chat: --static {options.static}: not a directory", file=sys.stderr)
         return 2
-    app = create_app(options.static)
+    try:
+        app = create_app(options.static)
+    except (OSError, ValueError) as error:
+        print(f"flask_chat: --static {options.static}: {error}", file=sys.stderr)
+        return 2
     web = make_server(options.host, options.port, app, threaded=True)
     sio = create_server(origins(options.host, web.server_port, options.cors))
     try:
