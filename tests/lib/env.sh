@@ -20,7 +20,7 @@ _requirements_digest() {
   cat "$@" | sha256sum | cut -d' ' -f1
 }
 
-# ensure_venv DIR REQUIREMENTS...: makes DIR with `python3 -m venv` when it has no working
+# ensure_venv DIR REQUIREMENTS...: runs `python3 -m venv DIR` when DIR has no working
 # interpreter, then `pip install -r` each file when their digest differs from the one the
 # last successful install left in DIR/.ferrosocket-requirements.sha256.
 ensure_venv() {
@@ -31,12 +31,16 @@ ensure_venv() {
   for file in "$@"; do
     [[ -f "$file" ]] || { log "ensure_venv $dir: $file: no such file"; return 2; }
   done
-  if ! "$dir/bin/python" -c '' 2>/dev/null; then
-    log "venv $dir: creating"
-    rm -rf "$dir"
-    python3 -m venv "$dir" </dev/null
-  fi
   local stamp="$dir/.ferrosocket-requirements.sha256" digest
+  if ! "$dir/bin/python" -c '' 2>/dev/null; then
+    # A venv whose interpreter went away (python3 upgraded or removed) is remade empty:
+    # its packages were for that interpreter. Anything else is left beside the new venv.
+    local clear=()
+    [[ -f "$dir/pyvenv.cfg" ]] && clear=(--clear)
+    log "venv $dir: creating"
+    python3 -m venv "${clear[@]}" "$dir" </dev/null
+    rm -f "$stamp"
+  fi
   digest="$(_requirements_digest "$@")"
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$digest" ]]; then
     return 0
