@@ -15,13 +15,16 @@ completes, the peak approaches 2 GB.
 from __future__ import annotations
 
 import json
-import re
-import subprocess
+import os
 import sys
 import threading
 import time
 
 import websocket
+
+# tests/support/ferrosocket_testing.py: starting a server and reading its LISTENING line.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "support"))
+from ferrosocket_testing import start_command  # noqa: E402
 
 
 def vm(pid: int, field: str) -> int:
@@ -64,13 +67,10 @@ def attack(port: int, result: dict) -> None:
 
 def main() -> int:
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/release/test-server"
-    proc = subprocess.Popen(
-        [binary, "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
+    srv = start_command([binary, "--host", "127.0.0.1", "--port", "0"])
     try:
-        port = int(re.search(r":(\d+)", proc.stdout.readline()).group(1))
-        base = vm(proc.pid, "VmRSS")
+        port, pid = srv.port, srv.proc.pid
+        base = vm(pid, "VmRSS")
         results = [{}, {}]
         threads = [threading.Thread(target=attack, args=(port, r)) for r in results]
         started = time.monotonic()
@@ -79,15 +79,14 @@ def main() -> int:
         while any(t.is_alive() for t in threads):
             time.sleep(0.05)
         took = time.monotonic() - started
-        peak = vm(proc.pid, "VmHWM")
+        peak = vm(pid, "VmHWM")
         print(
             f"server {binary}: RSS {base / 2**20:.1f} MiB before, peak {peak / 2**20:.1f} MiB; "
             f"frames accepted per attacker {[r.get('sent') for r in results]}, "
             f"attackers closed {[r.get('closed', False) for r in results]}, {took:.1f} s"
         )
     finally:
-        proc.terminate()
-        proc.wait(10)
+        srv.stop(timeout=10)
     return 0
 
 
