@@ -1,11 +1,10 @@
 //! The HTTP entry point: accept loop, routing, CORS, handshakes and graceful shutdown.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,85 +17,20 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use crate::adapter::{Adapter, LocalAdapter};
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::clip::clip;
 use crate::config::{Config, Site};
-use crate::engine::{self, lock, query_param, Handshake, Session, Transport};
+use crate::engine::{
+    self, query_param, BoxFuture, ConnectionSlot, Engine, EngineState, Handler, Handshake,
+    ResponseBody, Session, Transport,
+};
 use crate::error::{DisconnectReason, ServerError};
 use crate::namespace::{Namespace, NamespaceInner};
 use crate::protocol::engine::open_packet;
 use crate::protocol::Payload;
-use crate::sid::Sid;
-use crate::socket::BoxFuture;
-
-/// Boxed error type of response bodies.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-/// The body type of every response the server writes.
-pub type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
-type Fallback = Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<ResponseBody>> + Send + Sync>;
-type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
-
-/// Shared state of one server.
-pub(crate) struct ServerState {
-    pub(crate) config: Config,
-    /// Registered namespaces; written only when a namespace is added.
-    namespaces: RwLock<HashMap<String, Arc<NamespaceInner>>>,
-    /// Open sessions, for polling requests and upgrades to find theirs and for shutdown
-    /// to reach everyone.
-    sessions: Mutex<HashMap<Sid, Arc<Session>>>,
-    /// Open TCP connections, against `max_connections`.
-    connections: AtomicUsize,
-    /// Set when shutdown starts: new handshakes are refused.
-    shutting_down: AtomicBool,
-    /// Cancelled at shutdown: HTTP connections finish their request and close.
-    shutdown: CancellationToken,
-    /// Every connection task, so shutdown can wait for them.
-    pub(crate) tasks: TaskTracker,
-    /// Requests outside the Socket.IO path go here (404 when unset).
-    fallback: RwLock<Option<Fallback>>,
-    /// Makes the room adapter of each new namespace.
-    adapters: AdapterFactory,
-}
-
-impl ServerState {
-    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NamespaceInner>> {
-        self.namespaces
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-    }
-
-    pub(crate) fn insert_session(&self, session: &Arc<Session>) {
-        lock(&self.sessions).insert(session.id, Arc::clone(session));
-    }
-
-    pub(crate) fn remove_session(&self, sid: &Sid) {
-        lock(&self.sessions).remove(sid);
-    }
-
-    fn session(&self, sid: &str) -> Option<Arc<Session>> {
-        let sid = Sid::parse(sid)?;
-        lock(&self.sessions).get(&sid).cloned()
-    }
-}
-
-/// Releases a connection slot when the last holder (the HTTP task, or the WebSocket
-/// task after an upgrade) ends.
-pub(crate) struct ConnectionSlot(Arc<ServerState>);
-
-/// Keeps a TCP connection counted against `max_connections` while a task holds it.
-pub(crate) type ConnectionGuard = Arc<ConnectionSlot>;
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::AcqRel);
-    }
-}
+use crate::socket::SocketIo;
 
 /// A Socket.IO server. Cheap to clone, `Send + Sync`: keep a clone anywhere to emit,
 /// manage rooms or disconnect clients while [`Server::run`] serves.
@@ -115,13 +49,15 @@ impl Drop for ConnectionSlot {
 ///     Ok(())
 /// }
 /// ```
+///
+/// It is an [`Engine`] whose handler is the Socket.IO layer.
 #[derive(Clone)]
-pub struct Server(Arc<ServerState>);
+pub struct Server(Engine<SocketIo>);
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("config", &self.0.config)
+            .field("config", self.0.config())
             .finish()
     }
 }
@@ -139,24 +75,19 @@ impl Server {
     where
         F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
     {
-        let server = Self(Arc::new(ServerState {
-            config,
-            namespaces: RwLock::new(HashMap::new()),
-            sessions: Mutex::new(HashMap::new()),
-            connections: AtomicUsize::new(0),
-            shutting_down: AtomicBool::new(false),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-            fallback: RwLock::new(None),
-            adapters: Box::new(adapter),
-        }));
+        let server = Self(Engine::new(config, SocketIo::new(Box::new(adapter))));
         server.of("/");
         server
     }
 
     /// The configuration.
     pub fn config(&self) -> &Config {
-        &self.0.config
+        self.0.config()
+    }
+
+    /// The Socket.IO layer: the engine's handler.
+    fn sio(&self) -> &SocketIo {
+        self.0.handler()
     }
 
     /// The namespace `name`, created if needed (a leading `/` is added when missing).
@@ -168,16 +99,20 @@ impl Server {
         } else {
             format!("/{name}")
         };
-        let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        let mut namespaces = self
+            .sio()
+            .namespaces
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
         let inner = namespaces
             .entry(name.clone())
-            .or_insert_with(|| NamespaceInner::new(&name, (self.0.adapters)(&name)));
+            .or_insert_with(|| NamespaceInner::new(&name, (self.sio().adapters)(&name)));
         Namespace(Arc::clone(inner))
     }
 
     /// The namespace `name` if it exists.
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
-        self.0.namespace(name).map(Namespace)
+        self.sio().namespace(name).map(Namespace)
     }
 
     /// Targets rooms of the `/` namespace.
@@ -192,7 +127,7 @@ impl Server {
 
     /// How many Engine.IO sessions are open.
     pub fn session_count(&self) -> usize {
-        lock(&self.0.sessions).len()
+        self.0.session_count()
     }
 
     /// Serves every request outside the Socket.IO path with `fallback` (by default such
@@ -202,8 +137,7 @@ impl Server {
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Response<ResponseBody>> + Send + 'static,
     {
-        let fallback: Fallback = Arc::new(move |req| Box::pin(fallback(req)));
-        *self.0.fallback.write().unwrap_or_else(|p| p.into_inner()) = Some(fallback);
+        self.0.set_fallback(fallback);
     }
 
     /// Binds `addr` and serves until `shutdown` resolves. See [`Server::run`].
@@ -226,6 +160,28 @@ impl Server {
     /// in its local queue and polls the overflow only now and then, so with about a
     /// thousand busy connections some of them stall for ~150 ms at a time, while the
     /// current-thread runtime runs woken tasks in order.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        self.0.run(listener, shutdown).await
+    }
+}
+
+impl<H: Handler> Engine<H> {
+    /// Binds `addr` and serves until `shutdown` resolves. See [`Engine::run`].
+    pub async fn serve(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let listener = TcpListener::bind(addr).await?;
+        self.run(listener, shutdown).await
+    }
+
+    /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
+    /// gracefully; see [`Server::run`], which is this method.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -355,9 +311,8 @@ impl AcceptBursts {
     }
 }
 
-async fn shutdown_gracefully(state: &Arc<ServerState>) {
-    state.shutting_down.store(true, Ordering::Release);
-    let sessions: Vec<_> = lock(&state.sessions).values().cloned().collect();
+async fn shutdown_gracefully<H: Handler>(state: &Arc<EngineState<H>>) {
+    let sessions = state.start_shutdown();
     tracing::info!(sessions = sessions.len(), "shutting down");
     for session in sessions {
         session.close(DisconnectReason::ServerShuttingDown);
@@ -373,7 +328,7 @@ async fn shutdown_gracefully(state: &Arc<ServerState>) {
             "shutdown timeout reached with connections still open"
         );
     }
-    lock(&state.sessions).clear();
+    state.clear_sessions();
 }
 
 fn full(
@@ -402,9 +357,9 @@ fn engine_error(status: StatusCode, code: u8, message: &str) -> Response<Respons
     )
 }
 
-async fn route(
-    state: Arc<ServerState>,
-    slot: Arc<ConnectionSlot>,
+async fn route<H: Handler>(
+    state: Arc<EngineState<H>>,
+    slot: Arc<ConnectionSlot<H>>,
     remote: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
@@ -431,12 +386,7 @@ async fn route(
     if path == engine_path || path == &engine_path[..engine_path.len() - 1] {
         return engine_request(state, slot, remote, req).await;
     }
-    let fallback = state
-        .fallback
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
-    match fallback {
+    match state.fallback() {
         Some(fallback) => fallback(req).await,
         None => full(
             StatusCode::NOT_FOUND,
@@ -446,9 +396,9 @@ async fn route(
     }
 }
 
-async fn engine_request(
-    state: Arc<ServerState>,
-    slot: Arc<ConnectionSlot>,
+async fn engine_request<H: Handler>(
+    state: Arc<EngineState<H>>,
+    slot: Arc<ConnectionSlot<H>>,
     remote: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
@@ -557,12 +507,12 @@ fn handshake_of(req: &Request<Incoming>, remote: SocketAddr) -> Handshake {
     Handshake::new(target, headers, remote)
 }
 
-fn polling_handshake(
-    state: &Arc<ServerState>,
+fn polling_handshake<H: Handler>(
+    state: &Arc<EngineState<H>>,
     req: &Request<Incoming>,
     remote: SocketAddr,
 ) -> Response<ResponseBody> {
-    if state.shutting_down.load(Ordering::Acquire) {
+    if state.is_shutting_down() {
         return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server shutting down");
     }
     let session = Session::new(
@@ -581,9 +531,9 @@ fn polling_handshake(
     full(StatusCode::OK, "text/plain; charset=UTF-8", open)
 }
 
-async fn polling_post(
-    state: &ServerState,
-    session: &Arc<Session>,
+async fn polling_post<H: Handler>(
+    state: &EngineState<H>,
+    session: &Arc<Session<H>>,
     req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let max = state.config.max_payload;
@@ -647,9 +597,9 @@ enum BodyError {
 /// Collects `body` within the configured body timeout, ending early (checked every
 /// second) when `session` closes meanwhile: a trickling body must not keep its
 /// connection, and its session's memory, for longer than that.
-async fn read_body(
-    state: &ServerState,
-    session: &Session,
+async fn read_body<H: Handler>(
+    state: &EngineState<H>,
+    session: &Session<H>,
     body: Limited<Incoming>,
 ) -> Result<Bytes, BodyError> {
     let deadline = tokio::time::Instant::now() + state.config.body_timeout;
@@ -688,9 +638,9 @@ fn closing(mut response: Response<ResponseBody>) -> Response<ResponseBody> {
     response
 }
 
-async fn websocket_request(
-    state: Arc<ServerState>,
-    slot: Arc<ConnectionSlot>,
+async fn websocket_request<H: Handler>(
+    state: Arc<EngineState<H>>,
+    slot: Arc<ConnectionSlot<H>>,
     remote: SocketAddr,
     mut req: Request<Incoming>,
     sid: Option<String>,
@@ -722,7 +672,7 @@ async fn websocket_request(
             Some(session) if !session.is_closed() => Some(session.claim_upgrade()),
             _ => return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
         },
-        None if state.shutting_down.load(Ordering::Acquire) => {
+        None if state.is_shutting_down() => {
             return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server shutting down");
         }
         None => None,

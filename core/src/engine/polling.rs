@@ -5,15 +5,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::{lock, Outbound, Session, Transport};
+use super::{lock, Handler, Outbound, Session, Transport};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_payload, encode_binary_for_polling, RECORD_SEPARATOR};
 
 /// Clears the session's "GET pending" flag however the GET ends (answered, or dropped
 /// because the client went away mid-poll).
-struct PendingGet<'a>(&'a Session);
+struct PendingGet<'a, H: Handler>(&'a Session<H>);
 
-impl Drop for PendingGet<'_> {
+impl<H: Handler> Drop for PendingGet<'_, H> {
     fn drop(&mut self) {
         lock(&self.0.transport).get_pending = false;
     }
@@ -35,7 +35,7 @@ const HOLD_AFTER_PROBE: std::time::Duration = std::time::Duration::from_millis(1
 /// refused (400) if the upgrade completes first, as a GET arriving after the switch is.
 /// Either way it answers at the latest when the switch happens, and it leaves the queue
 /// to the WebSocket.
-pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
+pub(crate) async fn get<H: Handler>(session: Arc<Session<H>>) -> Result<Bytes, StatusCode> {
     let (probes_seen, after_probe) = {
         let mut transport = lock(&session.transport);
         if transport.kind != Transport::Polling {
@@ -90,7 +90,7 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
             return Ok(Bytes::from(encode(items)));
         }
         if session.is_closed() {
-            session.server.remove_session(&session.id);
+            session.engine.remove_session(&session.id);
             // A close the client asked for releases the poll with a noop.
             return Ok(match session.close_reason() {
                 Some(DisconnectReason::TransportClose) => Bytes::from_static(b"6"),
@@ -115,6 +115,7 @@ fn encode(items: super::Queued) -> Vec<u8> {
         match item {
             Outbound::Ping => body.push(b'2'),
             Outbound::Text(text) => body.extend_from_slice(text.as_bytes()),
+            Outbound::Binary(data) => encode_binary_for_polling(&mut body, &data),
             Outbound::Packet(packet) => {
                 body.extend_from_slice(packet.text.as_str().as_bytes());
                 for attachment in &packet.binary {
@@ -128,7 +129,7 @@ fn encode(items: super::Queued) -> Vec<u8> {
 }
 
 /// Handles a POST body of client packets.
-pub(crate) fn post(session: &Arc<Session>, body: &[u8]) -> Result<(), StatusCode> {
+pub(crate) fn post<H: Handler>(session: &Arc<Session<H>>, body: &[u8]) -> Result<(), StatusCode> {
     if session.transport() != Transport::Polling || session.is_closed() {
         return Err(StatusCode::BAD_REQUEST);
     }
