@@ -45,12 +45,11 @@ mod socket;
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
 pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
-pub use engine::Handshake;
-pub use engine::{BoxError, ResponseBody};
+pub use engine::{shutdown_signal, BoxError, Handshake, ResponseBody};
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
 pub use namespace::{Auth, Namespace};
 pub use protocol::Payload;
-pub use server::{serve_dir, shutdown_signal, Server};
+pub use server::{serve_dir, Server};
 pub use sid::Sid;
 pub use socket::{AckSender, Event, Socket};
 

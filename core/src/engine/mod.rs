@@ -10,10 +10,15 @@
 //! open, messages and close, and keeps its own state ([`Engine`]). No file under
 //! `engine/` imports `server`, `socket` or `namespace` (a test in `lib.rs` checks).
 
-pub(crate) mod polling;
+mod cors;
+mod http;
+mod lifecycle;
+mod polling;
 mod state;
-pub(crate) mod websocket;
+mod websocket;
 
+pub(crate) use http::full;
+pub use lifecycle::shutdown_signal;
 pub use state::{BoxError, Engine, Handler, ResponseBody};
 pub(crate) use state::{BoxFuture, ConnectionGuard, ConnectionSlot, EngineState};
 
