@@ -10,6 +10,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use super::error::EngineError;
 use super::http::full;
 use super::ResponseBody;
 use crate::clip::clip;
@@ -21,7 +22,7 @@ pub(crate) fn check_origin(
     config: &Config,
     req: &Request<Incoming>,
     remote: SocketAddr,
-) -> Result<Option<String>, ()> {
+) -> Result<Option<String>, EngineError> {
     let origin = req
         .headers()
         .get(header::ORIGIN)
@@ -37,7 +38,7 @@ pub(crate) fn check_origin(
         };
         if !config.allowed_origins.allows(origin, &site) {
             tracing::info!(origin = %clip(origin), %remote, "origin not allowed");
-            return Err(());
+            return Err(EngineError::OriginNotAllowed);
         }
     }
     Ok(origin)

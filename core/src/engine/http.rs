@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use super::cors::{self, preflight};
+use super::error::EngineError;
 use super::{
     polling, query_param, websocket, ConnectionSlot, EngineState, Handler, Handshake, ResponseBody,
     Session, Transport,
@@ -42,15 +43,6 @@ pub(crate) fn full(
     response
 }
 
-/// An Engine.IO error response, in the JSON shape the reference server uses.
-fn engine_error(status: StatusCode, code: u8, message: &str) -> Response<ResponseBody> {
-    full(
-        status,
-        "application/json",
-        format!(r#"{{"code":{code},"message":"{message}"}}"#),
-    )
-}
-
 pub(crate) async fn route<H: Handler>(
     state: Arc<EngineState<H>>,
     slot: Arc<ConnectionSlot<H>>,
@@ -68,11 +60,7 @@ pub(crate) async fn route<H: Handler>(
                 %remote,
                 "host not in allowed_hosts, request refused"
             );
-            return full(
-                StatusCode::BAD_REQUEST,
-                "text/plain; charset=utf-8",
-                "Invalid Host header",
-            );
+            return EngineError::HostNotAllowed.response();
         }
     }
     let path = req.uri().path();
@@ -99,24 +87,18 @@ async fn engine_request<H: Handler>(
     let config = &state.config;
     let query = req.uri().query().unwrap_or("");
     if query_param(query, "EIO").as_deref() != Some("4") {
-        return engine_error(StatusCode::BAD_REQUEST, 5, "Unsupported protocol version");
+        return EngineError::UnsupportedProtocolVersion.response();
     }
     let transport = match query_param(query, "transport").as_deref() {
         Some("polling") if config.allow_polling => Transport::Polling,
         Some("websocket") if config.allow_websocket => Transport::WebSocket,
-        _ => return engine_error(StatusCode::BAD_REQUEST, 0, "Transport unknown"),
+        _ => return EngineError::UnknownTransport.response(),
     };
     let sid = query_param(query, "sid");
 
     let origin = match cors::check_origin(config, &req, remote) {
         Ok(origin) => origin,
-        Err(()) => {
-            return full(
-                StatusCode::FORBIDDEN,
-                "text/plain; charset=utf-8",
-                "Origin not allowed",
-            )
-        }
+        Err(refused) => return refused.response(),
     };
 
     let mut response = if transport == Transport::WebSocket && req.method() == Method::GET {
@@ -127,18 +109,18 @@ async fn engine_request<H: Handler>(
             Method::GET => match sid {
                 None => polling_handshake(&state, &req, remote),
                 Some(sid) => match state.session(&sid) {
-                    None => engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+                    None => EngineError::UnknownSid.response(),
                     Some(session) => match polling::get(session).await {
                         Ok(body) => full(StatusCode::OK, "text/plain; charset=UTF-8", body),
-                        Err(status) => engine_error(status, 3, "Bad request"),
+                        Err(error) => error.response(),
                     },
                 },
             },
             Method::POST => match sid.and_then(|sid| state.session(&sid)) {
-                None => engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+                None => EngineError::UnknownSid.response(),
                 Some(session) => polling_post(&state, &session, req).await,
             },
-            _ => engine_error(StatusCode::BAD_REQUEST, 2, "Bad handshake method"),
+            _ => EngineError::BadHandshakeMethod.response(),
         }
     };
     cors::allow_origin(&mut response, origin);
@@ -166,7 +148,7 @@ fn polling_handshake<H: Handler>(
     remote: SocketAddr,
 ) -> Response<ResponseBody> {
     if state.is_shutting_down() {
-        return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server shutting down");
+        return EngineError::ShuttingDown.response();
     }
     let session = Session::new(
         Arc::clone(state),
@@ -198,11 +180,7 @@ async fn polling_post<H: Handler>(
     // Said before the body is read (Content-Length) or found while reading it.
     let too_large = || {
         tracing::info!(sid = %session.id, declared, max_payload = max, "polling body over max payload (413)");
-        closing(engine_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            3,
-            "Payload too large",
-        ))
+        closing(EngineError::PayloadTooLarge.response())
     };
     if declared.is_some_and(|len| len > max) {
         return too_large();
@@ -217,24 +195,16 @@ async fn polling_post<H: Handler>(
                 "polling body not received in time (408), closing session"
             );
             session.close(DisconnectReason::TransportError);
-            return closing(engine_error(
-                StatusCode::REQUEST_TIMEOUT,
-                3,
-                "Request timeout",
-            ));
+            return closing(EngineError::RequestTimeout.response());
         }
         Err(BodyError::SessionClosed) => {
-            return closing(engine_error(
-                StatusCode::BAD_REQUEST,
-                1,
-                "Session ID unknown",
-            ));
+            return closing(EngineError::UnknownSid.response());
         }
-        Err(BodyError::Failed) => return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request"),
+        Err(BodyError::Failed) => return EngineError::BadRequest.response(),
     };
     match polling::post(session, &body) {
         Ok(()) => full(StatusCode::OK, "text/html", "ok"),
-        Err(status) => engine_error(status, 3, "Bad request"),
+        Err(error) => error.response(),
     }
 }
 
@@ -314,7 +284,7 @@ async fn websocket_request<H: Handler>(
             .map(|v| v.as_bytes())
             == Some(b"13");
     let Some(key) = key.filter(|_| valid) else {
-        return engine_error(StatusCode::BAD_REQUEST, 3, "Bad request");
+        return EngineError::BadRequest.response();
     };
 
     // `Some(None)`: a known sid this WebSocket may not upgrade; it is accepted and then
@@ -323,10 +293,10 @@ async fn websocket_request<H: Handler>(
         Some(sid) => match state.session(&sid) {
             // A closed session that lingers for its last polls is as good as gone.
             Some(session) if !session.is_closed() => Some(session.claim_upgrade()),
-            _ => return engine_error(StatusCode::BAD_REQUEST, 1, "Session ID unknown"),
+            _ => return EngineError::UnknownSid.response(),
         },
         None if state.is_shutting_down() => {
-            return engine_error(StatusCode::SERVICE_UNAVAILABLE, 4, "Server shutting down");
+            return EngineError::ShuttingDown.response();
         }
         None => None,
     };

@@ -11,6 +11,7 @@
 //! `engine/` imports `server`, `socket` or `namespace` (a test in `lib.rs` checks).
 
 mod cors;
+mod error;
 mod http;
 mod lifecycle;
 mod polling;

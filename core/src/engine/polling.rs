@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 
+use super::error::EngineError;
 use super::{lock, Handler, Outbound, Session, Transport};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_payload, encode_binary_for_polling, RECORD_SEPARATOR};
@@ -35,18 +35,18 @@ const HOLD_AFTER_PROBE: std::time::Duration = std::time::Duration::from_millis(1
 /// refused (400) if the upgrade completes first, as a GET arriving after the switch is.
 /// Either way it answers at the latest when the switch happens, and it leaves the queue
 /// to the WebSocket.
-pub(crate) async fn get<H: Handler>(session: Arc<Session<H>>) -> Result<Bytes, StatusCode> {
+pub(crate) async fn get<H: Handler>(session: Arc<Session<H>>) -> Result<Bytes, EngineError> {
     let (probes_seen, after_probe) = {
         let mut transport = lock(&session.transport);
         if transport.kind != Transport::Polling {
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
         if transport.get_pending {
             drop(transport);
             // Two overlapping GETs: the pending one is answered with a close packet.
             tracing::info!(sid = %session.id, "overlapping polling GET, closing session");
             session.close(DisconnectReason::TransportError);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
         transport.get_pending = true;
         (transport.probes, transport.probed)
@@ -74,7 +74,7 @@ pub(crate) async fn get<H: Handler>(session: Arc<Session<H>>) -> Result<Bytes, S
                 // WebSocket task makes one pass with nothing to write.
                 session.writable.notify_one();
                 return if refused {
-                    Err(StatusCode::BAD_REQUEST)
+                    Err(EngineError::BadRequest)
                 } else {
                     Ok(Bytes::from_static(b"6"))
                 };
@@ -129,16 +129,16 @@ fn encode(items: super::Queued) -> Vec<u8> {
 }
 
 /// Handles a POST body of client packets.
-pub(crate) fn post<H: Handler>(session: &Arc<Session<H>>, body: &[u8]) -> Result<(), StatusCode> {
+pub(crate) fn post<H: Handler>(session: &Arc<Session<H>>, body: &[u8]) -> Result<(), EngineError> {
     if session.transport() != Transport::Polling || session.is_closed() {
-        return Err(StatusCode::BAD_REQUEST);
+        return Err(EngineError::BadRequest);
     }
     let packets = match decode_payload(body) {
         Ok(packets) => packets,
         Err(error) => {
             tracing::info!(sid = %session.id, %error, "malformed polling payload");
             session.close(DisconnectReason::ParseError);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
     };
     for packet in packets {
@@ -147,7 +147,7 @@ pub(crate) fn post<H: Handler>(session: &Arc<Session<H>>, body: &[u8]) -> Result
         }
         if let Err(reason) = session.on_packet(packet) {
             session.close(reason);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
     }
     Ok(())
