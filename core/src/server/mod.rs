@@ -15,12 +15,12 @@ use hyper::body::Incoming;
 use tokio::net::TcpListener;
 
 use crate::adapter::{Adapter, LocalAdapter};
-use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::config::Config;
 use crate::engine::{Engine, ResponseBody};
 use crate::error::ServerError;
-use crate::namespace::{Namespace, NamespaceInner};
 use crate::protocol::Payload;
+use crate::socket::broadcast::{BroadcastOperator, IntoRooms};
+use crate::socket::namespace::{Namespace, NamespaceInner};
 use crate::socket::SocketIo;
 
 pub use static_files::serve_dir;

@@ -4,7 +4,12 @@
 //! holding the namespace registry. [`Connection`], its per-session data, is the
 //! Socket.IO side of one Engine.IO session: it decodes packets, reassembles binary
 //! ones, and routes them to the namespace sockets it owns. [`Socket`] is the public
-//! handle to one namespace socket.
+//! handle to one namespace socket. [`namespace`] holds namespaces and their handlers,
+//! [`broadcast`] emitting to many sockets; the three refer to each other and form one
+//! layer, which is why they are one module.
+
+pub(crate) mod broadcast;
+pub(crate) mod namespace;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,12 +21,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use self::broadcast::{BroadcastOperator, IntoRooms};
+use self::namespace::{Auth, NamespaceInner};
 use crate::adapter::{Adapter, Room};
-use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::clip::clip;
 use crate::engine::{self, lock, BoxFuture, Handler, Handshake, Outbound};
 use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError};
-use crate::namespace::{Auth, NamespaceInner};
 use crate::protocol::socket::{self as codec, BinaryAssembler, Borrowed, Decoded, Packet};
 use crate::protocol::Payload;
 use crate::sid::Sid;
