@@ -32,7 +32,7 @@ impl<H: Handler> Engine<H> {
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
-    /// gracefully; see [`Server::run`], which is this method.
+    /// gracefully; see [`Server::run`](crate::Server::run), which is this method.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -181,7 +181,7 @@ async fn shutdown_gracefully<H: Handler>(state: &Arc<EngineState<H>>) {
 }
 
 /// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM: the usual `shutdown` argument of
-/// [`Server::run`] for a server process.
+/// [`Server::run`](crate::Server::run) (or [`Engine::run`]) for a server process.
 ///
 /// ```no_run
 /// # async fn demo(server: ferrosocket::Server, listener: tokio::net::TcpListener) {

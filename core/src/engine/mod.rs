@@ -7,8 +7,16 @@
 //! response or one flush, so bursts coalesce without extra buffering.
 //!
 //! The engine knows nothing of Socket.IO: it calls a [`Handler`] for each session's
-//! open, messages and close, and keeps its own state ([`Engine`]). No file under
-//! `engine/` imports `server`, `socket` or `namespace` (a test in `lib.rs` checks).
+//! open, messages and close, and keeps its own state ([`Engine`]). Never: a file under
+//! `engine/` imports `server`, `socket`, `namespace`, `broadcast` or `embed`
+//! (`core/tests/layering.rs` fails if one does). [`Server`](crate::Server) is an
+//! `Engine` with the Socket.IO layer as its handler; see [`Handler`] for a plain
+//! Engine.IO server, and `examples/engineio_echo` for a whole one.
+//!
+//! Layout: this file, the session and its queue and heartbeat; `state`, the handler
+//! trait and the engine's state and handle; `lifecycle`, the accept loop and shutdown;
+//! `http`, request routing and the handshakes; `cors`, origins; `error`, refusals and
+//! their HTTP answer; `polling` and `websocket`, the two transports.
 
 mod cors;
 mod error;

@@ -1,4 +1,7 @@
 //! HTTP long-polling: GET waits for queued packets, POST carries the client's packets.
+//!
+//! Owns: the polling side of a session (the pending GET, the payload codec calls).
+//! Never: builds HTTP responses (it returns bodies or an [`EngineError`] to `http`).
 
 use std::sync::Arc;
 

@@ -1,4 +1,8 @@
 //! The WebSocket transport: direct connections and polling→WebSocket upgrades.
+//!
+//! Owns: one task per WebSocket connection that reads, flushes the session queue and
+//! runs the heartbeat. Never: holds a frame across a wait, or grows the per-connection
+//! future (see the note on `run_direct`).
 
 use std::sync::Arc;
 

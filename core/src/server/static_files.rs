@@ -12,7 +12,7 @@ use hyper::body::Incoming;
 use crate::engine::{full, BoxFuture, ResponseBody};
 
 /// A fallback that serves the files under `dir` (`/` serves `index.html`), for
-/// [`Server::set_fallback`]. Paths with `..` or hidden components get 404, and so does
+/// [`Server::set_fallback`](crate::Server::set_fallback). Paths with `..` or hidden components get 404, and so does
 /// a file whose real path (symbolic links resolved) is outside `dir`: a link inside the
 /// directory cannot expose the rest of the file system.
 ///
