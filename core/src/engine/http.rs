@@ -26,6 +26,7 @@ use crate::clip::clip;
 use crate::error::DisconnectReason;
 use crate::protocol::engine::open_packet;
 
+/// A response with a whole body and its content type.
 pub(crate) fn full(
     status: StatusCode,
     content_type: &'static str,
@@ -43,6 +44,8 @@ pub(crate) fn full(
     response
 }
 
+/// Answers one HTTP request of a connection: hosts first, then the engine's path (with
+/// or without its trailing `/`), everything else to the fallback or 404.
 pub(crate) async fn route<H: Handler>(
     state: Arc<EngineState<H>>,
     slot: Arc<ConnectionSlot<H>>,
