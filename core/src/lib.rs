@@ -30,28 +30,30 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
-mod broadcast;
 mod clip;
 mod config;
 pub mod embed;
-mod engine;
+pub mod engine;
 mod error;
-mod namespace;
 pub mod protocol;
 mod server;
 mod sid;
 mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
-pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
-pub use engine::Handshake;
+pub use engine::{shutdown_signal, BoxError, Handshake, ResponseBody};
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
-pub use namespace::{Auth, Namespace};
 pub use protocol::Payload;
-pub use server::{serve_dir, shutdown_signal, BoxError, ResponseBody, Server};
+pub use server::{serve_dir, Server};
 pub use sid::Sid;
+pub use socket::broadcast::{BroadcastOperator, IntoRooms};
+pub use socket::namespace::{Auth, Namespace};
 pub use socket::{AckSender, Event, Socket};
+
+// The namespace part of the Socket.IO layer under its short path (`crate::namespace`), as
+// before it moved into `socket/`.
+pub(crate) use socket::namespace;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

@@ -5,9 +5,31 @@
 //! drains it: the pending long-polling GET, or the WebSocket task once the session is
 //! on WebSocket. The consumer takes everything queued at once and writes it in one
 //! response or one flush, so bursts coalesce without extra buffering.
+//!
+//! The engine knows nothing of Socket.IO: it calls a [`Handler`] for each session's
+//! open, messages and close, and keeps its own state ([`Engine`]). Never: a file under
+//! `engine/` imports `server`, `socket`, `namespace`, `broadcast` or `embed`
+//! (`core/tests/layering.rs` fails if one does). [`Server`](crate::Server) is an
+//! `Engine` with the Socket.IO layer as its handler; see [`Handler`] for a plain
+//! Engine.IO server, and `examples/engineio_echo` for a whole one.
+//!
+//! Layout: this file, the session and its queue and heartbeat; `state`, the handler
+//! trait and the engine's state and handle; `lifecycle`, the accept loop and shutdown;
+//! `http`, request routing and the handshakes; `cors`, origins; `error`, refusals and
+//! their HTTP answer; `polling` and `websocket`, the two transports.
 
-pub(crate) mod polling;
-pub(crate) mod websocket;
+mod cors;
+mod error;
+mod http;
+mod lifecycle;
+mod polling;
+mod state;
+mod websocket;
+
+pub(crate) use http::full;
+pub use lifecycle::shutdown_signal;
+pub use state::{BoxError, Engine, Handler, ResponseBody};
+pub(crate) use state::{BoxFuture, ConnectionGuard, ConnectionSlot, EngineState};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -19,10 +41,9 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::config::Config;
 use crate::error::{DisconnectReason, SendError};
-use crate::server::ServerState;
 use crate::sid::Sid;
-use crate::socket::Connection;
 
 /// One encoded Socket.IO packet, shared by reference between all its recipients.
 #[derive(Debug)]
@@ -52,6 +73,10 @@ pub(crate) enum Outbound {
     /// so turning it into the frame payload does not allocate either.
     Text(String),
     Ping,
+    /// One binary message of a plain Engine.IO handler ([`Session::send_binary`]).
+    /// Boxed so that this variant does not make every queue slot larger: the inline
+    /// first slot is part of every idle session's memory.
+    Binary(Box<Bytes>),
 }
 
 impl Outbound {
@@ -75,6 +100,7 @@ impl Outbound {
                 .iter()
                 .fold(packet.text.len(), |sum, b| sum.saturating_add(b.len())),
             Self::Text(text) => text.len(),
+            Self::Binary(data) => data.len(),
             Self::Ping => 1,
         }
     }
@@ -279,10 +305,11 @@ struct TransportState {
     get_pending: bool,
 }
 
-/// One Engine.IO connection.
-pub(crate) struct Session {
+/// One Engine.IO connection, as its [`Handler`] sees it: send messages, close it, read
+/// the request that opened it, and keep per-session state in [`Session::data`].
+pub struct Session<H: Handler> {
     pub(crate) id: Sid,
-    pub(crate) server: Arc<ServerState>,
+    pub(crate) engine: Arc<EngineState<H>>,
     pub(crate) handshake: Handshake,
     /// Packets waiting to be written. Bounded three ways: `max_queued_packets` items,
     /// `max_queued_bytes` bytes, and `max_queue_age` for the oldest item. A session over
@@ -311,25 +338,26 @@ pub(crate) struct Session {
     /// Why the session closed (decides what a pending GET is answered with).
     close_reason: Mutex<Option<DisconnectReason>>,
     transport: Mutex<TransportState>,
-    /// The Socket.IO side of this connection: its namespace sockets and partial packets.
-    pub(crate) conn: Connection,
+    /// The handler's state for this session (for Socket.IO: its namespace sockets and
+    /// partial packets).
+    data: H::Data,
 }
 
-impl std::fmt::Debug for Session {
+impl<H: Handler> std::fmt::Debug for Session<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session").field("id", &self.id).finish()
     }
 }
 
-impl Session {
+impl<H: Handler> Session<H> {
     pub(crate) fn new(
-        server: Arc<ServerState>,
+        engine: Arc<EngineState<H>>,
         handshake: Handshake,
         kind: Transport,
     ) -> Arc<Self> {
         let session = Arc::new(Self {
             id: Sid::new(),
-            server,
+            engine,
             handshake,
             queue: Mutex::new(Queued::default()),
             writable: Notify::new(),
@@ -345,18 +373,64 @@ impl Session {
                 probed: false,
                 get_pending: false,
             }),
-            conn: Connection::default(),
+            data: H::Data::default(),
         });
-        session.server.insert_session(&session);
+        session.engine.insert_session(&session);
         // A WebSocket session's own task runs its heartbeat (one task per connection);
         // polling has no task of its own, so it gets one.
         if kind == Transport::Polling {
             tokio::spawn(heartbeat(Arc::clone(&session)));
         }
+        session.engine.handler.on_open(&session);
         session
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
+    /// The session id (the `sid` of the open packet).
+    pub fn id(&self) -> Sid {
+        self.id
+    }
+
+    /// The HTTP request that opened the session.
+    pub fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    /// The handler's state for this session.
+    pub fn data(&self) -> &H::Data {
+        &self.data
+    }
+
+    /// The engine's handler.
+    pub fn handler(&self) -> &H {
+        &self.engine.handler
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &Config {
+        &self.engine.config
+    }
+
+    /// Whether the session is on the WebSocket transport (after an upgrade or directly).
+    pub fn is_websocket(&self) -> bool {
+        self.transport() == Transport::WebSocket
+    }
+
+    /// Sends one text message. Never blocks: it is queued for the transport, and a
+    /// client whose queue is over its bounds is disconnected (`client too slow`).
+    pub fn send_text(self: &Arc<Self>, text: &str) -> Result<(), SendError> {
+        let mut message = String::with_capacity(text.len() + 1);
+        message.push('4');
+        message.push_str(text);
+        self.send(Outbound::Text(message))
+    }
+
+    /// Sends one binary message; queued like [`Session::send_text`].
+    pub fn send_binary(self: &Arc<Self>, data: Bytes) -> Result<(), SendError> {
+        self.send(Outbound::Binary(Box::new(data)))
+    }
+
+    /// Whether the session is closed (or closing).
+    pub fn is_closed(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
 
@@ -367,7 +441,7 @@ impl Session {
     /// Takes the session's upgrade attempt for a WebSocket that arrived with its sid: `None`
     /// when the session is not on polling any more, closed, or another WebSocket holds the
     /// attempt (that one was first; this one is to be closed).
-    pub(crate) fn claim_upgrade(self: &Arc<Self>) -> Option<UpgradeClaim> {
+    pub(crate) fn claim_upgrade(self: &Arc<Self>) -> Option<UpgradeClaim<H>> {
         let mut transport = lock(&self.transport);
         if transport.kind != Transport::Polling || transport.upgrade_claimed || self.is_closed() {
             return None;
@@ -395,7 +469,7 @@ impl Session {
         I::IntoIter: ExactSizeIterator,
     {
         let items = items.into_iter();
-        let config = &self.server.config;
+        let config = &self.engine.config;
         let now_ms = clock_ms();
         {
             let mut queue = lock(&self.queue);
@@ -436,7 +510,7 @@ impl Session {
 
     /// The queue passed `bound`: log which and close the session as too slow.
     fn overflowed(self: &Arc<Self>, bound: Overflow, dropped: &Queued) {
-        let config = &self.server.config;
+        let config = &self.engine.config;
         match bound {
             Overflow::Packets => tracing::warn!(
                 sid = %self.id,
@@ -468,9 +542,9 @@ impl Session {
         !lock(&self.queue).is_empty()
     }
 
-    /// Closes the session once: the Socket.IO side runs its disconnect handlers with
-    /// `reason`, the heartbeat stops and the transport flushes what is queued and closes.
-    pub(crate) fn close(self: &Arc<Self>, reason: DisconnectReason) {
+    /// Closes the session once: the handler's [`Handler::on_close`] runs with `reason`,
+    /// the heartbeat stops and the transport flushes what is queued and closes.
+    pub fn close(self: &Arc<Self>, reason: DisconnectReason) {
         self.close_as(reason, false);
     }
 
@@ -494,18 +568,18 @@ impl Session {
             // before, which may be handled after the POST, still gets its noop.
             let session = Arc::clone(self);
             let grace = self
-                .server
+                .engine
                 .config
                 .ping_timeout
                 .min(std::time::Duration::from_secs(5));
             tokio::spawn(async move {
                 tokio::time::sleep(grace).await;
-                session.server.remove_session(&session.id);
+                session.engine.remove_session(&session.id);
             });
         } else {
-            self.server.remove_session(&self.id);
+            self.engine.remove_session(&self.id);
         }
-        self.conn.close_all(reason);
+        self.engine.handler.on_close(self, reason);
         // Wake the queue consumer (a pending GET answers, the WebSocket task flushes and
         // sends its close frame) and the heartbeat task (it sees the close and ends).
         self.writable.notify_one();
@@ -531,8 +605,8 @@ impl Session {
     ) -> Result<(), DisconnectReason> {
         use crate::protocol::EnginePacket as P;
         match packet {
-            P::Message(text) => self.conn.on_text(self, text),
-            P::Binary(data) => self.conn.on_binary(self, data),
+            P::Message(text) => self.engine.handler.on_message(self, text),
+            P::Binary(data) => self.engine.handler.on_binary(self, data),
             P::Pong(_) => {
                 self.on_pong();
                 Ok(())
@@ -554,15 +628,15 @@ impl Session {
 /// Dropping it ends the attempt however the upgrade task ends (switched, probe failed or
 /// timed out, connection lost before the 101 completed, task dropped at shutdown): a
 /// session still on polling can then be upgraded again.
-pub(crate) struct UpgradeClaim(Arc<Session>);
+pub(crate) struct UpgradeClaim<H: Handler>(Arc<Session<H>>);
 
-impl UpgradeClaim {
-    pub(crate) fn session(&self) -> &Arc<Session> {
+impl<H: Handler> UpgradeClaim<H> {
+    pub(crate) fn session(&self) -> &Arc<Session<H>> {
         &self.0
     }
 }
 
-impl Drop for UpgradeClaim {
+impl<H: Handler> Drop for UpgradeClaim<H> {
     fn drop(&mut self) {
         let mut transport = lock(&self.0.transport);
         if transport.kind == Transport::Polling {
@@ -590,7 +664,7 @@ pub(crate) struct Heartbeat {
 }
 
 impl Heartbeat {
-    pub(crate) fn new(config: &crate::config::Config) -> Self {
+    pub(crate) fn new(config: &Config) -> Self {
         let now = Instant::now();
         Self {
             awaiting_pong: false,
@@ -609,12 +683,12 @@ impl Heartbeat {
     /// Whether [`Heartbeat::check`] has anything to do: the timer set to
     /// [`Heartbeat::wake_at`] went off, or the pong it waits for arrived. Lets a busy
     /// connection skip reading the clock on every pass.
-    pub(crate) fn due(&self, session: &Session, timer_elapsed: bool) -> bool {
+    pub(crate) fn due<H: Handler>(&self, session: &Session<H>, timer_elapsed: bool) -> bool {
         timer_elapsed || (self.awaiting_pong && session.pong_seen.load(Ordering::Acquire))
     }
 
     /// Advances the timers. Returns false once the session is closed.
-    pub(crate) fn check(&mut self, session: &Arc<Session>) -> bool {
+    pub(crate) fn check<H: Handler>(&mut self, session: &Arc<Session<H>>) -> bool {
         if session.is_closed() {
             return false;
         }
@@ -622,14 +696,14 @@ impl Heartbeat {
         if let Some(connect) = self.connect_deadline {
             if now >= connect {
                 self.connect_deadline = None;
-                if !session.conn.has_connected() {
-                    tracing::debug!(sid = %session.id, "no namespace connect in time");
+                if !session.engine.handler.is_attached(session) {
+                    tracing::debug!(sid = %session.id, "handler did not attach the session in time");
                     session.close(DisconnectReason::TransportClose);
                     return false;
                 }
             }
         }
-        let config = &session.server.config;
+        let config = &session.engine.config;
         if self.awaiting_pong {
             if session.pong_seen.swap(false, Ordering::AcqRel) {
                 self.awaiting_pong = false;
@@ -652,8 +726,8 @@ impl Heartbeat {
 }
 
 /// The heartbeat task of a polling session (a WebSocket task runs its own).
-async fn heartbeat(session: Arc<Session>) {
-    let mut beat = Heartbeat::new(&session.server.config);
+async fn heartbeat<H: Handler>(session: Arc<Session<H>>) {
+    let mut beat = Heartbeat::new(&session.engine.config);
     loop {
         // `close` notifies `pong` too, so a closed session ends this task at once.
         tokio::select! {
@@ -729,6 +803,13 @@ mod tests {
         assert_eq!(handshake.header("x-multi"), Some("a:b"));
         assert_eq!(handshake.headers().count(), 3);
         assert_eq!(handshake.remote_addr(), addr);
+    }
+
+    #[test]
+    fn queue_slot_stays_small() {
+        // The inline first slot of every session's queue: a plain handler's binary
+        // variant (boxed) must not grow it past the `String` of a text packet.
+        assert!(std::mem::size_of::<Outbound>() <= std::mem::size_of::<String>());
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! HTTP long-polling: GET waits for queued packets, POST carries the client's packets.
+//!
+//! Owns: the polling side of a session (the pending GET, the payload codec calls).
+//! Never: builds HTTP responses (it returns bodies or an [`EngineError`] to `http`).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::StatusCode;
 
-use super::{lock, Outbound, Session, Transport};
+use super::error::EngineError;
+use super::{lock, Handler, Outbound, Session, Transport};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_payload, encode_binary_for_polling, RECORD_SEPARATOR};
 
 /// Clears the session's "GET pending" flag however the GET ends (answered, or dropped
 /// because the client went away mid-poll).
-struct PendingGet<'a>(&'a Session);
+struct PendingGet<'a, H: Handler>(&'a Session<H>);
 
-impl Drop for PendingGet<'_> {
+impl<H: Handler> Drop for PendingGet<'_, H> {
     fn drop(&mut self) {
         lock(&self.0.transport).get_pending = false;
     }
@@ -35,18 +38,18 @@ const HOLD_AFTER_PROBE: std::time::Duration = std::time::Duration::from_millis(1
 /// refused (400) if the upgrade completes first, as a GET arriving after the switch is.
 /// Either way it answers at the latest when the switch happens, and it leaves the queue
 /// to the WebSocket.
-pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
+pub(crate) async fn get<H: Handler>(session: Arc<Session<H>>) -> Result<Bytes, EngineError> {
     let (probes_seen, after_probe) = {
         let mut transport = lock(&session.transport);
         if transport.kind != Transport::Polling {
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
         if transport.get_pending {
             drop(transport);
             // Two overlapping GETs: the pending one is answered with a close packet.
             tracing::info!(sid = %session.id, "overlapping polling GET, closing session");
             session.close(DisconnectReason::TransportError);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
         transport.get_pending = true;
         (transport.probes, transport.probed)
@@ -74,7 +77,7 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
                 // WebSocket task makes one pass with nothing to write.
                 session.writable.notify_one();
                 return if refused {
-                    Err(StatusCode::BAD_REQUEST)
+                    Err(EngineError::BadRequest)
                 } else {
                     Ok(Bytes::from_static(b"6"))
                 };
@@ -90,7 +93,7 @@ pub(crate) async fn get(session: Arc<Session>) -> Result<Bytes, StatusCode> {
             return Ok(Bytes::from(encode(items)));
         }
         if session.is_closed() {
-            session.server.remove_session(&session.id);
+            session.engine.remove_session(&session.id);
             // A close the client asked for releases the poll with a noop.
             return Ok(match session.close_reason() {
                 Some(DisconnectReason::TransportClose) => Bytes::from_static(b"6"),
@@ -115,6 +118,7 @@ fn encode(items: super::Queued) -> Vec<u8> {
         match item {
             Outbound::Ping => body.push(b'2'),
             Outbound::Text(text) => body.extend_from_slice(text.as_bytes()),
+            Outbound::Binary(data) => encode_binary_for_polling(&mut body, &data),
             Outbound::Packet(packet) => {
                 body.extend_from_slice(packet.text.as_str().as_bytes());
                 for attachment in &packet.binary {
@@ -128,16 +132,16 @@ fn encode(items: super::Queued) -> Vec<u8> {
 }
 
 /// Handles a POST body of client packets.
-pub(crate) fn post(session: &Arc<Session>, body: &[u8]) -> Result<(), StatusCode> {
+pub(crate) fn post<H: Handler>(session: &Arc<Session<H>>, body: &[u8]) -> Result<(), EngineError> {
     if session.transport() != Transport::Polling || session.is_closed() {
-        return Err(StatusCode::BAD_REQUEST);
+        return Err(EngineError::BadRequest);
     }
     let packets = match decode_payload(body) {
         Ok(packets) => packets,
         Err(error) => {
             tracing::info!(sid = %session.id, %error, "malformed polling payload");
             session.close(DisconnectReason::ParseError);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
     };
     for packet in packets {
@@ -146,7 +150,7 @@ pub(crate) fn post(session: &Arc<Session>, body: &[u8]) -> Result<(), StatusCode
         }
         if let Err(reason) = session.on_packet(packet) {
             session.close(reason);
-            return Err(StatusCode::BAD_REQUEST);
+            return Err(EngineError::BadRequest);
         }
     }
     Ok(())

@@ -1,4 +1,8 @@
 //! The WebSocket transport: direct connections and polling→WebSocket upgrades.
+//!
+//! Owns: one task per WebSocket connection that reads, flushes the session queue and
+//! runs the heartbeat. Never: holds a frame across a wait, or grows the per-connection
+//! future (see the note on `run_direct`).
 
 use std::sync::Arc;
 
@@ -10,17 +14,18 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::{lock, Handshake, Heartbeat, Outbound, Session, Transport, UpgradeClaim};
+use super::{
+    lock, ConnectionGuard, EngineState, Handler, Handshake, Heartbeat, Outbound, Session,
+    Transport, UpgradeClaim,
+};
 use crate::error::DisconnectReason;
 use crate::protocol::engine::{decode_text, open_packet, EnginePacket};
-use crate::server::{ConnectionGuard, ServerState};
 
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
 const PING: Utf8Bytes = Utf8Bytes::from_static("2");
 
-fn ws_config(server: &ServerState) -> WebSocketConfig {
-    let config = &server.config;
+fn ws_config(config: &crate::config::Config) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(config.ws_read_buffer_size)
         .write_buffer_size(config.ws_write_buffer_size)
@@ -40,19 +45,19 @@ fn ws_config(server: &ServerState) -> WebSocketConfig {
 /// `async fn` would store its parameters twice (once as arguments, once as locals), and
 /// these futures live as long as the connection, so their size is per-connection memory.
 #[allow(clippy::manual_async_fn)]
-pub(crate) fn run_direct(
-    server: Arc<ServerState>,
+pub(crate) fn run_direct<H: Handler>(
+    engine: Arc<EngineState<H>>,
     upgraded: Upgraded,
     handshake: Handshake,
-    guard: ConnectionGuard,
+    guard: ConnectionGuard<H>,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
-        let config = ws_config(&server);
+        let config = ws_config(&engine.config);
         let mut ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        let session = Session::new(Arc::clone(&server), handshake, Transport::WebSocket);
-        let config = &server.config;
+        let session = Session::new(Arc::clone(&engine), handshake, Transport::WebSocket);
+        let config = &engine.config;
         let open = open_packet(
             session.id.as_str(),
             false,
@@ -71,18 +76,18 @@ pub(crate) fn run_direct(
 /// A WebSocket opened with the sid of a polling session: probe, then take over. The
 /// session keeps the heartbeat task it had on polling.
 #[allow(clippy::manual_async_fn)]
-pub(crate) fn run_upgrade(
-    claim: UpgradeClaim,
+pub(crate) fn run_upgrade<H: Handler>(
+    claim: UpgradeClaim<H>,
     upgraded: Upgraded,
-    guard: ConnectionGuard,
+    guard: ConnectionGuard<H>,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
         let session = Arc::clone(claim.session());
-        let config = ws_config(&session.server);
+        let config = ws_config(&session.engine.config);
         let mut ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
-        let timeout = session.server.config.upgrade_timeout;
+        let timeout = session.engine.config.upgrade_timeout;
         let switched = matches!(
             tokio::time::timeout(timeout, probe(&mut ws, &session)).await,
             Ok(Ok(()))
@@ -104,14 +109,14 @@ pub(crate) fn run_upgrade(
 /// holds the upgrade): accepted, then closed at once, as the protocol has it. An HTTP error
 /// instead would throw in clients that attach no error handler to a WebSocket.
 #[allow(clippy::manual_async_fn)]
-pub(crate) fn refuse(
-    server: Arc<ServerState>,
+pub(crate) fn refuse<H: Handler>(
+    engine: Arc<EngineState<H>>,
     upgraded: Upgraded,
-    guard: ConnectionGuard,
+    guard: ConnectionGuard<H>,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
         let _guard = guard;
-        let config = ws_config(&server);
+        let config = ws_config(&engine.config);
         let mut ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
@@ -129,7 +134,7 @@ pub(crate) fn refuse(
 
 /// `2probe` → `3probe`, release the pending poll, then wait for `5` and switch the session
 /// over. Gives up when the session closes meanwhile: nothing is left open for it.
-async fn probe(ws: &mut Ws, session: &Arc<Session>) -> Result<(), ()> {
+async fn probe<H: Handler>(ws: &mut Ws, session: &Arc<Session<H>>) -> Result<(), ()> {
     match next_unless_closed(ws, session).await {
         Some(Ok(Message::Text(text))) if text.as_str() == "2probe" => {}
         _ => return Err(()),
@@ -170,7 +175,7 @@ async fn probe(ws: &mut Ws, session: &Arc<Session>) -> Result<(), ()> {
 }
 
 /// The next message, or `None` once the session is closed (`close` wakes this).
-async fn next_unless_closed(ws: &mut Ws, session: &Session) -> WsMessage {
+async fn next_unless_closed<H: Handler>(ws: &mut Ws, session: &Session<H>) -> WsMessage {
     loop {
         // Created before the check: a close after it wakes the wait below.
         let changed = session.transport_changed.notified();
@@ -186,8 +191,13 @@ async fn next_unless_closed(ws: &mut Ws, session: &Session) -> WsMessage {
 
 /// Hands the connection to a task of its own: the set-up future (handshake copy, open
 /// packet, upgrade probe) ends here, so an idle connection holds only the loop's state.
-fn spawn_loop(ws: Ws, session: Arc<Session>, heartbeat: bool, guard: ConnectionGuard) {
-    let tasks = session.server.tasks.clone();
+fn spawn_loop<H: Handler>(
+    ws: Ws,
+    session: Arc<Session<H>>,
+    heartbeat: bool,
+    guard: ConnectionGuard<H>,
+) {
+    let tasks = session.engine.tasks.clone();
     tasks.spawn(run(ws, session, heartbeat, guard));
 }
 
@@ -195,16 +205,16 @@ fn spawn_loop(ws: Ws, session: Arc<Session>, heartbeat: bool, guard: ConnectionG
 /// written to, and (when `heartbeat` is set) run the session's heartbeat timer. One task
 /// per connection does all three, so an idle connection is one task.
 #[allow(clippy::manual_async_fn)]
-fn run(
+fn run<H: Handler>(
     mut ws: Ws,
-    session: Arc<Session>,
+    session: Arc<Session<H>>,
     heartbeat: bool,
-    guard: ConnectionGuard,
+    guard: ConnectionGuard<H>,
 ) -> impl std::future::Future<Output = ()> + Send {
     async move {
         // Held until the loop ends: the TCP connection counts against max_connections.
         let _guard = guard;
-        let mut beat = heartbeat.then(|| Heartbeat::new(&session.server.config));
+        let mut beat = heartbeat.then(|| Heartbeat::new(&session.engine.config));
         let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
         let timer = tokio::time::sleep_until(beat.as_ref().map_or(far, Heartbeat::wake_at));
         tokio::pin!(timer);
@@ -272,9 +282,9 @@ const READ_BATCH: usize = 32;
 
 /// Handles `message`, then every further message that is already readable (up to
 /// [`READ_BATCH`]), without waiting. `Break` means the transport is gone: stop at once.
-async fn read_batch(
+async fn read_batch<H: Handler>(
     ws: &mut Ws,
-    session: &Arc<Session>,
+    session: &Arc<Session<H>>,
     mut message: WsMessage,
 ) -> std::ops::ControlFlow<()> {
     let mut handled = 0;
@@ -308,9 +318,9 @@ async fn read_batch(
 
 type WsMessage = Option<Result<Message, WsError>>;
 
-async fn on_message(
+async fn on_message<H: Handler>(
     ws: &mut Ws,
-    session: &Arc<Session>,
+    session: &Arc<Session<H>>,
     message: WsMessage,
 ) -> Result<(), DisconnectReason> {
     match message {
@@ -332,7 +342,7 @@ async fn on_message(
     }
 }
 
-fn read_error(session: &Session, error: WsError) -> DisconnectReason {
+fn read_error<H: Handler>(session: &Session<H>, error: WsError) -> DisconnectReason {
     match error {
         // The peer went away, with or without a closing handshake: the client's
         // transport closed, nothing failed on our side.
@@ -390,7 +400,7 @@ async fn close_too_big(ws: &mut Ws) {
 /// stopped reading (see [`wait_sink`]). Each frame is built only once the sink can take
 /// it, so no frame is held across a wait: this future is part of every connection's
 /// task, and it stays small.
-async fn flush(ws: &mut Ws, session: &Session) -> Result<(), Option<WsError>> {
+async fn flush<H: Handler>(ws: &mut Ws, session: &Session<H>) -> Result<(), Option<WsError>> {
     let items = session.drain();
     if items.is_empty() {
         return Ok(());
@@ -404,6 +414,10 @@ async fn flush(ws: &mut Ws, session: &Session) -> Result<(), Option<WsError>> {
             Outbound::Text(text) => {
                 wait_sink(ws, session, Wait::Ready).await?;
                 ws.start_send_unpin(Message::Text(Utf8Bytes::from(text)))?;
+            }
+            Outbound::Binary(data) => {
+                wait_sink(ws, session, Wait::Ready).await?;
+                ws.start_send_unpin(Message::Binary(*data))?;
             }
             Outbound::Packet(packet) => {
                 wait_sink(ws, session, Wait::Ready).await?;
@@ -432,7 +446,11 @@ enum Wait {
 /// progress, the time after which the heartbeat would declare the client gone. The
 /// watch (a timer and a wait on the session) is allocated only when the sink is not
 /// ready at once.
-async fn wait_sink(ws: &mut Ws, session: &Session, wait: Wait) -> Result<(), Option<WsError>> {
+async fn wait_sink<H: Handler>(
+    ws: &mut Ws,
+    session: &Session<H>,
+    wait: Wait,
+) -> Result<(), Option<WsError>> {
     let mut watch = None;
     let result = std::future::poll_fn(|cx| {
         let polled = match wait {
@@ -455,8 +473,8 @@ async fn wait_sink(ws: &mut Ws, session: &Session, wait: Wait) -> Result<(), Opt
 }
 
 /// Ends when `session` closes, or after ping interval + ping timeout.
-async fn stalled(session: &Session) {
-    let config = &session.server.config;
+async fn stalled<H: Handler>(session: &Session<H>) {
+    let config = &session.engine.config;
     let deadline = tokio::time::sleep(config.ping_interval + config.ping_timeout);
     tokio::pin!(deadline);
     loop {

@@ -1,31 +1,92 @@
 //! Socket.IO sockets: one per namespace a client connected to.
 //!
-//! [`Connection`] is the Socket.IO side of one Engine.IO session: it decodes packets,
-//! reassembles binary ones, and routes them to the namespace sockets it owns.
-//! [`Socket`] is the public handle to one namespace socket.
+//! [`SocketIo`] is the Socket.IO layer as the engine sees it: the engine [`Handler`]
+//! holding the namespace registry. [`Connection`], its per-session data, is the
+//! Socket.IO side of one Engine.IO session: it decodes packets, reassembles binary
+//! ones, and routes them to the namespace sockets it owns. [`Socket`] is the public
+//! handle to one namespace socket. [`namespace`] holds namespaces and their handlers,
+//! [`broadcast`] emitting to many sockets; the three refer to each other and form one
+//! layer, which is why they are one module.
+
+pub(crate) mod broadcast;
+pub(crate) mod namespace;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::adapter::Room;
-use crate::broadcast::{BroadcastOperator, IntoRooms};
+use self::broadcast::{BroadcastOperator, IntoRooms};
+use self::namespace::{Auth, NamespaceInner};
+use crate::adapter::{Adapter, Room};
 use crate::clip::clip;
-use crate::engine::{lock, Handshake, Outbound, Session};
+use crate::engine::{self, lock, BoxFuture, Handler, Handshake, Outbound};
 use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError};
-use crate::namespace::{Auth, NamespaceInner};
 use crate::protocol::socket::{self as codec, BinaryAssembler, Borrowed, Decoded, Packet};
 use crate::protocol::Payload;
 use crate::sid::Sid;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+/// An Engine.IO session carrying Socket.IO.
+pub(crate) type Session = engine::Session<SocketIo>;
+
+type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
+
+/// The Socket.IO layer over the engine: the registry of namespaces, and the engine
+/// [`Handler`] that routes each session's messages to its [`Connection`].
+pub(crate) struct SocketIo {
+    /// Registered namespaces; written only when a namespace is added.
+    pub(crate) namespaces: RwLock<HashMap<String, Arc<NamespaceInner>>>,
+    /// Makes the room adapter of each new namespace.
+    pub(crate) adapters: AdapterFactory,
+}
+
+impl SocketIo {
+    pub(crate) fn new(adapters: AdapterFactory) -> Self {
+        Self {
+            namespaces: RwLock::new(HashMap::new()),
+            adapters,
+        }
+    }
+
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NamespaceInner>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+}
+
+/// Statically dispatched: the engine is generic over its handler, so every packet
+/// reaches [`Connection`] without a virtual call.
+impl Handler for SocketIo {
+    type Data = Connection;
+
+    /// Nothing to do until the client sends a namespace CONNECT.
+    fn on_open(&self, _session: &Arc<Session>) {}
+
+    fn on_message(&self, session: &Arc<Session>, text: &str) -> Result<(), DisconnectReason> {
+        session.data().on_text(session, text)
+    }
+
+    fn on_binary(&self, session: &Arc<Session>, data: Bytes) -> Result<(), DisconnectReason> {
+        session.data().on_binary(session, data)
+    }
+
+    fn on_close(&self, session: &Arc<Session>, reason: DisconnectReason) {
+        session.data().close_all(reason);
+    }
+
+    /// Whether the client connected to a namespace (checked once, at the connect timeout).
+    fn is_attached(&self, session: &Session) -> bool {
+        session.data().has_connected()
+    }
+}
 
 const CONNECTING: u8 = 0;
 const CONNECTED: u8 = 1;
@@ -94,7 +155,7 @@ impl Connection {
                     );
                     return Err(DisconnectReason::ParseError);
                 }
-                if let Err(error) = assembler.limit(session.server.config.max_payload) {
+                if let Err(error) = assembler.limit(session.config().max_payload) {
                     tracing::info!(sid = %session.id, %error, "binary packet refused");
                     return Err(DisconnectReason::ParseError);
                 }
@@ -190,7 +251,7 @@ impl Connection {
             tracing::debug!(sid = %session.id, nsp = %clip(nsp), "duplicate connect ignored");
             return;
         }
-        let Some(ns) = session.server.namespace(nsp) else {
+        let Some(ns) = session.handler().namespace(nsp) else {
             let text = codec::encode_connect_error(nsp, "Invalid namespace", None);
             let _ = session.send(Outbound::Text(text));
             return;
@@ -270,7 +331,7 @@ impl SocketInner {
                 let mut pending = lock(&self.pending);
                 // Re-check under the lock: `finish_connect` flips the state while holding it.
                 match self.state.load(Ordering::Acquire) {
-                    CONNECTING if pending.len() < self.session.server.config.max_queued_packets => {
+                    CONNECTING if pending.len() < self.session.config().max_queued_packets => {
                         pending.push(item);
                         Ok(())
                     }
@@ -306,7 +367,7 @@ impl SocketInner {
             return;
         }
         *lock(&self.pending) = Vec::new();
-        self.session.conn.remove(self);
+        self.session.data().remove(self);
         self.ns.remove_socket(self);
         let text =
             codec::encode_connect_error(&self.ns.name, &refused.message, refused.data.as_deref());
@@ -324,7 +385,7 @@ impl SocketInner {
             let _ = self.session.send(Outbound::Text(text));
         }
         *lock(&self.pending) = Vec::new();
-        self.session.conn.remove(self);
+        self.session.data().remove(self);
         self.ns.remove_socket(self);
         lock(&self.acks).clear();
         tracing::debug!(sid = %self.id, nsp = %self.ns.name, %reason, "socket disconnected");
@@ -422,7 +483,7 @@ impl Socket {
 
     /// Whether the client is on the WebSocket transport (after an upgrade or directly).
     pub fn is_websocket(&self) -> bool {
-        self.0.session.transport() == crate::engine::Transport::WebSocket
+        self.0.session.is_websocket()
     }
 
     /// Sends `event` with `args` to this client.
@@ -495,7 +556,7 @@ impl Socket {
     /// disconnect packet for each namespace.
     pub fn close_connection(&self) {
         let session = &self.0.session;
-        let sockets = lock(&session.conn.sockets).clone();
+        let sockets = lock(&session.data().sockets).clone();
         for socket in sockets {
             socket.disconnect_with(DisconnectReason::ServerNamespaceDisconnect, true);
         }

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::broadcast::{BroadcastOperator, IntoRooms};
+use super::{run_inline, AckSender, Event, Socket, SocketInner};
 use crate::adapter::{Adapter, Room};
-use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::engine::BoxFuture;
 use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError};
 use crate::protocol::Payload;
 use crate::sid::Sid;
-use crate::socket::{run_inline, AckSender, BoxFuture, Event, Socket, SocketInner};
 
 type EventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
 type ConnectHandler =

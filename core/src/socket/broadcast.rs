@@ -4,14 +4,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::namespace::NamespaceInner;
+use super::{wait_ack, Socket, SocketInner};
 use crate::adapter::{BroadcastOptions, Room};
 use crate::engine::{OutPacket, Outbound};
 use crate::error::{AckError, RoomError};
-use crate::namespace::NamespaceInner;
 use crate::protocol::socket as codec;
 use crate::protocol::Payload;
 use crate::sid::Sid;
-use crate::socket::{wait_ack, Socket};
 
 /// Anything that names one or more rooms: `&str`, `String`, a [`Sid`], or a slice /
 /// `Vec` / array of those.
@@ -119,7 +119,7 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    fn targets(&self) -> Vec<Arc<crate::socket::SocketInner>> {
+    fn targets(&self) -> Vec<Arc<SocketInner>> {
         let sids = self.ns.adapter.targets(&self.opts);
         self.ns.sockets_for(&sids)
     }

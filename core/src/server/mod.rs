@@ -1,0 +1,163 @@
+//! The Socket.IO server handle: [`Server`], an [`Engine`] whose handler is the
+//! Socket.IO layer, with its namespaces, broadcasts and lifecycle entry points.
+//!
+//! Owns: the public handle and what it adds to the engine (namespaces, `/` shortcuts).
+//! Never: answers HTTP itself; routing, handshakes, CORS and the accept loop live in
+//! `engine`, static files in [`static_files`].
+
+mod static_files;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use tokio::net::TcpListener;
+
+use crate::adapter::{Adapter, LocalAdapter};
+use crate::config::Config;
+use crate::engine::{Engine, ResponseBody};
+use crate::error::ServerError;
+use crate::protocol::Payload;
+use crate::socket::broadcast::{BroadcastOperator, IntoRooms};
+use crate::socket::namespace::{Namespace, NamespaceInner};
+use crate::socket::SocketIo;
+
+pub use static_files::serve_dir;
+
+/// A Socket.IO server. Cheap to clone, `Send + Sync`: keep a clone anywhere to emit,
+/// manage rooms or disconnect clients while [`Server::run`] serves.
+///
+/// ```no_run
+/// use ferrosocket::{Config, Payload, Server};
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let server = Server::new(Config::default());
+///     server.of("/").on("echo", |socket, event| async move {
+///         let _ = socket.emit("echo", &event.args);
+///     });
+///     let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+///     server.run(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// It is an [`Engine`] whose handler is the Socket.IO layer.
+#[derive(Clone)]
+pub struct Server(Engine<SocketIo>);
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", self.0.config())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server with `config` and in-memory rooms ([`LocalAdapter`]). The `/`
+    /// namespace exists from the start.
+    pub fn new(config: Config) -> Self {
+        Self::with_adapter(config, |_namespace| Box::new(LocalAdapter::new()))
+    }
+
+    /// A server whose namespaces keep their rooms in adapters made by `adapter`, called
+    /// once per namespace with its name (for rooms shared between processes, say).
+    pub fn with_adapter<F>(config: Config, adapter: F) -> Self
+    where
+        F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    {
+        let server = Self(Engine::new(config, SocketIo::new(Box::new(adapter))));
+        server.of("/");
+        server
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        self.0.config()
+    }
+
+    /// The Socket.IO layer: the engine's handler.
+    fn sio(&self) -> &SocketIo {
+        self.0.handler()
+    }
+
+    /// The namespace `name`, created if needed (a leading `/` is added when missing).
+    /// Clients may connect to every namespace created this way; others are refused with
+    /// `Invalid namespace`.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        let mut namespaces = self
+            .sio()
+            .namespaces
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        let inner = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| NamespaceInner::new(&name, (self.sio().adapters)(&name)));
+        Namespace(Arc::clone(inner))
+    }
+
+    /// The namespace `name` if it exists.
+    pub fn namespace(&self, name: &str) -> Option<Namespace> {
+        self.sio().namespace(name).map(Namespace)
+    }
+
+    /// Targets rooms of the `/` namespace.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.of("/").to(rooms)
+    }
+
+    /// Emits to every socket of the `/` namespace; returns how many it reached.
+    pub fn emit(&self, event: &str, args: &Payload) -> usize {
+        self.of("/").emit(event, args)
+    }
+
+    /// How many Engine.IO sessions are open.
+    pub fn session_count(&self) -> usize {
+        self.0.session_count()
+    }
+
+    /// Serves every request outside the Socket.IO path with `fallback` (by default such
+    /// requests get 404). See [`serve_dir`] for static files.
+    pub fn set_fallback<F, Fut>(&self, fallback: F)
+    where
+        F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Response<ResponseBody>> + Send + 'static,
+    {
+        self.0.set_fallback(fallback);
+    }
+
+    /// Binds `addr` and serves until `shutdown` resolves. See [`Server::run`].
+    pub async fn serve(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let listener = TcpListener::bind(addr).await?;
+        self.run(listener, shutdown).await
+    }
+
+    /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
+    /// gracefully: stops accepting, disconnects every client (reason
+    /// `server shutting down`), lets transports flush, and waits up to the configured
+    /// shutdown timeout for connections to end.
+    ///
+    /// Each connection is one tokio task. On a single core, prefer tokio's current-thread
+    /// runtime: the multi-thread runtime with one worker keeps at most 256 woken tasks
+    /// in its local queue and polls the overflow only now and then, so with about a
+    /// thousand busy connections some of them stall for ~150 ms at a time, while the
+    /// current-thread runtime runs woken tasks in order.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        self.0.run(listener, shutdown).await
+    }
+}

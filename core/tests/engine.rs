@@ -1,0 +1,153 @@
+//! The engine seam from Rust: an [`Engine`] with a handler of its own (no Socket.IO)
+//! gets every session's open, messages and close, and its `is_attached` answer decides
+//! the connect timeout.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ferrosocket::engine::{Engine, Handler, Session};
+use ferrosocket::{Config, DisconnectReason};
+use support::{WsClient, WAIT};
+
+/// Echoes messages and records what the engine called, in order.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+    /// What `is_attached` answers.
+    attached: AtomicBool,
+}
+
+impl Recorder {
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+impl Handler for Recorder {
+    type Data = Mutex<u32>;
+
+    fn on_open(&self, session: &Arc<Session<Self>>) {
+        self.record("open".into());
+        // Sent from on_open: reaches the client right after the open packet.
+        session.send_text("welcome").unwrap();
+    }
+
+    fn on_message(&self, session: &Arc<Session<Self>>, text: &str) -> Result<(), DisconnectReason> {
+        *session.data().lock().unwrap() += 1;
+        self.record(format!("text {text}"));
+        if text == "bad" {
+            return Err(DisconnectReason::ParseError);
+        }
+        session.send_text(text).unwrap();
+        Ok(())
+    }
+
+    fn on_binary(&self, session: &Arc<Session<Self>>, data: Bytes) -> Result<(), DisconnectReason> {
+        *session.data().lock().unwrap() += 1;
+        self.record(format!("binary {}", data.len()));
+        session.send_binary(data).unwrap();
+        Ok(())
+    }
+
+    fn on_close(&self, session: &Arc<Session<Self>>, reason: DisconnectReason) {
+        let messages = *session.data().lock().unwrap();
+        self.record(format!("close {reason} after {messages}"));
+        assert!(session.is_closed());
+        assert!(session.send_text("too late").is_err());
+    }
+
+    fn is_attached(&self, _session: &Session<Self>) -> bool {
+        self.attached.load(Ordering::Acquire)
+    }
+}
+
+/// Serves `Recorder` (attached or not) until the test ends.
+async fn start(config: Config, attached: bool) -> (std::net::SocketAddr, Engine<Recorder>) {
+    let recorder = Recorder::default();
+    recorder.attached.store(attached, Ordering::Release);
+    let engine = Engine::new(config, recorder);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let running = engine.clone();
+    tokio::spawn(async move { running.run(listener, std::future::pending()).await.unwrap() });
+    (addr, engine)
+}
+
+async fn wait_for(recorder: &Recorder, call: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !recorder.calls.lock().unwrap().iter().any(|c| c == call) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {call:?} in {:?}",
+            recorder.calls
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plain_handler_gets_open_messages_and_close_in_order() {
+    let (addr, engine) = start(Config::default(), true).await;
+    let recorder = engine.handler();
+    let (mut client, open) = WsClient::open(addr).await;
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    assert_eq!(client.recv().await, "4welcome");
+    client.send("4hello").await;
+    assert_eq!(client.recv().await, "4hello");
+    client.send_binary(&[1, 2, 3]).await;
+    assert_eq!(client.recv().await, "<bin:010203>");
+    assert_eq!(engine.session_count(), 1);
+    client.send("1").await;
+    assert!(client.closed(WAIT).await);
+    wait_for(recorder, "close transport close after 2").await;
+    assert_eq!(
+        *recorder.calls.lock().unwrap(),
+        [
+            "open",
+            "text hello",
+            "binary 3",
+            "close transport close after 2"
+        ]
+    );
+    assert_eq!(engine.session_count(), 0);
+}
+
+#[tokio::test]
+async fn an_error_from_the_handler_closes_the_session_with_its_reason() {
+    let (addr, engine) = start(Config::default(), true).await;
+    let recorder = engine.handler();
+    let (mut client, _) = WsClient::open(addr).await;
+    assert_eq!(client.recv().await, "4welcome");
+    client.send("4bad").await;
+    assert!(client.closed(WAIT).await);
+    wait_for(recorder, "close parse error after 1").await;
+}
+
+#[tokio::test]
+async fn is_attached_decides_the_connect_timeout() {
+    let config = || {
+        Config::builder()
+            .connect_timeout(Duration::from_millis(200))
+            .build()
+    };
+    // Not attached: closed at the connect timeout.
+    let (addr, engine) = start(config(), false).await;
+    let recorder = engine.handler();
+    let (mut client, _) = WsClient::open(addr).await;
+    assert_eq!(client.recv().await, "4welcome");
+    assert!(client.closed(Duration::from_secs(2)).await);
+    wait_for(recorder, "close transport close after 0").await;
+
+    // Attached: still open well after it.
+    let (addr, _engine) = start(config(), true).await;
+    let (mut client, _) = WsClient::open(addr).await;
+    assert_eq!(client.recv().await, "4welcome");
+    assert!(!client.closed(Duration::from_millis(600)).await);
+    client.send("4still here").await;
+    assert_eq!(client.recv().await, "4still here");
+}
