@@ -220,7 +220,7 @@ pub(crate) fn validate(text: &str) -> Result<(), serde_json::Error> {
 }
 
 /// How many arrays/objects serde_json lets one document nest (it refuses the 128th).
-const MAX_LEVELS: u8 = 127;
+pub(crate) const MAX_LEVELS: u8 = 127;
 
 /// One element of a JSON array, checked like [`validate`] checks the whole array: it
 /// may nest one level less than a document, since the array is a level itself.

@@ -2,10 +2,13 @@
 //! fitting them to the packet's placeholders. Holds what a client sent, bounded by
 //! [`BinaryAssembler::limit`]; never does I/O and never depends on tokio.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{Packet, SocketError};
-use crate::protocol::payload::{check_placeholders, Payload};
+use crate::protocol::payload::{Payload, MAX_LEVELS, RESERVED_RAW_VALUE_KEY};
 
 /// Gathers the binary frames that follow a binary packet.
 ///
@@ -16,6 +19,9 @@ use crate::protocol::payload::{check_placeholders, Payload};
 pub struct BinaryAssembler {
     /// `None` once the packet has been handed out.
     packet: Option<Packet>,
+    /// The highest attachment index the packet's placeholders refer to (see
+    /// [`Placeholders`]), found when its text was decoded.
+    highest: Option<u64>,
     expected: usize,
     received: Vec<Bytes>,
     /// Bytes held for this packet so far: its text, then each attachment.
@@ -26,10 +32,16 @@ pub struct BinaryAssembler {
 
 impl BinaryAssembler {
     /// Waits for `expected` attachments (at least one) of `packet`, whose text took
-    /// `text_len` bytes.
-    pub(super) fn new(packet: Packet, expected: usize, text_len: usize) -> Self {
+    /// `text_len` bytes and whose placeholders refer to attachments up to `highest`.
+    pub(super) fn new(
+        packet: Packet,
+        highest: Option<u64>,
+        expected: usize,
+        text_len: usize,
+    ) -> Self {
         Self {
             packet: Some(packet),
+            highest,
             expected,
             // Grown as attachments arrive, not sized from the count the client announced.
             received: Vec::new(),
@@ -92,21 +104,25 @@ impl BinaryAssembler {
         }
         let binary = std::mem::take(&mut self.received);
         match self.packet.take() {
-            Some(packet) => attach(packet, binary).map(Some),
+            Some(packet) => attach(packet, self.highest, binary).map(Some),
             None => Err(SocketError::UnexpectedBinary),
         }
     }
 }
 
-/// Fills the placeholders of `packet`'s arguments with `binary`, checking that each
-/// refers to one of them.
-pub(super) fn attach(packet: Packet, binary: Vec<Bytes>) -> Result<Packet, SocketError> {
-    let fill = |args: Payload| -> Result<Payload, SocketError> {
+/// Gives `packet`'s arguments their attachments, `binary`, when every placeholder in
+/// them refers to one: `highest` is what [`Placeholders`] found in them at decoding.
+pub(super) fn attach(
+    packet: Packet,
+    highest: Option<u64>,
+    binary: Vec<Bytes>,
+) -> Result<Packet, SocketError> {
+    if highest.is_some_and(|num| num >= binary.len() as u64) {
+        return Err(SocketError::BadPlaceholder);
+    }
+    let fill = |args: Payload| {
         let (json, _) = args.into_parts();
-        let value: serde_json::Value =
-            serde_json::from_str(&json).map_err(|_| SocketError::BadPlaceholder)?;
-        check_placeholders(&value, binary.len()).map_err(|_| SocketError::BadPlaceholder)?;
-        Ok(Payload::from_parts_unchecked(json, binary.clone()))
+        Payload::from_parts_unchecked(json, binary)
     };
     Ok(match packet {
         Packet::Event {
@@ -117,14 +133,214 @@ pub(super) fn attach(packet: Packet, binary: Vec<Bytes>) -> Result<Packet, Socke
         } => Packet::Event {
             nsp,
             name,
-            args: fill(args)?,
+            args: fill(args),
             ack,
         },
         Packet::Ack { nsp, id, args } => Packet::Ack {
             nsp,
             id,
-            args: fill(args)?,
+            args: fill(args),
         },
         other => other,
     })
+}
+
+/// One element of a binary packet's arguments, checked exactly as an
+/// [`ArrayElement`](crate::protocol::payload::ArrayElement) is (a whole array, as
+/// [`validate`](crate::protocol::payload::validate) checks it, is a
+/// [`DocumentPlaceholders`]), and in the same pass reduced to the highest attachment
+/// index its placeholders refer to: `None` without placeholders, `u64::MAX` for a
+/// placeholder whose `num` is not an unsigned integer.
+///
+/// A placeholder is what [`check_placeholders`](crate::protocol::payload::check_placeholders)
+/// finds in the `serde_json::Value` of the text, and that is what clients and bindings
+/// reconstruct from: an object whose `_placeholder` member is `true`, its members not
+/// looked into; of repeated keys in an object, only the last counts.
+pub(super) struct Placeholders(pub(super) Option<u64>);
+
+/// [`Placeholders`] of a whole document (nesting as deep as the validator allows).
+pub(super) struct DocumentPlaceholders(pub(super) Option<u64>);
+
+impl<'de> serde::Deserialize<'de> for DocumentPlaceholders {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Scan(MAX_LEVELS)
+            .deserialize(deserializer)
+            .map(|found| Self(found.highest))
+    }
+}
+
+/// As one element of an array, which may nest one level less than a document.
+impl<'de> serde::Deserialize<'de> for Placeholders {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Scan(MAX_LEVELS - 1)
+            .deserialize(deserializer)
+            .map(|found| Self(found.highest))
+    }
+}
+
+/// What one value's parent needs to know about it.
+struct Found {
+    /// The highest attachment index its placeholders refer to.
+    highest: Option<u64>,
+    /// It is `true` (as a `_placeholder` member, it makes its object a placeholder).
+    is_true: bool,
+    /// It is this unsigned integer (as the `num` member of a placeholder).
+    unsigned: Option<u64>,
+}
+
+impl Found {
+    const PLAIN: Self = Self {
+        highest: None,
+        is_true: false,
+        unsigned: None,
+    };
+
+    /// An object, from its members in order; of a repeated key the last one counts, as
+    /// in the `serde_json::Value` of the text.
+    fn object(mut members: Vec<(Cow<'_, str>, Found)>) -> Self {
+        // Stable sort of the reversed members: the first of each key is its last.
+        members.reverse();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.dedup_by(|later, first| later.0 == first.0);
+        let member = |key: &str| {
+            members
+                .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+                .ok()
+                .map(|i| &members[i].1)
+        };
+        let highest = if member("_placeholder").is_some_and(|m| m.is_true) {
+            Some(member("num").and_then(|m| m.unsigned).unwrap_or(u64::MAX))
+        } else {
+            members.iter().filter_map(|(_, m)| m.highest).max()
+        };
+        Self {
+            highest,
+            ..Self::PLAIN
+        }
+    }
+}
+
+/// Whether a member matters to where its object's placeholders point: it is one of the
+/// keys that make a placeholder, or holds placeholders itself.
+fn matters(key: &str, value: &Found) -> bool {
+    value.highest.is_some() || key == "_placeholder" || key == "num"
+}
+
+/// Checks one value that may open at most `.0` more nested arrays/objects (the same
+/// limits as the validator's), and finds its placeholders.
+#[derive(Clone, Copy)]
+struct Scan(u8);
+
+impl Scan {
+    fn nested<E: serde::de::Error>(self) -> Result<Self, E> {
+        match self.0.checked_sub(1) {
+            Some(levels) => Ok(Self(levels)),
+            None => Err(E::custom("recursion limit exceeded")),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Scan {
+    type Value = Found;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Found, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Scan {
+    type Value = Found;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, value: bool) -> Result<Found, E> {
+        Ok(Found {
+            is_true: value,
+            ..Found::PLAIN
+        })
+    }
+    fn visit_i64<E>(self, value: i64) -> Result<Found, E> {
+        Ok(Found {
+            unsigned: u64::try_from(value).ok(),
+            ..Found::PLAIN
+        })
+    }
+    fn visit_u64<E>(self, value: u64) -> Result<Found, E> {
+        Ok(Found {
+            unsigned: Some(value),
+            ..Found::PLAIN
+        })
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Found, E> {
+        Ok(Found::PLAIN)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Found, E> {
+        Ok(Found::PLAIN)
+    }
+    fn visit_unit<E>(self) -> Result<Found, E> {
+        Ok(Found::PLAIN)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Found, A::Error> {
+        let inner = self.nested()?;
+        let mut highest = None;
+        while let Some(item) = seq.next_element_seed(inner)? {
+            highest = highest.max(item.highest);
+        }
+        Ok(Found {
+            highest,
+            ..Found::PLAIN
+        })
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Found, A::Error> {
+        let inner = self.nested()?;
+        // Members are kept from the first one that matters on: one before it can only
+        // be repeated later, which the later one decides anyway. Most objects without
+        // placeholders keep none.
+        let mut members = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let value = map.next_value_seed(inner)?;
+            if !members.is_empty() || matters(&key, &value) {
+                members.push((key, value));
+            }
+        }
+        Ok(if members.is_empty() {
+            Found::PLAIN
+        } else {
+            Found::object(members)
+        })
+    }
+}
+
+/// A map key, refused when it is serde_json's reserved key (as the validator refuses
+/// it), borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map key")
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Self::Value, E> {
+        checked_key(key).map(|()| Cow::Borrowed(key))
+    }
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        checked_key(key).map(|()| Cow::Owned(key.to_owned()))
+    }
+}
+
+fn checked_key<E: serde::de::Error>(key: &str) -> Result<(), E> {
+    if key == RESERVED_RAW_VALUE_KEY {
+        return Err(E::custom("reserved map key"));
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! and the JSON data checked as fully as any later parse of it. Pure functions over
 //! `&str`; never does I/O and never depends on tokio.
 
-use super::binary::{attach, BinaryAssembler};
+use super::binary::{attach, BinaryAssembler, DocumentPlaceholders, Placeholders};
 use super::{Decoded, Packet, PacketKind, SocketError, MAX_ATTACHMENTS};
 use crate::protocol::payload::{
     is_json_whitespace, trim_json_whitespace, validate, ArrayElement, Payload,
@@ -107,7 +107,9 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
     // argument text that is re-emitted verbatim a clean array.
     let data = trim_json_whitespace(&text[pos..]);
     let bad = |reason| SocketError::BadData { kind, reason };
-    match kind {
+    // Each body is parsed once: checked as fully as any later parse of it and, in a
+    // binary packet, searched for placeholders in the same pass.
+    let (packet, highest) = match kind {
         PacketKind::Event => {
             let (name, args) = split_event(data).ok_or_else(|| bad("expected [name, ...args]"))?;
             return Ok(Borrowed::Event {
@@ -125,10 +127,6 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
             let args = Payload::from_parts_unchecked(data.to_owned(), Vec::new());
             return Ok(Borrowed::Ack { nsp, id, args });
         }
-        _ => {}
-    }
-    let nsp = nsp.to_owned();
-    let packet = match kind {
         PacketKind::Connect => {
             let auth = if data.is_empty() {
                 None
@@ -141,43 +139,59 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
                 validate(data).map_err(|_| bad("invalid JSON"))?;
                 Some(data.to_owned())
             };
-            Packet::Connect { nsp, auth }
+            let packet = Packet::Connect {
+                nsp: nsp.to_owned(),
+                auth,
+            };
+            return Ok(Borrowed::Other(Decoded::Complete(packet)));
         }
-        PacketKind::Disconnect => Packet::Disconnect { nsp },
-        PacketKind::Event | PacketKind::BinaryEvent => {
-            let (name, args) = split_event(data).ok_or_else(|| bad("expected [name, ...args]"))?;
-            Packet::Event {
-                nsp,
+        PacketKind::Disconnect => {
+            let packet = Packet::Disconnect {
+                nsp: nsp.to_owned(),
+            };
+            return Ok(Borrowed::Other(Decoded::Complete(packet)));
+        }
+        PacketKind::ConnectError => return Err(SocketError::NotFromClient(kind)),
+        PacketKind::BinaryEvent => {
+            let mut highest = None;
+            let (name, args) = split_event_with(data, |Placeholders(found)| {
+                highest = highest.max(found);
+            })
+            .ok_or_else(|| bad("expected [name, ...args]"))?;
+            let packet = Packet::Event {
+                nsp: nsp.to_owned(),
                 name,
                 args,
                 ack,
-            }
+            };
+            (packet, highest)
         }
-        PacketKind::Ack | PacketKind::BinaryAck => {
+        PacketKind::BinaryAck => {
             let id = ack.ok_or_else(|| bad("missing ack id"))?;
-            if !data.starts_with('[') || validate(data).is_err() {
-                return Err(bad("expected an array"));
-            }
-            Packet::Ack {
-                nsp,
+            let DocumentPlaceholders(highest) = data
+                .starts_with('[')
+                .then(|| serde_json::from_str(data).ok())
+                .flatten()
+                .ok_or_else(|| bad("expected an array"))?;
+            let packet = Packet::Ack {
+                nsp: nsp.to_owned(),
                 id,
                 args: Payload::from_parts_unchecked(data.to_owned(), Vec::new()),
-            }
+            };
+            (packet, highest)
         }
-        PacketKind::ConnectError => return Err(SocketError::NotFromClient(kind)),
     };
 
-    if kind.is_binary() {
-        if attachments == 0 {
-            return attach(packet, Vec::new()).map(|p| Borrowed::Other(Decoded::Complete(p)));
-        }
-        return Ok(Borrowed::Other(Decoded::Partial(BinaryAssembler::new(
-            packet,
-            attachments,
-            text.len(),
-        ))));
+    // A binary packet.
+    if attachments == 0 {
+        return attach(packet, highest, Vec::new()).map(|p| Borrowed::Other(Decoded::Complete(p)));
     }
-    Ok(Borrowed::Other(Decoded::Complete(packet)))
+    Ok(Borrowed::Other(Decoded::Partial(BinaryAssembler::new(
+        packet,
+        highest,
+        attachments,
+        text.len(),
+    ))))
 }
 
 /// Splits `["name", a, b]` into the name and the JSON text `[a,b]`, in one pass that
@@ -185,6 +199,15 @@ pub(crate) fn decode_borrowed(text: &str) -> Result<Borrowed<'_>, SocketError> {
 /// and finds where the arguments start and end. Copies the argument text once and never
 /// builds a JSON tree. `data` has no surrounding whitespace.
 pub(super) fn split_event(data: &str) -> Option<(String, Payload)> {
+    split_event_with(data, |ArrayElement| ())
+}
+
+/// [`split_event`], reading each argument as an `E` (which must check it as fully as
+/// [`ArrayElement`] does) and handing it to `each`.
+fn split_event_with<'de, E: serde::Deserialize<'de>>(
+    data: &'de str,
+    mut each: impl FnMut(E),
+) -> Option<(String, Payload)> {
     let bytes = data.as_bytes();
     if bytes.first() != Some(&b'[') {
         return None;
@@ -201,7 +224,8 @@ pub(super) fn split_event(data: &str) -> Option<(String, Payload)> {
             b']' => break,
             b',' => {
                 let start = skip_whitespace(bytes, pos + 1);
-                let (ArrayElement, end) = next_value::<ArrayElement>(data, start)?;
+                let (element, end) = next_value::<E>(data, start)?;
+                each(element);
                 run = Some((run.map_or(start, |(first, _)| first), end));
                 pos = skip_whitespace(bytes, end);
             }

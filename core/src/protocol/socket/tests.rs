@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 
 use super::decode::split_event;
 use super::*;
-use crate::protocol::payload::validate;
+use crate::protocol::payload::{check_placeholders, trim_json_whitespace, validate};
 
 fn complete(text: &str) -> Packet {
     match decode(text).expect("valid") {
@@ -367,6 +367,192 @@ fn one_pass_split_agrees_with_two_passes() {
             }
         }
         eprintln!("{n} corpus inputs agree");
+    }
+}
+
+/// How binary packets were decoded before their body was parsed once: the two-pass
+/// split (or `validate`), then, with the attachments, a `serde_json::Value` tree of the
+/// arguments searched by `check_placeholders`.
+fn decode_binary_two_pass(text: &str, binary: &[Bytes]) -> Result<Packet, SocketError> {
+    let (kind, rest) = match text.as_bytes().first() {
+        Some(b'5') => (PacketKind::BinaryEvent, &text[1..]),
+        Some(b'6') => (PacketKind::BinaryAck, &text[1..]),
+        _ => panic!("{text:?} is not a binary packet"),
+    };
+    let (count, rest) = rest.split_once('-').expect("attachment count");
+    assert_eq!(count.parse::<usize>().ok(), Some(binary.len()), "{text:?}");
+    let bad = |reason| SocketError::BadData { kind, reason };
+    let packet = if kind == PacketKind::BinaryEvent {
+        let (name, args) = split_event_two_pass(trim_json_whitespace(rest))
+            .ok_or_else(|| bad("expected [name, ...args]"))?;
+        Packet::Event {
+            nsp: "/".into(),
+            name,
+            args,
+            ack: None,
+        }
+    } else {
+        let data = trim_json_whitespace(rest.strip_prefix('1').expect("ack id 1"));
+        if !data.starts_with('[') || validate(data).is_err() {
+            return Err(bad("expected an array"));
+        }
+        Packet::Ack {
+            nsp: "/".into(),
+            id: 1,
+            args: Payload::from_parts_unchecked(data.into(), vec![]),
+        }
+    };
+    let fill = |args: Payload| {
+        let value: serde_json::Value =
+            serde_json::from_str(args.json()).map_err(|_| SocketError::BadPlaceholder)?;
+        check_placeholders(&value, binary.len()).map_err(|_| SocketError::BadPlaceholder)?;
+        Ok(Payload::from_parts_unchecked(
+            args.json().into(),
+            binary.to_vec(),
+        ))
+    };
+    Ok(match packet {
+        Packet::Event {
+            nsp,
+            name,
+            args,
+            ack,
+        } => Packet::Event {
+            nsp,
+            name,
+            args: fill(args)?,
+            ack,
+        },
+        Packet::Ack { nsp, id, args } => Packet::Ack {
+            nsp,
+            id,
+            args: fill(args)?,
+        },
+        other => other,
+    })
+}
+
+/// [`decode`] of a binary packet, then `binary` pushed into it.
+fn decode_binary(text: &str, binary: &[Bytes]) -> Result<Packet, SocketError> {
+    match decode(text)? {
+        Decoded::Complete(packet) => {
+            assert!(
+                binary.is_empty(),
+                "{text:?} complete before its attachments"
+            );
+            Ok(packet)
+        }
+        Decoded::Partial(mut asm) => {
+            let (last, first) = binary.split_last().expect("announced attachments");
+            for data in first {
+                assert_eq!(asm.push(data.clone()), Ok(None), "{text:?}");
+            }
+            let packet = asm.push(last.clone())?.expect("complete");
+            Ok(packet)
+        }
+    }
+}
+
+#[test]
+fn one_pass_binary_decode_agrees_with_two_passes() {
+    // Arguments, as JSON text (no brackets), that test where placeholders are found.
+    let mut args: Vec<String> = [
+        "",
+        "1",
+        r#"{"_placeholder":true,"num":0}"#,
+        r#"{"_placeholder":true,"num":1}"#,
+        r#"{"_placeholder":true,"num":3}"#,
+        r#"{"_placeholder":true}"#,
+        r#"{"_placeholder":true,"num":-1}"#,
+        r#"{"_placeholder":true,"num":-0}"#,
+        r#"{"_placeholder":true,"num":0.0}"#,
+        r#"{"_placeholder":true,"num":1e0}"#,
+        r#"{"_placeholder":true,"num":"0"}"#,
+        r#"{"_placeholder":true,"num":18446744073709551615}"#,
+        r#"{"_placeholder":true,"num":18446744073709551616}"#,
+        r#"{"_placeholder":1,"num":9}"#,
+        r#"{"_placeholder":"true","num":9}"#,
+        r#"{"_placeholder":false,"num":9}"#,
+        r#"{"num":0,"_placeholder":true}"#,
+        r#"{"\u005fplaceholder":true,"n\u0075m":2}"#,
+        r#"{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}"#,
+        r#"{"_placeholder":false,"x":{"_placeholder":true,"num":9}}"#,
+        r#"{"_placeholder":{"_placeholder":true,"num":9}}"#,
+        r#"{"num":{"_placeholder":true,"num":9}}"#,
+        r#"{"_placeholder":true,"_placeholder":false,"num":0}"#,
+        r#"{"_placeholder":false,"_placeholder":true,"num":9}"#,
+        r#"{"_placeholder":true,"num":9,"num":0}"#,
+        r#"{"_placeholder":true,"num":0,"num":9}"#,
+        r#"{"a":{"_placeholder":true,"num":9},"a":1}"#,
+        r#"{"a":1,"a":{"_placeholder":true,"num":9}}"#,
+        r#"{"a":{"_placeholder":true,"num":9},"b":1,"a":2}"#,
+        r#"{"\u0061":{"_placeholder":true,"num":9},"a":2}"#,
+        r#"[[{"_placeholder":true,"num":1}],{"k":[{"_placeholder":true,"num":0}]}]"#,
+        r#"{"_placeholder":true,"num":0},{"_placeholder":true,"num":2}"#,
+        r#"{"$serde_json::private::RawValue":"1"}"#,
+        r#"{"_placeholder":true,"num":0"#,
+        r#"{"_placeholder":true,"num":01}"#,
+        r#""\ud800""#,
+        "1e400",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Placeholders at and past the nesting limit.
+    for k in 123..130 {
+        let (open, close) = ("[".repeat(k), "]".repeat(k));
+        args.push(format!(r#"{open}{{"_placeholder":true,"num":0}}{close}"#));
+        args.push(format!(r#"{open}{{"_placeholder":true,"num":5}}{close}"#));
+    }
+    // Every object of up to three members drawn from these, repeated keys included.
+    let keys = ["_placeholder", "num", "a"];
+    let values = [
+        "true",
+        "false",
+        "0",
+        "1",
+        "-1",
+        "\"0\"",
+        r#"{"_placeholder":true,"num":1}"#,
+    ];
+    let members: Vec<String> = keys
+        .iter()
+        .flat_map(|k| values.iter().map(move |v| format!(r#""{k}":{v}"#)))
+        .collect();
+    for a in &members {
+        args.push(format!("{{{a}}}"));
+        for b in &members {
+            args.push(format!("{{{a},{b}}}"));
+            for c in &members {
+                args.push(format!("{{{a},{b},{c}}}"));
+            }
+        }
+    }
+
+    let mut fits = [0; 3];
+    for arg in &args {
+        let sep = if arg.is_empty() { "" } else { "," };
+        for (count, fits) in fits.iter_mut().enumerate() {
+            let binary: Vec<Bytes> = (0..count).map(|i| Bytes::from(vec![i as u8])).collect();
+            for text in [
+                format!(r#"5{count}-["e"{sep}{arg}]"#),
+                format!(r#"6{count}-1[{arg}]"#),
+            ] {
+                let two_pass = decode_binary_two_pass(&text, &binary);
+                assert_eq!(decode_binary(&text, &binary), two_pass, "{text:?}");
+                if two_pass.is_ok() {
+                    *fits += 1;
+                }
+            }
+        }
+    }
+    // The cases are not all refused (nor all accepted) for any count.
+    for (count, fit) in fits.iter().enumerate() {
+        assert!(
+            0 < *fit && *fit < 2 * args.len(),
+            "{fit} of {} fit {count} attachments",
+            2 * args.len()
+        );
     }
 }
 
