@@ -28,8 +28,9 @@ fn header_len(attachments: usize, nsp: &str, ack: Option<u64>) -> usize {
 }
 
 /// The length of `text` as a JSON string literal, quotes included, as serde_json
-/// writes it (only `"`, `\` and control characters are escaped).
-fn json_string_len(text: &str) -> usize {
+/// writes it (only `"`, `\` and control characters are escaped) and as
+/// [`push_json_string`] writes it.
+pub(super) fn json_string_len(text: &str) -> usize {
     text.bytes().fold(2, |len, b| {
         len + match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
@@ -37,6 +38,42 @@ fn json_string_len(text: &str) -> usize {
             _ => 1,
         }
     })
+}
+
+/// Appends `text` as a JSON string literal, escaped byte for byte as serde_json escapes
+/// it: `"` and `\` with a backslash, `\b \f \n \r \t` short, the other control
+/// characters as `\u00xx` (lowercase hex), everything else verbatim. Written out
+/// rather than through `serde_json::to_writer`, which needs a `std::io::Write` sink.
+pub(super) fn push_json_string(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'\n' => 'n',
+            b'\r' => 'r',
+            b'\t' => 't',
+            0x08 => 'b',
+            0x0c => 'f',
+            0..=0x1f => '\0',
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` and `i + 1` are character boundaries.
+        out.push_str(&text[plain..i]);
+        plain = i + 1;
+        out.push('\\');
+        if short == '\0' {
+            out.push_str("u00");
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        } else {
+            out.push(short);
+        }
+    }
+    out.push_str(&text[plain..]);
+    out.push('"');
 }
 
 // Encoders size their output exactly: a transport turns the text into a frame payload
@@ -79,8 +116,7 @@ pub fn encode_event(nsp: &str, name: &str, args: &Payload, ack: Option<u64>) -> 
     let mut out = String::with_capacity(len);
     write_header(&mut out, kind, args.binary().len(), nsp, ack);
     out.push('[');
-    // Writing a str to a String cannot fail.
-    let _ = serde_json::to_writer(StringWriter(&mut out), name);
+    push_json_string(&mut out, name);
     if !inner.is_empty() {
         out.push(',');
         out.push_str(inner);
@@ -116,7 +152,7 @@ pub fn encode_connect_error(nsp: &str, message: &str, data: Option<&str>) -> Str
     let mut out = String::with_capacity(40 + nsp.len() + message.len());
     write_header(&mut out, PacketKind::ConnectError, 0, nsp, None);
     out.push_str(r#"{"message":"#);
-    let _ = serde_json::to_writer(StringWriter(&mut out), message);
+    push_json_string(&mut out, message);
     if let Some(data) = data {
         out.push_str(r#","data":"#);
         out.push_str(data);
@@ -130,21 +166,4 @@ pub fn encode_disconnect(nsp: &str) -> String {
     let mut out = String::with_capacity(4 + nsp.len());
     write_header(&mut out, PacketKind::Disconnect, 0, nsp, None);
     out
-}
-
-/// Lets serde_json write straight into a `String`.
-struct StringWriter<'a>(&'a mut String);
-
-impl std::io::Write for StringWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // serde_json only ever writes complete UTF-8 sequences of valid JSON.
-        let text = std::str::from_utf8(buf)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-        self.0.push_str(text);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }

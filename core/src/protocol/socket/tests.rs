@@ -557,6 +557,33 @@ fn one_pass_binary_decode_agrees_with_two_passes() {
 }
 
 #[test]
+fn json_strings_are_escaped_as_serde_json_escapes_them() {
+    let mut texts: Vec<String> = (0..=0x7fu8).map(|b| char::from(b).to_string()).collect();
+    texts.extend(
+        [
+            "",
+            "plain",
+            "a\"b\\c",
+            "é€😀\u{7f}\u{80}\u{2028}",
+            "\u{1}x\u{1f}\n\u{0}",
+        ]
+        .map(String::from),
+    );
+    texts.push((0..=0x7fu8).map(char::from).collect());
+    for text in &texts {
+        let mut out = String::from("~");
+        super::encode::push_json_string(&mut out, text);
+        let expected = serde_json::to_string(text).expect("a str serializes");
+        assert_eq!(out[1..], expected, "{text:?}");
+        assert_eq!(
+            out.len() - 1,
+            super::encode::json_string_len(text),
+            "{text:?}"
+        );
+    }
+}
+
+#[test]
 fn encoders_size_their_output_exactly() {
     let bin = Payload::one(&Payload::placeholder(0))
         .expect("one")
