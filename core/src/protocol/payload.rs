@@ -1,4 +1,6 @@
-//! Event arguments as they travel: a JSON array plus binary attachments.
+//! Event arguments as they travel: a JSON array plus binary attachments, and the checks
+//! that make accepted JSON parse the same everywhere later. Values only; never does I/O
+//! and never depends on tokio.
 //!
 //! Socket.IO sends binary by replacing each buffer in the arguments with a placeholder
 //! object `{"_placeholder":true,"num":i}` and sending the buffers as separate binary
