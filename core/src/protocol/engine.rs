@@ -1,4 +1,6 @@
-//! Engine.IO v4 packets: the framing under Socket.IO.
+//! Engine.IO v4 packets: the framing under Socket.IO, decoded and encoded as pure
+//! functions over bytes; never does I/O and never depends on tokio (the transports in
+//! `engine/` do that).
 //!
 //! Over WebSocket every packet is one frame: a text frame starts with the packet type
 //! digit, a binary frame is a binary message with no prefix. Over HTTP long-polling

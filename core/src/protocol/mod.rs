@@ -2,7 +2,9 @@
 //!
 //! Everything here is a pure function over bytes: no tokio, no sockets, no clocks. The
 //! engine and socket layers feed frames in and get typed packets out, and the fuzz
-//! targets in `core/fuzz` drive the same functions with arbitrary input.
+//! targets in `core/fuzz` drive the same functions with arbitrary input. Nothing here
+//! may do I/O or depend on tokio, hyper or any other I/O crate:
+//! `core/tests/protocol_sans_io.rs` fails when a file under `protocol/` names one.
 
 pub mod engine;
 pub mod payload;

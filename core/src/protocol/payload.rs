@@ -1,4 +1,6 @@
-//! Event arguments as they travel: a JSON array plus binary attachments.
+//! Event arguments as they travel: a JSON array plus binary attachments, and the checks
+//! that make accepted JSON parse the same everywhere later. Values only; never does I/O
+//! and never depends on tokio.
 //!
 //! Socket.IO sends binary by replacing each buffer in the arguments with a placeholder
 //! object `{"_placeholder":true,"num":i}` and sending the buffers as separate binary
@@ -220,7 +222,7 @@ pub(crate) fn validate(text: &str) -> Result<(), serde_json::Error> {
 }
 
 /// How many arrays/objects serde_json lets one document nest (it refuses the 128th).
-const MAX_LEVELS: u8 = 127;
+pub(crate) const MAX_LEVELS: u8 = 127;
 
 /// One element of a JSON array, checked like [`validate`] checks the whole array: it
 /// may nest one level less than a document, since the array is a level itself.

@@ -19,6 +19,11 @@
 //! - a partial packet reports the `expected()` count its header announced and the
 //!   `namespace()` the packet ends up with; it yields nothing until that many
 //!   attachments have been pushed, then the packet or `BadPlaceholder`;
+//! - a binary packet that announces no attachments completes at once when it has no
+//!   placeholder, else is refused with `BadPlaceholder`;
+//! - `BadPlaceholder` (from the last push, or from `decode` for a binary packet that
+//!   announces no attachments) only when a plain `serde_json::Value` parse of the text's
+//!   JSON has a placeholder that refers to none of the announced attachments;
 //! - with a `limit`, `TooLarge` comes exactly when the text plus the attachments pushed
 //!   so far exceed it (from `limit` itself when the text alone does); otherwise the
 //!   outcome is the same as without a limit;
@@ -243,6 +248,21 @@ fn echo(args: &Payload, binary: &[Bytes], what: &str) {
     });
 }
 
+/// `text`, refused with `BadPlaceholder` when given `count` attachments, really has a
+/// placeholder that refers to none of them, as a plain `serde_json::Value` parse of its
+/// JSON (found without core's decoder) shows: what a client reconstructs from.
+fn assert_placeholder_is_bad(text: &str, count: usize) {
+    let data = wire_data(text);
+    let values: Vec<Value> = match serde_json::from_str(data) {
+        Ok(values) => values,
+        Err(error) => panic!("{text:?}: BadPlaceholder, but {data:?} is not an array: {error}"),
+    };
+    assert!(
+        !placeholders_in_range(&values, count),
+        "{text:?}: BadPlaceholder, but every placeholder refers to one of {count} attachments"
+    );
+}
+
 /// How pushing the attachments into a partial packet ended.
 #[derive(Debug, PartialEq)]
 enum Outcome {
@@ -326,6 +346,7 @@ fn assemble(
             Err(error) => {
                 assert_eq!(pushed, expected, "{text:?}: {error} after {pushed}");
                 assert_eq!(error, SocketError::BadPlaceholder, "{text:?}");
+                assert_placeholder_is_bad(text, expected);
                 Outcome::Error(error)
             }
         };
@@ -347,10 +368,27 @@ pub fn socket_packet(data: &[u8]) {
     let attachments: Vec<Bytes> = parts.take(MAX_PUSHES).map(Bytes::copy_from_slice).collect();
 
     match socket::decode(text) {
+        Err(SocketError::BadPlaceholder) => {
+            assert_eq!(
+                announced(text),
+                Some(0),
+                "{text:?}: BadPlaceholder from decode"
+            );
+            assert_placeholder_is_bad(text, 0);
+        }
         Err(_) => {}
         Ok(Decoded::Complete(packet)) => {
             // Only a binary packet announcing 0 attachments completes at once.
             assert!(matches!(announced(text), None | Some(0)), "{text:?}");
+            if announced(text) == Some(0) {
+                // ... and only when no placeholder in it refers to an attachment.
+                let values: Vec<Value> =
+                    serde_json::from_str(wire_data(text)).expect("accepted JSON parses");
+                assert!(
+                    placeholders_in_range(&values, 0),
+                    "{text:?}: complete with a placeholder and no attachments"
+                );
+            }
             check_packet(&packet, &[], text);
         }
         Ok(Decoded::Partial(_)) => {
