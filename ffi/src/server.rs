@@ -1,4 +1,6 @@
-//! `ferrosocket_server`: lifecycle and handler registration.
+//! `ferrosocket_server`: lifecycle and handler registration. It never calls C itself
+//! (`callback` wraps C functions into the core's handlers) and never waits for the
+//! dispatch threads from one of them (stop and free refuse inside a callback).
 
 use std::ffi::{c_char, c_void};
 use std::net::ToSocketAddrs;
@@ -7,12 +9,13 @@ use std::sync::Arc;
 
 use ferrosocket::embed::Embedded;
 
-use crate::config::ferrosocket_config;
-use crate::error::{
-    fail, ferrosocket_result, guard, in_callback, name_in, reference, str_in, write_out, Result,
+use crate::callback::{
+    connect_handler, disconnect_handler, event_handler, ferrosocket_connect_callback,
+    ferrosocket_disconnect_callback, ferrosocket_event_callback, in_callback,
 };
-use crate::event::{ferrosocket_connect_request, ferrosocket_event};
-use crate::ferrosocket_str;
+use crate::config::ferrosocket_config;
+use crate::pointer::{name_in, reference, str_in, write_out};
+use crate::result::{fail, ferrosocket_result, Result};
 
 /// A Socket.IO server with its own threads. Create with `ferrosocket_server_new`, register
 /// handlers, `ferrosocket_server_start`, and at the end `ferrosocket_server_stop` and
@@ -34,42 +37,6 @@ pub struct ferrosocket_server {
     stopped: AtomicBool,
 }
 
-/// Called on a dispatch thread when a client asks to join a namespace. Return to accept;
-/// call `ferrosocket_connect_refuse(request, ...)` before returning to refuse. `request`
-/// and everything read from it are valid until the callback returns.
-pub type ferrosocket_connect_callback = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, request: *const ferrosocket_connect_request),
->;
-
-/// Called on a dispatch thread after a client left a namespace, once every earlier
-/// callback of that client ran. `nsp`, `sid` and `reason` (e.g. `transport close`,
-/// `server shutting down`) are valid until the callback returns.
-pub type ferrosocket_disconnect_callback = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        nsp: ferrosocket_str,
-        sid: ferrosocket_str,
-        reason: ferrosocket_str,
-    ),
->;
-
-/// Called on a dispatch thread for an event; one client's events arrive in order.
-/// `event` and everything read from it are valid until the callback returns.
-pub type ferrosocket_event_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const ferrosocket_event)>;
-
-/// A C userdata pointer, shared by every dispatch thread. The C contract (README: the
-/// userdata is shared by every dispatch thread, synchronise what it points to) is what
-/// makes sending it between threads sound.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UserData(pub(crate) *mut c_void);
-
-// SAFETY: the pointer is only handed back to C; C promises it may be used from any
-// thread (ffi/README.md, "Threads").
-unsafe impl Send for UserData {}
-// SAFETY: as above; the library never dereferences it.
-unsafe impl Sync for UserData {}
-
 /// Creates a server from `config` (copied: free the config whenever you like) into
 /// `*out`. Starts its I/O and dispatch threads but does not listen until
 /// `ferrosocket_server_start`. Free with `ferrosocket_server_free`.
@@ -78,7 +45,7 @@ pub extern "C" fn ferrosocket_server_new(
     config: *const ferrosocket_config,
     out: *mut *mut ferrosocket_server,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_new", || {
+    ffi_boundary!(|| {
         let config = reference(config, "config")?;
         if out.is_null() {
             return fail(ferrosocket_result::NullArgument, "out is NULL");
@@ -103,7 +70,7 @@ pub extern "C" fn ferrosocket_server_new(
 pub extern "C" fn ferrosocket_server_start(
     server: *const ferrosocket_server,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_start", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         if server.stopped.load(Ordering::Acquire) {
             return fail(ferrosocket_result::InvalidState, "the server was stopped");
@@ -133,7 +100,7 @@ pub extern "C" fn ferrosocket_server_local_port(
     server: *const ferrosocket_server,
     out: *mut u16,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_local_port", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let Some(addr) = server.embedded.local_addr() else {
             return fail(
@@ -155,7 +122,7 @@ pub extern "C" fn ferrosocket_server_local_port(
 /// itself).
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> ferrosocket_result {
-    guard("ferrosocket_server_stop", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         // `Embedded::stop` refuses on a dispatch thread; an ack callback run elsewhere
         // (CANCELLED during free) is marked by `CallbackScope`.
@@ -176,7 +143,7 @@ pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> 
 /// returns.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
-    let _ = guard("ferrosocket_server_free", || {
+    let _ = ffi_boundary!(|| {
         if server.is_null() {
             return Ok(());
         }
@@ -221,7 +188,7 @@ pub extern "C" fn ferrosocket_server_serve_dir(
     path: *const c_char,
     path_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_serve_dir", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let path = name_in(path, path_len, "path")?;
         if !std::path::Path::new(path).is_dir() {
@@ -252,21 +219,12 @@ pub extern "C" fn ferrosocket_server_on_connect(
     callback: ferrosocket_connect_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_connect", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
-        let Some(callback) = callback else {
-            return fail(ferrosocket_result::NullArgument, "callback is NULL");
-        };
-        let userdata = UserData(userdata);
-        server.embedded.on_connect(nsp, move |socket, auth| {
-            let request = ferrosocket_connect_request::new(socket, auth);
-            let userdata = userdata;
-            // SAFETY: `callback` is a C function of this type, given by the caller;
-            // `request` lives until the call returns, as the contract says.
-            unsafe { callback(userdata.0, &request) };
-            request.outcome()
-        });
+        server
+            .embedded
+            .on_connect(nsp, connect_handler(callback, userdata)?);
         Ok(())
     })
 }
@@ -281,45 +239,13 @@ pub extern "C" fn ferrosocket_server_on_disconnect(
     callback: ferrosocket_disconnect_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_disconnect", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
-        let Some(callback) = callback else {
-            return fail(ferrosocket_result::NullArgument, "callback is NULL");
-        };
-        let userdata = UserData(userdata);
-        server.embedded.on_disconnect(nsp, move |socket, reason| {
-            let userdata = userdata;
-            let sid = socket.id();
-            // SAFETY: `callback` is a C function of this type; the strings point into
-            // `socket`, `sid` and a static, all alive until the call returns.
-            unsafe {
-                callback(
-                    userdata.0,
-                    ferrosocket_str::from_str(socket.namespace()),
-                    ferrosocket_str::from_str(sid.as_str()),
-                    ferrosocket_str::from_str(reason.as_str()),
-                )
-            };
-        });
+        server
+            .embedded
+            .on_disconnect(nsp, disconnect_handler(callback, userdata)?);
         Ok(())
-    })
-}
-
-fn event_handler(
-    callback: ferrosocket_event_callback,
-    userdata: *mut c_void,
-) -> Result<impl Fn(ferrosocket::Socket, ferrosocket::Event) + Send + Sync + 'static> {
-    let Some(callback) = callback else {
-        return fail(ferrosocket_result::NullArgument, "callback is NULL");
-    };
-    let userdata = UserData(userdata);
-    Ok(move |socket, event| {
-        let event = ferrosocket_event::new(socket, event);
-        let userdata = userdata;
-        // SAFETY: `callback` is a C function of this type; `event` lives until the call
-        // returns, as the contract says.
-        unsafe { callback(userdata.0, &event) };
     })
 }
 
@@ -335,7 +261,7 @@ pub extern "C" fn ferrosocket_server_on(
     callback: ferrosocket_event_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
         let event = str_in(event, event_len, "event")?;
@@ -355,7 +281,7 @@ pub extern "C" fn ferrosocket_server_on_any(
     callback: ferrosocket_event_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_any", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
         let handler = event_handler(callback, userdata)?;

@@ -1,18 +1,18 @@
-//! Emitting, rooms and disconnecting: callable from any thread, including callbacks.
+//! Emitting, rooms and disconnecting on a `ferrosocket_server`: callable from any thread,
+//! including callbacks, so nothing here may block or wait for a dispatch thread (sends
+//! only queue).
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrosocket::{AckError, Namespace, Payload, Sid, Socket};
+use ferrosocket::{Namespace, Sid, Socket};
 
-use crate::error::{
-    array_in, copy_out, fail, ferrosocket_result, guard, name_in, reference, str_in, write_out,
-    CallbackScope, Result,
-};
-use crate::event::{payload_in, send_error};
-use crate::server::{ferrosocket_server, UserData};
-use crate::{ferrosocket_bytes, ferrosocket_str};
+use crate::callback::{ferrosocket_ack_callback, AckReply};
+use crate::pointer::{array_in, copy_out, name_in, reference, str_in, write_out};
+use crate::result::{fail, ferrosocket_result, Result};
+use crate::server::ferrosocket_server;
+use crate::slice::{ferrosocket_args, ferrosocket_str, payload_in};
 
 fn namespace(server: &ferrosocket_server, nsp: *const c_char, nsp_len: usize) -> Result<Namespace> {
     let name = name_in(nsp, nsp_len, "namespace")?;
@@ -56,8 +56,7 @@ fn write_count(out_count: *mut usize, count: usize) -> Result<()> {
     write_out(out_count, count, "out_count")
 }
 
-/// Emits `event` with `args_json` (a JSON array, NULL/0 for none) and `nbins`
-/// attachments (copied) to client `sid` of namespace `nsp`.
+/// Emits `event` with `args` (copied; NULL for none) to client `sid` of namespace `nsp`.
 /// `FERROSOCKET_RESULT_UNKNOWN_SID` when no such client is connected.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_emit_to_sid(
@@ -68,19 +67,16 @@ pub extern "C" fn ferrosocket_server_emit_to_sid(
     sid_len: usize,
     event: *const c_char,
     event_len: usize,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_emit_to_sid", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
         let event = name_in(event, event_len, "event")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         let _entered = server.embedded.enter();
-        socket.emit(event, &payload).map_err(send_error)
+        Ok(socket.emit(event, &payload)?)
     })
 }
 
@@ -95,18 +91,15 @@ pub extern "C" fn ferrosocket_server_emit_to_room(
     room_len: usize,
     event: *const c_char,
     event_len: usize,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
     out_count: *mut usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_emit_to_room", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let room = name_in(room, room_len, "room")?;
         let event = name_in(event, event_len, "event")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         let _entered = server.embedded.enter();
         let count = ns.to(room).emit(event, &payload);
         write_count(out_count, count)
@@ -128,100 +121,20 @@ pub extern "C" fn ferrosocket_server_broadcast(
     nexcept: usize,
     event: *const c_char,
     event_len: usize,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
     out_count: *mut usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_broadcast", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let rooms = rooms_in(rooms, nrooms, "rooms")?;
         let except = rooms_in(except, nexcept, "except")?;
         let event = name_in(event, event_len, "event")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         let _entered = server.embedded.enter();
         let count = ns.to(rooms).except(except).emit(event, &payload);
         write_count(out_count, count)
     })
-}
-
-/// Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once. It runs on a
-/// dispatch thread, in order with the client's connect, event and disconnect callbacks
-/// (never two of that client's callbacks at once), and may block like them. `result` is
-/// `FERROSOCKET_RESULT_OK` with the client's reply in `args_json` (a JSON array) and
-/// `nbins` attachments in `bins`, all valid until the callback returns; or `_TIMEOUT`,
-/// `_DISCONNECTED` (the client left first) or `_CANCELLED` (the server was stopped or
-/// freed first) with empty arguments. A CANCELLED callback may also run on a server
-/// I/O thread or on the thread calling `ferrosocket_server_free`, always before
-/// `ferrosocket_server_free` returns.
-pub type ferrosocket_ack_callback = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        result: ferrosocket_result,
-        args_json: ferrosocket_str,
-        bins: *const ferrosocket_bytes,
-        nbins: usize,
-    ),
->;
-
-/// Calls the C ack callback exactly once: with the answer, or on drop with `CANCELLED`
-/// (the runtime shut down before the answer was delivered), so userdata is never leaked.
-struct AckReply {
-    callback: unsafe extern "C" fn(
-        *mut c_void,
-        ferrosocket_result,
-        ferrosocket_str,
-        *const ferrosocket_bytes,
-        usize,
-    ),
-    userdata: UserData,
-    delivered: bool,
-}
-
-impl AckReply {
-    fn call(&mut self, result: ferrosocket_result, payload: Option<&Payload>) {
-        self.delivered = true;
-        let bins: Vec<ferrosocket_bytes> = payload
-            .map(|p| {
-                p.binary()
-                    .iter()
-                    .map(|b| ferrosocket_bytes::from_slice(b))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let json = payload.map_or(ferrosocket_str::EMPTY, |p| {
-            ferrosocket_str::from_str(p.json())
-        });
-        let bins_ptr = if bins.is_empty() {
-            std::ptr::null()
-        } else {
-            bins.as_ptr()
-        };
-        let _scope = CallbackScope::enter();
-        // SAFETY: `callback` is a C function of this type; `json` and `bins` point into
-        // `payload` and `bins`, alive until the call returns.
-        unsafe { (self.callback)(self.userdata.0, result, json, bins_ptr, bins.len()) };
-    }
-
-    fn deliver(mut self, answer: std::result::Result<Payload, AckError>, stopping: bool) {
-        match answer {
-            Ok(payload) => self.call(ferrosocket_result::Ok, Some(&payload)),
-            // The server's shutdown disconnected the client or outlived the timeout.
-            Err(_) if stopping => self.call(ferrosocket_result::Cancelled, None),
-            Err(AckError::Timeout) => self.call(ferrosocket_result::Timeout, None),
-            Err(AckError::Disconnected) => self.call(ferrosocket_result::Disconnected, None),
-        }
-    }
-}
-
-impl Drop for AckReply {
-    fn drop(&mut self) {
-        if !self.delivered {
-            self.call(ferrosocket_result::Cancelled, None);
-        }
-    }
 }
 
 /// Emits `event` to client `sid` of namespace `nsp`, asking for an acknowledgement, and
@@ -237,15 +150,12 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
     sid_len: usize,
     event: *const c_char,
     event_len: usize,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
     timeout_ms: u64,
     callback: ferrosocket_ack_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_emit_with_ack", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let Some(callback) = callback else {
             return fail(ferrosocket_result::NullArgument, "callback is NULL");
@@ -253,7 +163,7 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
         let event = name_in(event, event_len, "event")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         if timeout_ms == 0 {
             return fail(
                 ferrosocket_result::InvalidArgument,
@@ -266,11 +176,9 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
                 "the server's runtime is gone",
             );
         };
-        let reply = AckReply {
-            callback,
-            userdata: UserData(userdata),
-            delivered: false,
-        };
+        // Made last: from here on the callback runs exactly once (a dropped reply reports
+        // CANCELLED), and it must never run when this call fails.
+        let reply = AckReply::new(callback, userdata, &socket);
         let lane = socket.engine_id();
         let embedded = Arc::downgrade(&server.embedded);
         let answer = socket.emit_with_ack(event, &payload, Duration::from_millis(timeout_ms));
@@ -305,7 +213,7 @@ pub extern "C" fn ferrosocket_server_join(
     room: *const c_char,
     room_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_join", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
@@ -326,7 +234,7 @@ pub extern "C" fn ferrosocket_server_leave(
     room: *const c_char,
     room_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_leave", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
@@ -345,7 +253,7 @@ pub extern "C" fn ferrosocket_server_close_room(
     room: *const c_char,
     room_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_close_room", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         ns.close_room(name_in(room, room_len, "room")?)
@@ -368,7 +276,7 @@ pub extern "C" fn ferrosocket_server_rooms(
     buf_len: usize,
     out_len: *mut usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_rooms", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
@@ -390,7 +298,7 @@ pub extern "C" fn ferrosocket_server_disconnect(
     sid: *const c_char,
     sid_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_disconnect", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let ns = namespace(server, nsp, nsp_len)?;
         let socket = socket(&ns, sid, sid_len)?;
