@@ -193,3 +193,34 @@ async fn stop_inside_a_callback_refuses_and_submit_keeps_client_order() {
     assert!(!embedded.is_stopped());
     finish(embedded).await;
 }
+
+/// A host names a namespace with or without its leading `/`, as `Server::of` always
+/// allowed: `Server::namespace("chat")` once found nothing, so an emit to `"chat"` from a
+/// binding (Python's `namespace="chat"`) silently reached nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_names_without_a_slash_find_the_namespace() {
+    let embedded = embedded();
+    embedded.on("chat", "hello", |_socket, mut event| {
+        let _ = event.ack(&Payload::one("hi").unwrap());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, _) = WsClient::open(addr).await;
+    client.send("40/chat,").await;
+    let sid = sid_of_connect(&client.recv().await);
+    client.send(r#"42/chat,1["hello"]"#).await;
+    assert_eq!(client.recv().await, r#"43/chat,1["hi"]"#);
+
+    let server = embedded.server();
+    for name in ["chat", "/chat"] {
+        let ns = server.namespace(name).expect("the namespace is found");
+        assert_eq!(ns.name(), "/chat");
+        assert_eq!(ns.emit("news", &Payload::one(name).unwrap()), 1);
+        assert_eq!(client.recv().await, format!(r#"42/chat,["news","{name}"]"#));
+        let socket = ns.socket(ferrosocket::Sid::parse(&sid).unwrap());
+        assert!(socket.is_some(), "the client is found through {name:?}");
+    }
+    assert!(server.namespace("nowhere").is_none());
+    assert!(server.namespace("/nowhere").is_none());
+    assert_eq!(ferrosocket::normalize_namespace(""), "/");
+    finish(embedded).await;
+}
