@@ -78,3 +78,51 @@ async fn stop_ends_every_thread(io_threads: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A callback that lets go of its own server (as a Python handler can, when it held the
+/// last reference) must neither wait on itself nor leak: `shutdown` hands the work to a
+/// thread of its own, which ends every thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_inside_a_callback_ends_every_thread_from_its_own() {
+    let before = dispatch_threads();
+    let options = EmbedOptions {
+        io_threads: 1,
+        dispatch_threads: 2,
+        min_dispatch_threads: 2,
+        ..EmbedOptions::default()
+    };
+    let embedded = Embedded::new(Config::default(), options, None).unwrap();
+    let slot: Arc<std::sync::Mutex<Option<Embedded>>> = Arc::default();
+    let (returned, returned_rx) = std::sync::mpsc::channel();
+    let held = Arc::clone(&slot);
+    embedded.on("/", "quit", move |_socket, _event| {
+        let Some(embedded) = held.lock().unwrap().take() else {
+            return;
+        };
+        let started = Instant::now();
+        embedded.shutdown();
+        let _ = returned.send(started.elapsed());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    *slot.lock().unwrap() = Some(embedded);
+    let (mut client, _) = WsClient::connected(addr).await;
+    client.send(r#"42["quit"]"#).await;
+    let took = tokio::task::spawn_blocking(move || returned_rx.recv_timeout(WAIT))
+        .await
+        .unwrap()
+        .expect("shutdown returned inside the callback");
+    assert!(
+        took < Duration::from_millis(500),
+        "shutdown waited: {took:?}"
+    );
+    assert!(client.closed(WAIT).await, "the client was disconnected");
+    let deadline = Instant::now() + WAIT;
+    while dispatch_threads() > before {
+        assert!(
+            Instant::now() < deadline,
+            "threads left behind: {}",
+            dispatch_threads() - before
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
