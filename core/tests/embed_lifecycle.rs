@@ -1,5 +1,5 @@
 //! Stopping an embedded server ends every thread it started. Its own test binary (its
-//! own process), so no other test's threads are counted.
+//! own process), so no other file's threads are counted; its tests take turns.
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use ferrosocket::embed::{EmbedOptions, Embedded};
 use ferrosocket::Config;
 use support::*;
+
+/// The tests count every `ferrosocket-` thread of the process: they take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn dispatch_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
@@ -24,6 +27,7 @@ fn dispatch_threads() -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_with_clients_connected_ends_every_thread() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     // Two I/O threads (tokio's multi-thread runtime), then one (its current-thread
     // runtime on a driver thread of ours).
     for io_threads in [2, 1] {
@@ -84,6 +88,7 @@ async fn stop_ends_every_thread(io_threads: usize) {
 /// thread of its own, which ends every thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_inside_a_callback_ends_every_thread_from_its_own() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let before = dispatch_threads();
     let options = EmbedOptions {
         io_threads: 1,
