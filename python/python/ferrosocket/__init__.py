@@ -33,11 +33,14 @@ import time
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
+from ferrosocket._native import DEFAULTS as _DEFAULTS
 from ferrosocket._native import Server as _NativeServer
+from ferrosocket._native import __version__ as __version__
 from ferrosocket._native import close_logs as _close_logs
 from ferrosocket._native import forward_logs as _forward_logs
+from ferrosocket._native import namespace_name as _namespace_name
 
-__all__ = ["Server", "ConnectionRefusedError"]
+__all__ = ["Server", "ConnectionRefusedError", "__version__"]
 
 logger = logging.getLogger("ferrosocket")
 
@@ -73,6 +76,12 @@ def _accepts(handler: Callable[..., Any], count: int) -> bool:
     except ValueError:  # no signature (some builtins): assume it does
         return True
     return True
+
+
+def _namespace(namespace: Optional[str]) -> str:
+    """The core's spelling of ``namespace`` (``"chat"`` is ``"/chat"``; None is ``"/"``),
+    so sessions and handlers registered under either spelling are the same."""
+    return _namespace_name(namespace or "/")
 
 
 # Servers still running at interpreter exit are stopped before Python finalizes, so
@@ -127,22 +136,22 @@ class Server:
     def __init__(
         self,
         cors_allowed_origins: Union[str, List[str], None] = None,
-        ping_interval: float = 25,
-        ping_timeout: float = 20,
-        max_http_buffer_size: int = 1_000_000,
-        connect_timeout: float = 45,
-        path: str = "socket.io",
-        handler_threads: int = 64,
+        ping_interval: float = _DEFAULTS.ping_interval,
+        ping_timeout: float = _DEFAULTS.ping_timeout,
+        max_http_buffer_size: int = _DEFAULTS.max_http_buffer_size,
+        connect_timeout: float = _DEFAULTS.connect_timeout,
+        path: str = _DEFAULTS.path,
+        handler_threads: int = _DEFAULTS.handler_threads,
         max_connections: Optional[int] = None,
-        max_queued_packets: int = 1024,
+        max_queued_packets: int = _DEFAULTS.max_queued_packets,
         logger: bool = False,
         static_dir: Optional[str] = None,
-        min_handler_threads: int = 4,
-        handler_idle_timeout: float = 30,
-        max_queued_bytes: int = 4 * 1024 * 1024,
-        max_queue_age: float = 20,
-        header_timeout: float = 30,
-        body_timeout: float = 20,
+        min_handler_threads: int = _DEFAULTS.min_handler_threads,
+        handler_idle_timeout: float = _DEFAULTS.handler_idle_timeout,
+        max_queued_bytes: int = _DEFAULTS.max_queued_bytes,
+        max_queue_age: float = _DEFAULTS.max_queue_age,
+        header_timeout: float = _DEFAULTS.header_timeout,
+        body_timeout: float = _DEFAULTS.body_timeout,
         allowed_hosts: Optional[List[str]] = None,
     ) -> None:
         self._native = _NativeServer(
@@ -201,7 +210,7 @@ class Server:
         acknowledgement (a tuple for several values). ``"*"`` catches every event that
         has no handler: ``handler(event, sid, *args)``.
         """
-        namespace = namespace or "/"
+        namespace = _namespace(namespace)
 
         def register(handler: Handler) -> Handler:
             self._register(event, handler, namespace)
@@ -229,13 +238,16 @@ class Server:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         if event == "connect":
-            self._native.register("connect", namespace, "", self._connect_adapter(handler))
+            self._native.on_connect(namespace, self._connect_adapter(handler))
             self._ensure_disconnect_hook(namespace)
         elif event == "disconnect":
             self._disconnect_handlers[namespace] = handler
             self._ensure_disconnect_hook(namespace, force=True)
+        elif event == "*":
+            self._native.on_any(namespace, handler)
+            self._ensure_disconnect_hook(namespace)
         else:
-            self._native.register("event", namespace, event, handler)
+            self._native.on_event(namespace, event, handler)
             self._ensure_disconnect_hook(namespace)
 
     @staticmethod
@@ -272,7 +284,7 @@ class Server:
                 with server._sessions_lock:
                     server._sessions.pop((namespace, sid), None)
 
-        self._native.register("disconnect", namespace, "", disconnect)
+        self._native.on_disconnect(namespace, disconnect)
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -366,7 +378,7 @@ class Server:
 
     def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
         """The client's session dict (created empty on first use)."""
-        key = (namespace or "/", sid)
+        key = (_namespace(namespace), sid)
         with self._sessions_lock:
             return self._sessions.setdefault(key, {})
 
@@ -375,7 +387,7 @@ class Server:
     ) -> None:
         """Replaces the client's session dict with ``session``."""
         with self._sessions_lock:
-            self._sessions[(namespace or "/", sid)] = session
+            self._sessions[(_namespace(namespace), sid)] = session
 
     @contextlib.contextmanager
     def session(self, sid: str, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
