@@ -47,7 +47,7 @@ pub use broadcast::{BroadcastOperator, IntoRooms};
 pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
 pub use engine::Handshake;
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
-pub use namespace::{Auth, Namespace};
+pub use namespace::{normalize_namespace, Auth, Namespace};
 pub use protocol::Payload;
 pub use server::{serve_dir, shutdown_signal, BoxError, ResponseBody, Server};
 pub use sid::Sid;

@@ -163,11 +163,7 @@ impl Server {
     /// Clients may connect to every namespace created this way; others are refused with
     /// `Invalid namespace`.
     pub fn of(&self, name: &str) -> Namespace {
-        let name = if name.starts_with('/') {
-            name.to_owned()
-        } else {
-            format!("/{name}")
-        };
+        let name = crate::namespace::normalize_namespace(name).into_owned();
         let mut namespaces = self.0.namespaces.write().unwrap_or_else(|p| p.into_inner());
         let inner = namespaces
             .entry(name.clone())
@@ -175,9 +171,11 @@ impl Server {
         Namespace(Arc::clone(inner))
     }
 
-    /// The namespace `name` if it exists.
+    /// The namespace `name` if it exists (a leading `/` is added when missing).
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
-        self.0.namespace(name).map(Namespace)
+        self.0
+            .namespace(&crate::namespace::normalize_namespace(name))
+            .map(Namespace)
     }
 
     /// Targets rooms of the `/` namespace.
