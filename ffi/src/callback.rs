@@ -5,7 +5,8 @@
 use std::cell::Cell;
 use std::ffi::c_void;
 
-use ferrosocket::{AckError, ConnectRefused, DisconnectReason, Payload, Sid, Socket};
+use ferrosocket::embed::AckFailure;
+use ferrosocket::{ConnectRefused, DisconnectReason, Payload, Sid, Socket};
 
 use crate::event::{ferrosocket_connect_request, ferrosocket_event};
 use crate::reason::ferrosocket_disconnect_reason;
@@ -202,20 +203,19 @@ impl AckReply {
         };
     }
 
-    /// Delivers the client's answer; `stopping` (the server is stopping) turns a
-    /// missing answer into `CANCELLED`.
-    pub(crate) fn deliver(
-        mut self,
-        answer: std::result::Result<Payload, AckError>,
-        stopping: bool,
-    ) {
+    /// Delivers the client's answer, or why there is none.
+    pub(crate) fn deliver(mut self, answer: std::result::Result<Payload, AckFailure>) {
         match answer {
             Ok(payload) => self.call(ferrosocket_result::Ok, Some(&payload)),
-            // The server's shutdown disconnected the client or outlived the timeout.
-            Err(_) if stopping => self.call(ferrosocket_result::Cancelled, None),
-            Err(AckError::Timeout) => self.call(ferrosocket_result::Timeout, None),
-            Err(AckError::Disconnected) => self.call(ferrosocket_result::Disconnected, None),
+            Err(AckFailure::Timeout) => self.call(ferrosocket_result::Timeout, None),
+            Err(AckFailure::Disconnected) => self.call(ferrosocket_result::Disconnected, None),
+            Err(AckFailure::Cancelled) => self.call(ferrosocket_result::Cancelled, None),
         }
+    }
+
+    /// Drops the reply without calling C: the emit failed, and its caller was told so.
+    pub(crate) fn disarm(mut self) {
+        self.delivered = true;
     }
 }
 

@@ -6,9 +6,7 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use ferrosocket::embed::{set_log_sink, LogError, LogSink};
-use tracing::level_filters::LevelFilter;
-use tracing::Level;
+use ferrosocket::embed::{set_log_sink, LogError, LogLevel, LogSink};
 
 use crate::result::{fail, ferrosocket_result, Result};
 use crate::slice::ferrosocket_str;
@@ -52,37 +50,28 @@ pub type ferrosocket_log_callback = Option<
 type CLogFn =
     unsafe extern "C" fn(*mut c_void, ferrosocket_log_level, ferrosocket_str, ferrosocket_str);
 
-fn filter(level: u32) -> LevelFilter {
-    match level {
-        1 => LevelFilter::ERROR,
-        2 => LevelFilter::WARN,
-        3 => LevelFilter::INFO,
-        4 => LevelFilter::DEBUG,
-        5 => LevelFilter::TRACE,
-        _ => LevelFilter::OFF,
-    }
-}
-
-fn level_out(level: Level) -> ferrosocket_log_level {
-    match level {
-        Level::ERROR => ferrosocket_log_level::Error,
-        Level::WARN => ferrosocket_log_level::Warn,
-        Level::INFO => ferrosocket_log_level::Info,
-        Level::DEBUG => ferrosocket_log_level::Debug,
-        Level::TRACE => ferrosocket_log_level::Trace,
+impl From<LogLevel> for ferrosocket_log_level {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Off => Self::Off,
+            LogLevel::Error => Self::Error,
+            LogLevel::Warn => Self::Warn,
+            LogLevel::Info => Self::Info,
+            LogLevel::Debug => Self::Debug,
+            LogLevel::Trace => Self::Trace,
+        }
     }
 }
 
 /// Hands the sink to the core's process-wide log forwarding (`embed::set_log_sink`).
 fn set_sink(level: u32, sink: Option<LogSink>) -> Result<()> {
-    if level > ferrosocket_log_level::Trace as u32 {
+    let Some(level) = LogLevel::from_number(level) else {
         return fail(
             ferrosocket_result::InvalidArgument,
             format!("log level {level} is not a FERROSOCKET_LOG_LEVEL_* constant"),
         );
-    }
-    let sink = sink.filter(|_| level != 0);
-    match set_log_sink(filter(level), sink) {
+    };
+    match set_log_sink(level, sink) {
         Ok(()) => Ok(()),
         Err(error @ LogError::InSink) => fail(
             ferrosocket_result::InCallback,
@@ -101,7 +90,7 @@ fn c_sink(callback: CLogFn, userdata: UserData) -> LogSink {
         unsafe {
             callback(
                 userdata.get(),
-                level_out(level),
+                ferrosocket_log_level::from(LogLevel::from(level)),
                 ferrosocket_str::from_str(target),
                 ferrosocket_str::from_str(message),
             );

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use ferrosocket::embed::EmbedError;
 use ferrosocket::SendError;
 
 use crate::pointer::copy_out;
@@ -116,6 +117,26 @@ impl From<SendError> for Error {
         let code = match error {
             SendError::Disconnected => ferrosocket_result::Disconnected,
             SendError::QueueFull => ferrosocket_result::SendFailed,
+        };
+        Self {
+            code,
+            message: error.to_string(),
+        }
+    }
+}
+
+impl From<EmbedError> for Error {
+    fn from(error: EmbedError) -> Self {
+        let code = match &error {
+            EmbedError::Stopped | EmbedError::RuntimeGone => ferrosocket_result::InvalidState,
+            EmbedError::Resolve { .. } => ferrosocket_result::InvalidArgument,
+            EmbedError::Listen { .. } => ferrosocket_result::Io,
+            EmbedError::NotADirectory(_) => ferrosocket_result::NotFound,
+            EmbedError::UnknownNamespace(_) => ferrosocket_result::UnknownNamespace,
+            EmbedError::UnknownSocket { .. } => ferrosocket_result::UnknownSid,
+            // Non-exhaustive: a new error gets its own code here when it appears; until
+            // then it still fails the call, with its text in the last error.
+            _ => ferrosocket_result::InvalidState,
         };
         Self {
             code,

@@ -3,9 +3,6 @@
 //! dispatch threads from one of them (stop and free refuse inside a callback).
 
 use std::ffi::{c_char, c_void};
-use std::net::ToSocketAddrs;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use ferrosocket::embed::Embedded;
 
@@ -27,14 +24,10 @@ use crate::result::{fail, ferrosocket_result, Result};
 /// `_emit_with_ack`, `_join`, `_leave`, `_close_room`, `_rooms`, `_disconnect`.
 #[derive(Debug)]
 pub struct ferrosocket_server {
-    /// Shared with pending emit-with-ack tasks through a `Weak`, so they can queue the
-    /// reply on the client's dispatch lane; only `ferrosocket_server_free` ever drops the
-    /// last strong reference (see there).
-    pub(crate) embedded: Arc<Embedded>,
+    pub(crate) embedded: Embedded,
+    /// Where `ferrosocket_server_start` listens (copied from the config).
     host: String,
     port: u16,
-    /// `start` after `stop` is refused with a clear code rather than an I/O error.
-    stopped: AtomicBool,
 }
 
 /// Creates a server from `config` (copied: free the config whenever you like) into
@@ -53,10 +46,9 @@ pub extern "C" fn ferrosocket_server_new(
         let embedded = Embedded::new(config.build(), config.options.clone(), None)
             .or_else(|e| fail(ferrosocket_result::Io, format!("starting threads: {e}")))?;
         let server = Box::new(ferrosocket_server {
-            embedded: Arc::new(embedded),
+            embedded,
             host: config.host.clone(),
             port: config.port,
-            stopped: AtomicBool::new(false),
         });
         write_out(out, Box::into_raw(server), "out")
     })
@@ -72,24 +64,8 @@ pub extern "C" fn ferrosocket_server_start(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        if server.stopped.load(Ordering::Acquire) {
-            return fail(ferrosocket_result::InvalidState, "the server was stopped");
-        }
-        let addr = (server.host.as_str(), server.port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next());
-        let Some(addr) = addr else {
-            return fail(
-                ferrosocket_result::InvalidArgument,
-                format!("cannot resolve host {}", server.host),
-            );
-        };
-        server
-            .embedded
-            .start(addr)
-            .map(|_| ())
-            .or_else(|e| fail(ferrosocket_result::Io, format!("listening on {addr}: {e}")))
+        server.embedded.start_on(&server.host, server.port)?;
+        Ok(())
     })
 }
 
@@ -102,15 +78,13 @@ pub extern "C" fn ferrosocket_server_local_port(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
+        // Not started, or stopped (stopping forgets the address).
         let Some(addr) = server.embedded.local_addr() else {
             return fail(
                 ferrosocket_result::InvalidState,
                 "the server is not listening",
             );
         };
-        if server.stopped.load(Ordering::Acquire) {
-            return fail(ferrosocket_result::InvalidState, "the server was stopped");
-        }
         write_out(out, addr.port(), "out")
     })
 }
@@ -132,7 +106,6 @@ pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> 
                 "cannot stop the server from one of its callbacks",
             );
         }
-        server.stopped.store(true, Ordering::Release);
         Ok(())
     })
 }
@@ -157,24 +130,10 @@ pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
         // `Box::into_raw` and, by the ownership contract, are freed exactly once, with no
         // other call on it running.
         let server = unsafe { Box::from_raw(server) };
-        server.stopped.store(true, Ordering::Release);
-        // Stop first (clients leave, the dispatch pool drains), then make sure this thread
-        // drops the last strong reference: a pending ack task holds one only for the
-        // instant it queues a reply, and must never be the one to drop `Embedded` (that
-        // would shut the runtime down from inside it).
-        server.embedded.stop();
-        let mut embedded = server.embedded;
-        let embedded = loop {
-            match Arc::try_unwrap(embedded) {
-                Ok(embedded) => break embedded,
-                Err(shared) => {
-                    embedded = shared;
-                    std::thread::yield_now();
-                }
-            }
-        };
-        // Dropping `Embedded` shuts its runtime down; acks still pending report CANCELLED.
-        drop(embedded);
+        // Dropping the `Embedded` stops first (clients leave, the dispatch pool drains)
+        // and then shuts its runtime down: acks still pending report CANCELLED, on this
+        // thread or an I/O thread, before the drop returns.
+        drop(server);
         Ok(())
     });
 }
@@ -191,17 +150,7 @@ pub extern "C" fn ferrosocket_server_serve_dir(
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let path = name_in(path, path_len, "path")?;
-        if !std::path::Path::new(path).is_dir() {
-            return fail(
-                ferrosocket_result::NotFound,
-                format!("{path} is not a directory"),
-            );
-        }
-        server
-            .embedded
-            .server()
-            .set_fallback(ferrosocket::serve_dir(path));
-        Ok(())
+        Ok(server.embedded.serve_dir(path)?)
     })
 }
 

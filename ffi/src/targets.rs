@@ -3,10 +3,10 @@
 //! only queue).
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ferrosocket::{Namespace, Sid, Socket};
+use ferrosocket::{Namespace, Socket};
 
 use crate::callback::{ferrosocket_ack_callback, AckReply};
 use crate::pointer::{array_in, copy_out, name_in, reference, str_in, write_out};
@@ -15,30 +15,25 @@ use crate::server::ferrosocket_server;
 use crate::slice::{ferrosocket_args, ferrosocket_str, payload_in};
 
 fn namespace(server: &ferrosocket_server, nsp: *const c_char, nsp_len: usize) -> Result<Namespace> {
-    let name = name_in(nsp, nsp_len, "namespace")?;
-    let normalized = if name.starts_with('/') {
-        std::borrow::Cow::Borrowed(name)
-    } else {
-        std::borrow::Cow::Owned(format!("/{name}"))
-    };
-    match server.embedded.server().namespace(&normalized) {
-        Some(ns) => Ok(ns),
-        None => fail(
-            ferrosocket_result::UnknownNamespace,
-            format!("no namespace {normalized}"),
-        ),
-    }
+    Ok(server
+        .embedded
+        .namespace(name_in(nsp, nsp_len, "namespace")?)?)
 }
 
-fn socket(ns: &Namespace, sid: *const c_char, sid_len: usize) -> Result<Socket> {
-    let text = str_in(sid, sid_len, "sid")?;
-    match Sid::parse(text).and_then(|sid| ns.socket(sid)) {
-        Some(socket) => Ok(socket),
-        None => fail(
-            ferrosocket_result::UnknownSid,
-            format!("no socket {text:?} in namespace {}", ns.name()),
-        ),
-    }
+fn socket(
+    server: &ferrosocket_server,
+    nsp: *const c_char,
+    nsp_len: usize,
+    sid: *const c_char,
+    sid_len: usize,
+) -> Result<Socket> {
+    let nsp = name_in(nsp, nsp_len, "namespace")?;
+    Ok(server.embedded.socket(nsp, str_in(sid, sid_len, "sid")?)?)
+}
+
+/// The reply in `slot`, if nobody took it yet.
+fn take(slot: &Mutex<Option<AckReply>>) -> Option<AckReply> {
+    slot.lock().unwrap_or_else(|p| p.into_inner()).take()
 }
 
 fn rooms_in(rooms: *const ferrosocket_str, count: usize, what: &str) -> Result<Vec<String>> {
@@ -71,8 +66,7 @@ pub extern "C" fn ferrosocket_server_emit_to_sid(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         let event = name_in(event, event_len, "event")?;
         let payload = payload_in(args)?;
         let _entered = server.embedded.enter();
@@ -160,8 +154,7 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
         let Some(callback) = callback else {
             return fail(ferrosocket_result::NullArgument, "callback is NULL");
         };
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         let event = name_in(event, event_len, "event")?;
         let payload = payload_in(args)?;
         if timeout_ms == 0 {
@@ -170,33 +163,25 @@ pub extern "C" fn ferrosocket_server_emit_with_ack(
                 "timeout_ms must be at least 1",
             );
         }
-        let Some(_entered) = server.embedded.enter() else {
-            return fail(
-                ferrosocket_result::InvalidState,
-                "the server's runtime is gone",
-            );
-        };
-        // Made last: from here on the callback runs exactly once (a dropped reply reports
-        // CANCELLED), and it must never run when this call fails.
-        let reply = AckReply::new(callback, userdata, &socket);
-        let lane = socket.engine_id();
-        let embedded = Arc::downgrade(&server.embedded);
-        let answer = socket.emit_with_ack(event, &payload, Duration::from_millis(timeout_ms));
-        tokio::spawn(async move {
-            let answer = answer.await;
-            // Queue the reply on the client's dispatch lane, after the callbacks already
-            // queued for it. The strong reference lives only for this statement (free
-            // waits for it, see `ferrosocket_server_free`). When the server is gone or its
-            // pool stopped, the job (or `reply`) is dropped here and `AckReply`'s drop
-            // reports CANCELLED; so does the runtime's shutdown dropping this task.
-            if let Some(embedded) = embedded.upgrade() {
-                let stopping = embedded.is_stopped();
-                let job = Box::new(move || reply.deliver(answer, stopping));
-                if let Err(error) = embedded.submit(lane, job) {
-                    tracing::debug!(%error, "ack reply cancelled");
-                }
+        // From here on the C callback runs exactly once (a dropped reply reports
+        // CANCELLED), except when this call fails: then the reply is disarmed.
+        let reply = Arc::new(Mutex::new(Some(AckReply::new(callback, userdata, &socket))));
+        let pending = Arc::clone(&reply);
+        let timeout = Duration::from_millis(timeout_ms);
+        let sent =
+            server
+                .embedded
+                .emit_with_ack(&socket, event, &payload, timeout, move |answer| {
+                    if let Some(reply) = take(&pending) {
+                        reply.deliver(answer);
+                    }
+                });
+        if let Err(error) = sent {
+            if let Some(reply) = take(&reply) {
+                reply.disarm();
             }
-        });
+            return Err(error.into());
+        }
         Ok(())
     })
 }
@@ -215,8 +200,7 @@ pub extern "C" fn ferrosocket_server_join(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         socket
             .join(name_in(room, room_len, "room")?)
             .or_else(|error| fail(ferrosocket_result::SidRoom, error.to_string()))
@@ -236,8 +220,7 @@ pub extern "C" fn ferrosocket_server_leave(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         socket.leave(name_in(room, room_len, "room")?);
         Ok(())
     })
@@ -278,8 +261,7 @@ pub extern "C" fn ferrosocket_server_rooms(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
         let json = serde_json::to_string(&rooms)
             .or_else(|e| fail(ferrosocket_result::Panic, e.to_string()))?;
@@ -300,8 +282,7 @@ pub extern "C" fn ferrosocket_server_disconnect(
 ) -> ferrosocket_result {
     ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        let ns = namespace(server, nsp, nsp_len)?;
-        let socket = socket(&ns, sid, sid_len)?;
+        let socket = socket(server, nsp, nsp_len, sid, sid_len)?;
         let _entered = server.embedded.enter();
         socket.disconnect();
         Ok(())
