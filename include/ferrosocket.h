@@ -640,7 +640,8 @@ ferrosocket_result ferrosocket_server_emit_to_sid(const ferrosocket_server *serv
                                                   size_t event_len,
                                                   const ferrosocket_args *args);
 
-// Emits to every client in `room` of namespace `nsp` (a sid is a room too). Writes how
+// Emits `event` with `args` (copied; NULL for none) to every client in `room` of
+// namespace `nsp` (a sid is a room too). Writes how
 // many clients it was queued for into `*out_count` unless `out_count` is NULL.
 ferrosocket_result ferrosocket_server_emit_to_room(const ferrosocket_server *server,
                                                    const char *nsp,
@@ -652,7 +653,8 @@ ferrosocket_result ferrosocket_server_emit_to_room(const ferrosocket_server *ser
                                                    const ferrosocket_args *args,
                                                    size_t *out_count);
 
-// Emits to every client of namespace `nsp` in any of the `nrooms` `rooms` (each once;
+// Emits `event` with `args` (copied; NULL for none) to every client of namespace `nsp`
+// in any of the `nrooms` `rooms` (each once;
 // `nrooms` 0 = the whole namespace), leaving out every client in any of the `nexcept`
 // `except` rooms (sids are rooms: list a sid to leave one client out). Writes how many
 // clients it was queued for into `*out_count` unless `out_count` is NULL.
@@ -668,7 +670,8 @@ ferrosocket_result ferrosocket_server_broadcast(const ferrosocket_server *server
                                                 const ferrosocket_args *args,
                                                 size_t *out_count);
 
-// Emits `event` to client `sid` of namespace `nsp`, asking for an acknowledgement, and
+// Emits `event` with `args` (copied; NULL for none) to client `sid` of namespace `nsp`,
+// asking for an acknowledgement, and
 // returns at once. `callback` gets the client's reply, or a timeout after `timeout_ms`
 // milliseconds, exactly once (see `ferrosocket_ack_callback` for the thread). On any
 // result other than OK the callback is never called.

@@ -1,6 +1,6 @@
 //! Emitting, rooms and disconnecting on a `ferrosocket_server`: callable from any thread,
 //! including callbacks, so nothing here may block or wait for a dispatch thread (sends
-//! only queue).
+//! only queue). A namespace is named with or without its leading `/` (core normalizes).
 
 use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex};
@@ -74,7 +74,8 @@ pub extern "C" fn ferrosocket_server_emit_to_sid(
     })
 }
 
-/// Emits to every client in `room` of namespace `nsp` (a sid is a room too). Writes how
+/// Emits `event` with `args` (copied; NULL for none) to every client in `room` of
+/// namespace `nsp` (a sid is a room too). Writes how
 /// many clients it was queued for into `*out_count` unless `out_count` is NULL.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_emit_to_room(
@@ -100,7 +101,8 @@ pub extern "C" fn ferrosocket_server_emit_to_room(
     })
 }
 
-/// Emits to every client of namespace `nsp` in any of the `nrooms` `rooms` (each once;
+/// Emits `event` with `args` (copied; NULL for none) to every client of namespace `nsp`
+/// in any of the `nrooms` `rooms` (each once;
 /// `nrooms` 0 = the whole namespace), leaving out every client in any of the `nexcept`
 /// `except` rooms (sids are rooms: list a sid to leave one client out). Writes how many
 /// clients it was queued for into `*out_count` unless `out_count` is NULL.
@@ -131,7 +133,8 @@ pub extern "C" fn ferrosocket_server_broadcast(
     })
 }
 
-/// Emits `event` to client `sid` of namespace `nsp`, asking for an acknowledgement, and
+/// Emits `event` with `args` (copied; NULL for none) to client `sid` of namespace `nsp`,
+/// asking for an acknowledgement, and
 /// returns at once. `callback` gets the client's reply, or a timeout after `timeout_ms`
 /// milliseconds, exactly once (see `ferrosocket_ack_callback` for the thread). On any
 /// result other than OK the callback is never called.
