@@ -25,6 +25,44 @@
 // Patch version of the library this header belongs to.
 #define FERROSOCKET_VERSION_PATCH 0
 
+// Why a client left a namespace, given to the disconnect callback. The numbers are ABI:
+// never renumbered, and a retired reason's number is never reused; a newer library may
+// add reasons, so `switch` with a `default`. `ferrosocket_disconnect_reason_name` gives
+// the text the Socket.IO servers use (`"transport close"`).
+enum ferrosocket_disconnect_reason
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // A reason this header does not know (never given by this library version).
+  FERROSOCKET_DISCONNECT_REASON_UNKNOWN = 0,
+  // The client left the namespace or disconnected on purpose
+  // (`"client namespace disconnect"`).
+  FERROSOCKET_DISCONNECT_REASON_CLIENT_NAMESPACE_DISCONNECT = 1,
+  // The server disconnected the client: `ferrosocket_server_disconnect`
+  // (`"server namespace disconnect"`).
+  FERROSOCKET_DISCONNECT_REASON_SERVER_NAMESPACE_DISCONNECT = 2,
+  // The client did not answer a ping in time (`"ping timeout"`).
+  FERROSOCKET_DISCONNECT_REASON_PING_TIMEOUT = 3,
+  // The connection was closed: the client went away, sent a close packet, or its
+  // transport closed (`"transport close"`).
+  FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE = 4,
+  // The transport failed: an I/O error, an oversized message, a protocol violation
+  // (`"transport error"`).
+  FERROSOCKET_DISCONNECT_REASON_TRANSPORT_ERROR = 5,
+  // The client sent a packet that could not be parsed (`"parse error"`).
+  FERROSOCKET_DISCONNECT_REASON_PARSE_ERROR = 6,
+  // The server is stopping: `ferrosocket_server_stop` or `_free`
+  // (`"server shutting down"`).
+  FERROSOCKET_DISCONNECT_REASON_SERVER_SHUTTING_DOWN = 7,
+  // The client did not read fast enough and its queue went over a limit
+  // (`"client too slow"`).
+  FERROSOCKET_DISCONNECT_REASON_CLIENT_TOO_SLOW = 8,
+};
+#ifndef __cplusplus
+typedef uint32_t ferrosocket_disconnect_reason;
+#endif // __cplusplus
+
 // How verbose the log is, and the level of one message. A level lets through messages
 // of that level and every lower (more severe) one; `OFF` none.
 enum ferrosocket_log_level
@@ -123,12 +161,11 @@ typedef struct ferrosocket_config ferrosocket_config;
 
 // A client asking to join a namespace, borrowed by a connect callback: valid until the
 // callback returns. The callback accepts by returning; it refuses by calling
-// `ferrosocket_connect_refuse` before returning. The socket exists already: the callback
+// `ferrosocket_connect_request_refuse` before returning. The socket exists already: the callback
 // may join it to rooms and emit to it (delivered after the client's `connect`).
 //
 // Methods: `ferrosocket_connect_request_namespace`, `_sid`, `_auth`, `_query`,
-// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`,
-// `ferrosocket_connect_refuse`.
+// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`, `_refuse`.
 typedef struct ferrosocket_connect_request ferrosocket_connect_request;
 
 // One event from a client, borrowed by an event callback: valid until the callback
@@ -166,6 +203,26 @@ typedef struct {
   size_t len;
 } ferrosocket_bytes;
 
+// Event arguments, borrowed: ONE JSON array text (`["hi",{"n":1}]`, not NUL-terminated)
+// and the binary attachments its placeholders `{"_placeholder":true,"num":i}` stand for
+// (attachment `i` is `bins[i]`).
+//
+// Passed in (emits, acks) as `const ferrosocket_args *`, copied before the call returns;
+// a NULL pointer, or `json` NULL with `json_len` 0, means no arguments (`[]`); `bins` may
+// be NULL when `nbins` is 0. Given out (`ferrosocket_event_args`, ack replies) it points
+// into the library's memory, valid until the callback returns, and can be passed on to
+// an emit as it is.
+typedef struct {
+  // The JSON array text; NULL only when `json_len` is 0.
+  const char *json;
+  // Length of `json` in bytes.
+  size_t json_len;
+  // The attachments, `nbins` of them; NULL only when `nbins` is 0.
+  const ferrosocket_bytes *bins;
+  // How many attachments.
+  size_t nbins;
+} ferrosocket_args;
+
 // Receives one log message. `level` is `ERROR` .. `TRACE`; `target` is the Rust module
 // that logged (e.g. `ferrosocket::engine`); `message` is the text followed by the
 // event's fields as ` key=value`. Both are valid until the callback returns. Runs on
@@ -179,18 +236,18 @@ typedef void (*ferrosocket_log_callback)(void *userdata,
                                          ferrosocket_str message);
 
 // Called on a dispatch thread when a client asks to join a namespace. Return to accept;
-// call `ferrosocket_connect_refuse(request, ...)` before returning to refuse. `request`
-// and everything read from it are valid until the callback returns.
+// call `ferrosocket_connect_request_refuse(request, ...)` before returning to refuse.
+// `request` and everything read from it are valid until the callback returns.
 typedef void (*ferrosocket_connect_callback)(void *userdata,
                                              const ferrosocket_connect_request *request);
 
 // Called on a dispatch thread after a client left a namespace, once every earlier
-// callback of that client ran. `nsp`, `sid` and `reason` (e.g. `transport close`,
-// `server shutting down`) are valid until the callback returns.
+// callback of that client ran. `nsp` and `sid` are valid until the callback returns;
+// `reason` says why (`ferrosocket_disconnect_reason_name` gives its text).
 typedef void (*ferrosocket_disconnect_callback)(void *userdata,
                                                 ferrosocket_str nsp,
                                                 ferrosocket_str sid,
-                                                ferrosocket_str reason);
+                                                ferrosocket_disconnect_reason reason);
 
 // Called on a dispatch thread for an event; one client's events arrive in order.
 // `event` and everything read from it are valid until the callback returns.
@@ -199,18 +256,19 @@ typedef void (*ferrosocket_event_callback)(void *userdata,
 
 // Receives the answer to `ferrosocket_server_emit_with_ack`, exactly once. It runs on a
 // dispatch thread, in order with the client's connect, event and disconnect callbacks
-// (never two of that client's callbacks at once), and may block like them. `result` is
-// `FERROSOCKET_RESULT_OK` with the client's reply in `args_json` (a JSON array) and
-// `nbins` attachments in `bins`, all valid until the callback returns; or `_TIMEOUT`,
+// (never two of that client's callbacks at once), and may block like them. `nsp` and
+// `sid` name the client that was asked (one userdata can serve every client). `result`
+// is `FERROSOCKET_RESULT_OK` with the client's reply in `*reply`; or `_TIMEOUT`,
 // `_DISCONNECTED` (the client left first) or `_CANCELLED` (the server was stopped or
-// freed first) with empty arguments. A CANCELLED callback may also run on a server
-// I/O thread or on the thread calling `ferrosocket_server_free`, always before
+// freed first) with empty `*reply`. `reply` is never NULL; it and the strings are valid
+// until the callback returns. A CANCELLED callback may also run on a server I/O thread
+// or on the thread calling `ferrosocket_server_free`, always before
 // `ferrosocket_server_free` returns.
 typedef void (*ferrosocket_ack_callback)(void *userdata,
                                          ferrosocket_result result,
-                                         ferrosocket_str args_json,
-                                         const ferrosocket_bytes *bins,
-                                         size_t nbins);
+                                         ferrosocket_str nsp,
+                                         ferrosocket_str sid,
+                                         const ferrosocket_args *reply);
 
 #ifdef __cplusplus
 extern "C" {
@@ -219,6 +277,22 @@ extern "C" {
 // The library's version as a NUL-terminated static string, e.g. `"0.1.0"`. Compare with
 // `FERROSOCKET_VERSION` to detect a header that does not match the library.
 const char *ferrosocket_version(void);
+
+// The name of result code `code` as a static NUL-terminated string, e.g.
+// `"FERROSOCKET_RESULT_UNKNOWN_SID"`; `"FERROSOCKET_RESULT_UNKNOWN"` for a number that is
+// not a code.
+const char *ferrosocket_result_name(uint32_t code);
+
+// Copies the description of the most recent failure on the calling thread into `buf`
+// with a terminating NUL, and its length (without the NUL) into `*out_len`. Empty when
+// nothing failed yet on this thread; successes do not clear it (like `errno`).
+//
+// Returns `FERROSOCKET_RESULT_BUFFER_TOO_SMALL` with `*out_len` set when `buf_len` is
+// less than `*out_len + 1`; calling with `buf` NULL and `buf_len` 0 asks for the length.
+// This function never changes the last error itself.
+ferrosocket_result ferrosocket_last_error(char *buf,
+                                          size_t buf_len,
+                                          size_t *out_len);
 
 // A config with every default: host `127.0.0.1`, port 0 (any free port: read it with
 // `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping
@@ -346,22 +420,6 @@ ferrosocket_result ferrosocket_config_set_io_threads(ferrosocket_config *config,
 ferrosocket_result ferrosocket_config_set_max_queued_callbacks(ferrosocket_config *config,
                                                                size_t max);
 
-// The name of result code `code` as a static NUL-terminated string, e.g.
-// `"FERROSOCKET_RESULT_UNKNOWN_SID"`; `"FERROSOCKET_RESULT_UNKNOWN"` for a number that is
-// not a code.
-const char *ferrosocket_result_name(uint32_t code);
-
-// Copies the description of the most recent failure on the calling thread into `buf`
-// with a terminating NUL, and its length (without the NUL) into `*out_len`. Empty when
-// nothing failed yet on this thread; successes do not clear it (like `errno`).
-//
-// Returns `FERROSOCKET_RESULT_BUFFER_TOO_SMALL` with `*out_len` set when `buf_len` is
-// less than `*out_len + 1`; calling with `buf` NULL and `buf_len` 0 asks for the length.
-// This function never changes the last error itself.
-ferrosocket_result ferrosocket_last_error(char *buf,
-                                          size_t buf_len,
-                                          size_t *out_len);
-
 // The namespace the event came in on, e.g. `/`. Empty if `event` is NULL.
 ferrosocket_str ferrosocket_event_namespace(const ferrosocket_event *event);
 
@@ -371,9 +429,12 @@ ferrosocket_str ferrosocket_event_sid(const ferrosocket_event *event);
 // The event name. Empty if `event` is NULL.
 ferrosocket_str ferrosocket_event_name(const ferrosocket_event *event);
 
-// The arguments as ONE JSON array text, e.g. `["hi",{"n":1}]`; binary attachments stand
-// in it as `{"_placeholder":true,"num":i}`. Empty if `event` is NULL.
-ferrosocket_str ferrosocket_event_args(const ferrosocket_event *event);
+// The arguments: ONE JSON array text, e.g. `["hi",{"n":1}]`, in which binary
+// attachments stand as `{"_placeholder":true,"num":i}`, and every attachment at once
+// (`bins[i]` is attachment `i`). Valid until the callback returns; pass it to an emit or
+// an ack as it is to forward or echo the event. Empty (no text, no attachments) if
+// `event` is NULL.
+ferrosocket_args ferrosocket_event_args(const ferrosocket_event *event);
 
 // How many binary attachments the event has (0 if `event` is NULL).
 size_t ferrosocket_event_binary_count(const ferrosocket_event *event);
@@ -394,29 +455,21 @@ ferrosocket_result ferrosocket_event_remote_addr(const ferrosocket_event *event,
 // with `ferrosocket_event_ack` nor taken with `ferrosocket_event_take_ack`).
 bool ferrosocket_event_wants_ack(const ferrosocket_event *event);
 
-// Answers the client's acknowledgement now with `args_json` (a JSON array, NULL/0 for
-// none) and `nbins` attachments (copied). Only the first answer is sent: afterwards, or
+// Answers the client's acknowledgement now with `args` (copied; NULL for none). Only the first answer is sent: afterwards, or
 // when the client asked for none, returns `FERROSOCKET_RESULT_NO_ACK`. Call only during
 // the callback; to answer later use `ferrosocket_event_take_ack`.
 ferrosocket_result ferrosocket_event_ack(const ferrosocket_event *event,
-                                         const char *args_json,
-                                         size_t args_len,
-                                         const ferrosocket_bytes *bins,
-                                         size_t nbins);
+                                         const ferrosocket_args *args);
 
 // Takes the pending acknowledgement out of the event, to answer later from any thread
 // with `ferrosocket_ack_send`. The caller owns the result: free it with
 // `ferrosocket_ack_free` (answered or not). NULL when no acknowledgement is pending.
 ferrosocket_ack *ferrosocket_event_take_ack(const ferrosocket_event *event);
 
-// Sends the acknowledgement with `args_json` (a JSON array, NULL/0 for none) and `nbins`
-// attachments (copied). Any thread, any time. Only once: afterwards returns
+// Sends the acknowledgement with `args` (copied; NULL for none). Any thread, any time. Only once: afterwards returns
 // `FERROSOCKET_RESULT_NO_ACK`. `FERROSOCKET_RESULT_DISCONNECTED` if the client left.
 ferrosocket_result ferrosocket_ack_send(const ferrosocket_ack *ack,
-                                        const char *args_json,
-                                        size_t args_len,
-                                        const ferrosocket_bytes *bins,
-                                        size_t nbins);
+                                        const ferrosocket_args *args);
 
 // Frees an ack handle; an unanswered acknowledgement is dropped (the client's callback
 // never fires). NULL is a no-op.
@@ -477,28 +530,33 @@ ferrosocket_result ferrosocket_connect_request_remote_addr(const ferrosocket_con
 // Refuses the connection: the client gets a connect error with `message`
 // (`err.message` in the JS client) and, unless `data_json` is NULL/0, the JSON value
 // `data_json` (`err.data`). Call during the connect callback; the last call wins.
-ferrosocket_result ferrosocket_connect_refuse(const ferrosocket_connect_request *request,
-                                              const char *message,
-                                              size_t message_len,
-                                              const char *data_json,
-                                              size_t data_len);
+ferrosocket_result ferrosocket_connect_request_refuse(const ferrosocket_connect_request *request,
+                                                      const char *message,
+                                                      size_t message_len,
+                                                      const char *data_json,
+                                                      size_t data_len);
 
 // Sends the library's log messages of `level` (a `FERROSOCKET_LOG_LEVEL_*` constant) and
 // more severe to `callback` with `userdata` (see `ferrosocket_log_callback` for its
 // thread and rules). Process-wide: replaces an earlier callback or
-// `ferrosocket_log_to_stderr`; once it returns the earlier callback is not running and
+// `ferrosocket_log_set_stderr`; once it returns the earlier callback is not running and
 // is never called again. `callback` NULL or level `OFF` turns logging off. Without a
 // call the library logs nothing. Any thread, any time, except from the log callback
 // itself (`FERROSOCKET_RESULT_IN_CALLBACK`). `FERROSOCKET_RESULT_INVALID_STATE` when the
 // process (a Rust host) installed its own global `tracing` subscriber first.
-ferrosocket_result ferrosocket_set_log_callback(uint32_t level,
+ferrosocket_result ferrosocket_log_set_callback(uint32_t level,
                                                 ferrosocket_log_callback callback,
                                                 void *userdata);
 
 // Writes the library's log messages of `level` and more severe to stderr, one line each
 // (`WARN ferrosocket::embed: message key=value`). Replaces a log callback; level `OFF`
-// turns logging off. Same rules as `ferrosocket_set_log_callback`.
-ferrosocket_result ferrosocket_log_to_stderr(uint32_t level);
+// turns logging off. Same rules as `ferrosocket_log_set_callback`.
+ferrosocket_result ferrosocket_log_set_stderr(uint32_t level);
+
+// The reason as the static NUL-terminated text Socket.IO servers use, e.g.
+// `"transport close"` for `FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE`; `"unknown"`
+// for a number that is not a reason. Never NULL; never free it.
+const char *ferrosocket_disconnect_reason_name(uint32_t reason);
 
 // Creates a server from `config` (copied: free the config whenever you like) into
 // `*out`. Starts its I/O and dispatch threads but does not listen until
@@ -571,8 +629,7 @@ ferrosocket_result ferrosocket_server_on_any(const ferrosocket_server *server,
                                              ferrosocket_event_callback callback,
                                              void *userdata);
 
-// Emits `event` with `args_json` (a JSON array, NULL/0 for none) and `nbins`
-// attachments (copied) to client `sid` of namespace `nsp`.
+// Emits `event` with `args` (copied; NULL for none) to client `sid` of namespace `nsp`.
 // `FERROSOCKET_RESULT_UNKNOWN_SID` when no such client is connected.
 ferrosocket_result ferrosocket_server_emit_to_sid(const ferrosocket_server *server,
                                                   const char *nsp,
@@ -581,12 +638,10 @@ ferrosocket_result ferrosocket_server_emit_to_sid(const ferrosocket_server *serv
                                                   size_t sid_len,
                                                   const char *event,
                                                   size_t event_len,
-                                                  const char *args_json,
-                                                  size_t args_len,
-                                                  const ferrosocket_bytes *bins,
-                                                  size_t nbins);
+                                                  const ferrosocket_args *args);
 
-// Emits to every client in `room` of namespace `nsp` (a sid is a room too). Writes how
+// Emits `event` with `args` (copied; NULL for none) to every client in `room` of
+// namespace `nsp` (a sid is a room too). Writes how
 // many clients it was queued for into `*out_count` unless `out_count` is NULL.
 ferrosocket_result ferrosocket_server_emit_to_room(const ferrosocket_server *server,
                                                    const char *nsp,
@@ -595,13 +650,11 @@ ferrosocket_result ferrosocket_server_emit_to_room(const ferrosocket_server *ser
                                                    size_t room_len,
                                                    const char *event,
                                                    size_t event_len,
-                                                   const char *args_json,
-                                                   size_t args_len,
-                                                   const ferrosocket_bytes *bins,
-                                                   size_t nbins,
+                                                   const ferrosocket_args *args,
                                                    size_t *out_count);
 
-// Emits to every client of namespace `nsp` in any of the `nrooms` `rooms` (each once;
+// Emits `event` with `args` (copied; NULL for none) to every client of namespace `nsp`
+// in any of the `nrooms` `rooms` (each once;
 // `nrooms` 0 = the whole namespace), leaving out every client in any of the `nexcept`
 // `except` rooms (sids are rooms: list a sid to leave one client out). Writes how many
 // clients it was queued for into `*out_count` unless `out_count` is NULL.
@@ -614,13 +667,11 @@ ferrosocket_result ferrosocket_server_broadcast(const ferrosocket_server *server
                                                 size_t nexcept,
                                                 const char *event,
                                                 size_t event_len,
-                                                const char *args_json,
-                                                size_t args_len,
-                                                const ferrosocket_bytes *bins,
-                                                size_t nbins,
+                                                const ferrosocket_args *args,
                                                 size_t *out_count);
 
-// Emits `event` to client `sid` of namespace `nsp`, asking for an acknowledgement, and
+// Emits `event` with `args` (copied; NULL for none) to client `sid` of namespace `nsp`,
+// asking for an acknowledgement, and
 // returns at once. `callback` gets the client's reply, or a timeout after `timeout_ms`
 // milliseconds, exactly once (see `ferrosocket_ack_callback` for the thread). On any
 // result other than OK the callback is never called.
@@ -631,10 +682,7 @@ ferrosocket_result ferrosocket_server_emit_with_ack(const ferrosocket_server *se
                                                     size_t sid_len,
                                                     const char *event,
                                                     size_t event_len,
-                                                    const char *args_json,
-                                                    size_t args_len,
-                                                    const ferrosocket_bytes *bins,
-                                                    size_t nbins,
+                                                    const ferrosocket_args *args,
                                                     uint64_t timeout_ms,
                                                     ferrosocket_ack_callback callback,
                                                     void *userdata);
@@ -694,6 +742,12 @@ ferrosocket_result ferrosocket_server_disconnect(const ferrosocket_server *serve
 
 #endif  /* FERROSOCKET_H */
 
+#ifndef __cplusplus
+/* Arguments helper (C99 compound literal, valid in the enclosing block):
+ * FERROSOCKET_JSON_ARGS("[1,2]") is a `const ferrosocket_args *` with that JSON array
+ * text (a NUL-terminated string) and no attachments. */
+#define FERROSOCKET_JSON_ARGS(json) (&(const ferrosocket_args){(json), strlen(json), NULL, 0})
+#endif
 /* The header's version as a string, e.g. "0.1.0"; ferrosocket_version() is the library's. */
 #define FERROSOCKET_VERSION_STRINGIFY_(x) #x
 #define FERROSOCKET_VERSION_STRINGIFY(x) FERROSOCKET_VERSION_STRINGIFY_(x)

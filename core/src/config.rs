@@ -281,6 +281,36 @@ impl Config {
         &self.allowed_origins
     }
 
+    /// How long a new connection may take to connect to a namespace before it is closed.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// How long a request's headers may take to arrive.
+    pub fn header_timeout(&self) -> Duration {
+        self.header_timeout
+    }
+
+    /// How long a long-polling POST body may take to arrive.
+    pub fn body_timeout(&self) -> Duration {
+        self.body_timeout
+    }
+
+    /// Most packets queued for one client before it is disconnected as too slow.
+    pub fn max_queued_packets(&self) -> usize {
+        self.max_queued_packets
+    }
+
+    /// Most bytes queued for one client before it is disconnected as too slow.
+    pub fn max_queued_bytes(&self) -> usize {
+        self.max_queued_bytes
+    }
+
+    /// Oldest a client's queued packet may get before it is disconnected as too slow.
+    pub fn max_queue_age(&self) -> Duration {
+        self.max_queue_age
+    }
+
     /// The most TCP connections served at once: the configured value, or the default
     /// derived from the open-file limit (see [`ConfigBuilder::max_connections`]).
     pub fn max_connections(&self) -> usize {

@@ -48,12 +48,8 @@ pub use protocol::Payload;
 pub use server::{serve_dir, Server};
 pub use sid::Sid;
 pub use socket::broadcast::{BroadcastOperator, IntoRooms};
-pub use socket::namespace::{Auth, Namespace};
+pub use socket::namespace::{normalize_namespace, Auth, Namespace};
 pub use socket::{AckSender, Event, Socket};
-
-// The namespace part of the Socket.IO layer under its short path (`crate::namespace`), as
-// before it moved into `socket/`.
-pub(crate) use socket::namespace;
 
 /// The README's examples, compiled as doctests so they stay true.
 #[doc = include_str!("../../README.md")]

@@ -7,7 +7,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrosocket::embed::{EmbedOptions, Embedded};
+use ferrosocket::embed::{on_dispatch_thread, AckFailure, EmbedError, EmbedOptions, Embedded};
 use ferrosocket::{Config, ConnectRefused, Payload};
 use support::*;
 
@@ -191,5 +191,262 @@ async fn stop_inside_a_callback_refuses_and_submit_keeps_client_order() {
         ["stop refused: true", "job", "next"]
     );
     assert!(!embedded.is_stopped());
+    finish(embedded).await;
+}
+
+/// A host names a namespace with or without its leading `/`, as `Server::of` always
+/// allowed: `Server::namespace("chat")` once found nothing, so an emit to `"chat"` from a
+/// binding (Python's `namespace="chat"`) silently reached nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_names_without_a_slash_find_the_namespace() {
+    let embedded = embedded();
+    embedded.on("chat", "hello", |_socket, mut event| {
+        let _ = event.ack(&Payload::one("hi").unwrap());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, _) = WsClient::open(addr).await;
+    client.send("40/chat,").await;
+    let sid = sid_of_connect(&client.recv().await);
+    client.send(r#"42/chat,1["hello"]"#).await;
+    assert_eq!(client.recv().await, r#"43/chat,1["hi"]"#);
+
+    let server = embedded.server();
+    for name in ["chat", "/chat"] {
+        let ns = server.namespace(name).expect("the namespace is found");
+        assert_eq!(ns.name(), "/chat");
+        assert_eq!(ns.emit("news", &Payload::one(name).unwrap()), 1);
+        assert_eq!(client.recv().await, format!(r#"42/chat,["news","{name}"]"#));
+        let socket = ns.socket(ferrosocket::Sid::parse(&sid).unwrap());
+        assert!(socket.is_some(), "the client is found through {name:?}");
+    }
+    assert!(server.namespace("nowhere").is_none());
+    assert!(server.namespace("/nowhere").is_none());
+    assert_eq!(ferrosocket::normalize_namespace(""), "/");
+    finish(embedded).await;
+}
+
+/// What became of one `emit_with_ack` callback: its outcome, or `Dropped` when it was
+/// dropped without running.
+#[derive(Debug, Clone, PartialEq)]
+enum Reply {
+    Answered(String),
+    Failed(AckFailure),
+    Dropped,
+}
+
+/// Each reply, and whether it ran (or was dropped) on a dispatch thread.
+type Replies = Arc<Mutex<Vec<(Reply, bool)>>>;
+
+/// An `on_reply` closure recording into `log`.
+fn recorder(log: &Replies) -> impl FnOnce(Result<Payload, AckFailure>) + Send + 'static {
+    struct OnDrop(Option<Replies>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            if let Some(log) = self.0.take() {
+                log.lock()
+                    .unwrap()
+                    .push((Reply::Dropped, on_dispatch_thread()));
+            }
+        }
+    }
+    let mut guard = OnDrop(Some(Arc::clone(log)));
+    move |answer| {
+        let log = guard.0.take().unwrap();
+        let reply = match answer {
+            Ok(payload) => Reply::Answered(payload.json().to_owned()),
+            Err(failure) => Reply::Failed(failure),
+        };
+        log.lock().unwrap().push((reply, on_dispatch_thread()));
+    }
+}
+
+async fn wait_len<T>(log: &Mutex<Vec<T>>, len: usize) {
+    let deadline = Instant::now() + WAIT;
+    while log.lock().unwrap().len() < len {
+        assert!(Instant::now() < deadline, "{len} entries in time");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_replies_run_on_the_clients_lane_with_typed_failures() {
+    let embedded = embedded();
+    let order: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&order);
+    embedded.on("/", "slow", move |_socket, _event| {
+        std::thread::sleep(Duration::from_millis(200));
+        sink.lock().unwrap().push("slow event done".into());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, sid) = WsClient::connected(addr).await;
+    let socket = embedded.socket("/", &sid).unwrap();
+
+    // The reply arrives while the client's slow callback runs: it waits for it.
+    client.send(r#"42["slow"]"#).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let sink = Arc::clone(&order);
+    embedded
+        .emit_with_ack(
+            &socket,
+            "ask",
+            &Payload::one(&1).unwrap(),
+            WAIT,
+            move |answer| {
+                let text = format!(
+                    "reply {:?} on dispatch: {}",
+                    answer.map(|p| p.json().to_owned()),
+                    on_dispatch_thread()
+                );
+                sink.lock().unwrap().push(text);
+            },
+        )
+        .unwrap();
+    assert_eq!(client.recv().await, r#"420["ask",1]"#);
+    client.send(r#"430["yes"]"#).await;
+    wait_len(&order, 2).await;
+    assert_eq!(
+        *order.lock().unwrap(),
+        [
+            "slow event done",
+            r#"reply Ok("[\"yes\"]") on dispatch: true"#
+        ]
+    );
+
+    let replies: Replies = Arc::default();
+    let short = Duration::from_millis(50);
+    embedded
+        .emit_with_ack(
+            &socket,
+            "ignored",
+            &Payload::empty(),
+            short,
+            recorder(&replies),
+        )
+        .unwrap();
+    assert_eq!(client.recv().await, r#"421["ignored"]"#);
+    wait_len(&replies, 1).await;
+    embedded
+        .emit_with_ack(
+            &socket,
+            "unanswered",
+            &Payload::empty(),
+            WAIT,
+            recorder(&replies),
+        )
+        .unwrap();
+    assert_eq!(client.recv().await, r#"422["unanswered"]"#);
+    client.send("41").await;
+    wait_len(&replies, 2).await;
+    assert_eq!(
+        *replies.lock().unwrap(),
+        [
+            (Reply::Failed(AckFailure::Timeout), true),
+            (Reply::Failed(AckFailure::Disconnected), true),
+        ]
+    );
+    finish(embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_waits_ended_by_the_shutdown_are_cancelled_or_dropped() {
+    let embedded = embedded();
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, sid) = WsClient::connected(addr).await;
+    let socket = embedded.socket("/", &sid).unwrap();
+    let replies: Replies = Arc::default();
+    embedded
+        .emit_with_ack(&socket, "ask", &Payload::empty(), WAIT, recorder(&replies))
+        .unwrap();
+    assert_eq!(client.recv().await, r#"420["ask"]"#);
+    finish(embedded).await;
+    // Either the reply was queued before the pool stopped (and ran, cancelled), or it
+    // was not (and was dropped): never a timeout or a disconnect, never lost.
+    let replies = replies.lock().unwrap();
+    assert!(
+        matches!(
+            replies.as_slice(),
+            [(Reply::Failed(AckFailure::Cancelled), true)] | [(Reply::Dropped, _)]
+        ),
+        "{replies:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_on_resolves_the_host_and_types_its_errors() {
+    let embedded = embedded();
+    let addr = tokio::task::block_in_place(|| embedded.start_on("localhost", 0)).unwrap();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    assert_ne!(addr.port(), 0);
+    // Started: the same address again, whatever is asked.
+    assert_eq!(embedded.start_on("127.0.0.1", 0).unwrap(), addr);
+
+    let other = self::embedded();
+    match other.start_on("", 0) {
+        Err(EmbedError::Resolve { host, port: 0, .. }) => assert_eq!(host, ""),
+        unexpected => panic!("{unexpected:?}"),
+    }
+    match other.start_on("127.0.0.1", addr.port()) {
+        Err(EmbedError::Listen {
+            addr: tried,
+            source,
+        }) => {
+            assert_eq!(tried, addr);
+            assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+        }
+        unexpected => panic!("{unexpected:?}"),
+    }
+    finish(other).await;
+
+    let stopped = Arc::clone(&embedded);
+    tokio::task::spawn_blocking(move || stopped.stop())
+        .await
+        .unwrap();
+    assert!(matches!(
+        embedded.start_on("127.0.0.1", 0),
+        Err(EmbedError::Stopped)
+    ));
+    assert!(matches!(embedded.start(addr), Err(EmbedError::Stopped)));
+    finish(embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_dir_checks_the_directory_and_lookups_name_what_is_missing() {
+    let embedded = embedded();
+    let missing = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-dir");
+    match embedded.serve_dir(&missing) {
+        Err(EmbedError::NotADirectory(path)) => assert_eq!(path, missing),
+        unexpected => panic!("{unexpected:?}"),
+    }
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    assert!(matches!(
+        embedded.serve_dir(&file),
+        Err(EmbedError::NotADirectory(_))
+    ));
+    embedded.serve_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (status, _, body) = http(addr, "GET", "/Cargo.toml", &[], "").await;
+    assert_eq!(status, 200);
+    assert!(text(&body).contains("name = \"ferrosocket\""));
+
+    match embedded.namespace("nowhere") {
+        Err(EmbedError::UnknownNamespace(name)) => assert_eq!(name, "/nowhere"),
+        unexpected => panic!("{unexpected:?}"),
+    }
+    embedded.server().of("chat");
+    assert_eq!(embedded.namespace("chat").unwrap().name(), "/chat");
+    let (_client, sid) = WsClient::connected(addr).await;
+    assert_eq!(embedded.socket("", &sid).unwrap().id().as_str(), sid);
+    for bad in ["not a sid", sid.as_str()] {
+        match embedded.socket("/chat", bad) {
+            Err(EmbedError::UnknownSocket { namespace, sid }) => {
+                assert_eq!((namespace.as_str(), sid.as_str()), ("/chat", bad));
+            }
+            unexpected => panic!("{unexpected:?}"),
+        }
+    }
+    assert!(matches!(
+        embedded.socket("nowhere", &sid),
+        Err(EmbedError::UnknownNamespace(_))
+    ));
     finish(embedded).await;
 }

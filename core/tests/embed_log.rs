@@ -61,3 +61,29 @@ fn events_reach_the_sink_at_its_level_and_stop_when_turned_off() {
     assert_eq!(debug_seen.lock().expect("lock").len(), 1);
     assert_eq!(seen.lock().expect("lock").len(), 2);
 }
+
+#[test]
+fn log_levels_parse_order_and_convert() {
+    use ferrosocket::embed::LogLevel;
+    for level in LogLevel::ALL {
+        assert_eq!(level.as_str().parse::<LogLevel>(), Ok(level));
+        assert_eq!(
+            level.to_string().to_uppercase().parse::<LogLevel>(),
+            Ok(level)
+        );
+        assert_eq!(
+            LogLevel::from_number(u32::from(level.number())),
+            Some(level)
+        );
+        assert_eq!(LogLevel::from(LevelFilter::from(level)), level);
+    }
+    assert_eq!(" Warning ".parse::<LogLevel>(), Ok(LogLevel::Warn));
+    assert_eq!("none".parse::<LogLevel>(), Ok(LogLevel::Off));
+    let error = "loud".parse::<LogLevel>().expect_err("not a level");
+    assert!(error.to_string().contains("\"loud\""), "{error}");
+    assert_eq!(LogLevel::from_number(6), None);
+    assert_eq!(LogLevel::from(Level::WARN), LogLevel::Warn);
+    assert_eq!(LevelFilter::from(LogLevel::Off), LevelFilter::OFF);
+    assert!(LogLevel::Off < LogLevel::Error && LogLevel::Debug < LogLevel::Trace);
+    assert_eq!(LogLevel::default(), LogLevel::Off);
+}

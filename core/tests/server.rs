@@ -14,8 +14,7 @@ use support::*;
 fn echo_server(config: Config) -> Server {
     let server = Server::new(config);
     server.of("/").on("echo", |_socket, mut event| async move {
-        let args = event.args.clone();
-        let _ = event.ack(&args);
+        let _ = event.ack_echo();
     });
     server
 }

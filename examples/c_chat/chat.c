@@ -43,6 +43,11 @@ static void buf_put(buf *b, const char *s, size_t n) {
 
 static void buf_puts(buf *b, const char *s) { buf_put(b, s, strlen(s)); }
 
+/* A buffer holding a JSON array, as event arguments without attachments. */
+static ferrosocket_args buf_args(const buf *b) {
+  return (ferrosocket_args){b->data, b->len, NULL, 0};
+}
+
 static void buf_json_string(buf *b, const char *s) {
   buf_puts(b, "\"");
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -123,8 +128,8 @@ typedef struct {
 } fields;
 
 /* Reads fields names[0..1] of the first argument of an event's JSON array. */
-static void read_fields(ferrosocket_str args, fields *f) {
-  const char *p = args.data, *end = args.data + args.len;
+static void read_fields(ferrosocket_args args, fields *f) {
+  const char *p = args.json, *end = args.json + args.json_len;
   p = skip_ws(p, end);
   if (p < end && *p == '[') p = skip_ws(p + 1, end);
   f->is_object = p < end && *p == '{';
@@ -221,8 +226,9 @@ static void emit_status(const char *room, const char *text) {
   buf_puts(&b, ",\"text\":");
   buf_json_string(&b, text);
   buf_puts(&b, "}]");
+  ferrosocket_args args = buf_args(&b);
   ferrosocket_server_emit_to_room(server, NSP, FERROSOCKET_STR(room), FERROSOCKET_STR("status"),
-                                  b.data, b.len, NULL, 0, NULL);
+                                  &args, NULL);
   free(b.data);
 }
 
@@ -242,7 +248,8 @@ static void ack_failure(const ferrosocket_event *event, const char *error) {
   buf_puts(&b, "[{\"ok\":false,\"error\":");
   buf_json_string(&b, error);
   buf_puts(&b, "}]");
-  ferrosocket_event_ack(event, b.data, b.len, NULL, 0);
+  ferrosocket_args args = buf_args(&b);
+  ferrosocket_event_ack(event, &args);
   free(b.data);
 }
 
@@ -294,7 +301,8 @@ static void on_join(void *userdata, const ferrosocket_event *event) {
     pthread_mutex_unlock(&chat_lock);
     if (had) announce_left(sid, &previous, 1);
     ferrosocket_server_join(server, NSP, sid.data, sid.len, FERROSOCKET_STR(room));
-    ferrosocket_event_ack(event, ack.data, ack.len, NULL, 0);
+    ferrosocket_args ack_args = buf_args(&ack);
+    ferrosocket_event_ack(event, &ack_args);
     free(ack.data);
     char *text = NULL;
     if (asprintf(&text, "%s joined", username) < 0) abort();
@@ -344,10 +352,11 @@ static void on_message(void *userdata, const ferrosocket_event *event) {
     buf_puts(&b, ",\"ts\":");
     buf_puts(&b, ts);
     buf_puts(&b, "}]");
+    ferrosocket_args args = buf_args(&b);
     ferrosocket_server_emit_to_room(server, NSP, FERROSOCKET_STR(room), FERROSOCKET_STR("message"),
-                                    b.data, b.len, NULL, 0, NULL);
+                                    &args, NULL);
     free(b.data);
-    ferrosocket_event_ack(event, FERROSOCKET_STR("[{\"ok\":true}]"), NULL, 0);
+    ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS("[{\"ok\":true}]"));
   }
   free(text);
   free(username);
@@ -363,11 +372,11 @@ static void on_leave(void *userdata, const ferrosocket_event *event) {
   int had = take_member(sid, &left);
   pthread_mutex_unlock(&chat_lock);
   if (had) announce_left(sid, &left, 1);
-  ferrosocket_event_ack(event, FERROSOCKET_STR("[{\"ok\":true}]"), NULL, 0);
+  ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS("[{\"ok\":true}]"));
 }
 
 static void on_disconnect(void *userdata, ferrosocket_str nsp, ferrosocket_str sid,
-                          ferrosocket_str reason) {
+                          ferrosocket_disconnect_reason reason) {
   (void)userdata;
   (void)nsp;
   (void)reason;

@@ -1,4 +1,5 @@
-//! `ferrosocket_config`: what `ferrosocket_server_new` needs, set field by field.
+//! `ferrosocket_config`: what `ferrosocket_server_new` needs, set field by field. Plain
+//! data: nothing here starts a thread, binds a port or touches a server.
 
 use std::ffi::c_char;
 use std::time::Duration;
@@ -6,7 +7,8 @@ use std::time::Duration;
 use ferrosocket::embed::EmbedOptions;
 use ferrosocket::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder};
 
-use crate::error::{fail, ferrosocket_result, guard, name_in, reference_mut, str_in, Result};
+use crate::pointer::{name_in, reference_mut, str_in};
+use crate::result::{fail, ferrosocket_result, Result};
 
 /// Server settings. Create with `ferrosocket_config_new`, change with the setters, pass
 /// to `ferrosocket_server_new` (which copies it), free with `ferrosocket_config_free`.
@@ -49,7 +51,7 @@ impl ferrosocket_config {
 /// CPUs (at most 4), 1,024 queued callbacks per client. Free with `ferrosocket_config_free`. NULL only if out of memory (a panic).
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
-    crate::error::guard_value("ferrosocket_config_new", std::ptr::null_mut(), || {
+    ffi_boundary!(std::ptr::null_mut(), || {
         Ok(Box::into_raw(Box::new(ferrosocket_config {
             builder: Config::builder(),
             origins: AllowedOrigins::SameOrigin,
@@ -68,7 +70,7 @@ pub extern "C" fn ferrosocket_config_new() -> *mut ferrosocket_config {
 /// Frees a config. NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ferrosocket_config_free(config: *mut ferrosocket_config) {
-    let _ = guard("ferrosocket_config_free", || {
+    let _ = ffi_boundary!(|| {
         if !config.is_null() {
             // SAFETY: non-NULL config pointers come from `ferrosocket_config_new`'s
             // `Box::into_raw` and, by the ownership contract, are freed exactly once.
@@ -78,12 +80,15 @@ pub extern "C" fn ferrosocket_config_free(config: *mut ferrosocket_config) {
     });
 }
 
-fn set(
-    function: &str,
-    config: *mut ferrosocket_config,
-    change: impl FnOnce(&mut ferrosocket_config) -> Result<()>,
-) -> ferrosocket_result {
-    guard(function, || change(reference_mut(config, "config")?))
+/// The body of a setter: `$change` runs on the config `$config` points to. A macro so
+/// that the panic boundary inside is expanded in (and named after) each setter.
+macro_rules! with_config {
+    ($config:expr, |$c:ident| $change:block) => {
+        ffi_boundary!(|| {
+            let $c = reference_mut($config, "config")?;
+            $change
+        })
+    };
 }
 
 fn millis(ms: u64, what: &str) -> Result<Duration> {
@@ -119,7 +124,7 @@ pub extern "C" fn ferrosocket_config_set_host(
     host: *const c_char,
     host_len: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_host", config, |c| {
+    with_config!(config, |c| {
         c.host = name_in(host, host_len, "host")?.to_owned();
         Ok(())
     })
@@ -131,7 +136,7 @@ pub extern "C" fn ferrosocket_config_set_port(
     config: *mut ferrosocket_config,
     port: u16,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_port", config, |c| {
+    with_config!(config, |c| {
         c.port = port;
         Ok(())
     })
@@ -145,7 +150,7 @@ pub extern "C" fn ferrosocket_config_set_path(
     path: *const c_char,
     path_len: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_path", config, |c| {
+    with_config!(config, |c| {
         let path = str_in(path, path_len, "path")?.to_owned();
         update(c, |b| b.path(path));
         Ok(())
@@ -158,7 +163,7 @@ pub extern "C" fn ferrosocket_config_set_ping_interval_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_ping_interval_ms", config, |c| {
+    with_config!(config, |c| {
         let d = millis(ms, "ping interval")?;
         update(c, |b| b.ping_interval(d));
         Ok(())
@@ -171,7 +176,7 @@ pub extern "C" fn ferrosocket_config_set_ping_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_ping_timeout_ms", config, |c| {
+    with_config!(config, |c| {
         let d = millis(ms, "ping timeout")?;
         update(c, |b| b.ping_timeout(d));
         Ok(())
@@ -185,7 +190,7 @@ pub extern "C" fn ferrosocket_config_set_connect_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_connect_timeout_ms", config, |c| {
+    with_config!(config, |c| {
         let d = millis(ms, "connect timeout")?;
         update(c, |b| b.connect_timeout(d));
         Ok(())
@@ -199,7 +204,7 @@ pub extern "C" fn ferrosocket_config_set_shutdown_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_shutdown_timeout_ms", config, |c| {
+    with_config!(config, |c| {
         let d = millis(ms, "shutdown timeout")?;
         update(c, |b| b.shutdown_timeout(d));
         Ok(())
@@ -212,7 +217,7 @@ pub extern "C" fn ferrosocket_config_set_max_payload(
     config: *mut ferrosocket_config,
     bytes: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_payload", config, |c| {
+    with_config!(config, |c| {
         let n = at_least_one(bytes, "max payload")?;
         update(c, |b| b.max_payload(n));
         Ok(())
@@ -227,7 +232,7 @@ pub extern "C" fn ferrosocket_config_add_allowed_origin(
     origin: *const c_char,
     origin_len: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_add_allowed_origin", config, |c| {
+    with_config!(config, |c| {
         let origin = name_in(origin, origin_len, "origin")?.to_owned();
         match &mut c.origins {
             AllowedOrigins::List(list) => list.push(origin),
@@ -243,7 +248,7 @@ pub extern "C" fn ferrosocket_config_add_allowed_origin(
 pub extern "C" fn ferrosocket_config_allow_any_origin(
     config: *mut ferrosocket_config,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_allow_any_origin", config, |c| {
+    with_config!(config, |c| {
         c.origins = AllowedOrigins::Any;
         Ok(())
     })
@@ -258,7 +263,7 @@ pub extern "C" fn ferrosocket_config_add_allowed_host(
     host: *const c_char,
     host_len: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_add_allowed_host", config, |c| {
+    with_config!(config, |c| {
         let host = name_in(host, host_len, "host")?.to_owned();
         c.hosts.push(host);
         Ok(())
@@ -272,7 +277,7 @@ pub extern "C" fn ferrosocket_config_set_max_queued_bytes(
     config: *mut ferrosocket_config,
     bytes: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_queued_bytes", config, |c| {
+    with_config!(config, |c| {
         let n = at_least_one(bytes, "max queued bytes")?;
         update(c, |b| b.max_queued_bytes(n));
         Ok(())
@@ -286,7 +291,7 @@ pub extern "C" fn ferrosocket_config_set_max_queue_age_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_queue_age_ms", config, |c| {
+    with_config!(config, |c| {
         let age = millis(ms, "max queue age")?;
         update(c, |b| b.max_queue_age(age));
         Ok(())
@@ -300,7 +305,7 @@ pub extern "C" fn ferrosocket_config_set_header_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_header_timeout_ms", config, |c| {
+    with_config!(config, |c| {
         let timeout = millis(ms, "header timeout")?;
         update(c, |b| b.header_timeout(timeout));
         Ok(())
@@ -314,7 +319,7 @@ pub extern "C" fn ferrosocket_config_set_body_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_body_timeout_ms", config, |c| {
+    with_config!(config, |c| {
         let timeout = millis(ms, "body timeout")?;
         update(c, |b| b.body_timeout(timeout));
         Ok(())
@@ -329,7 +334,7 @@ pub extern "C" fn ferrosocket_config_set_max_connections(
     config: *mut ferrosocket_config,
     max: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_connections", config, |c| {
+    with_config!(config, |c| {
         let n = at_least_one(max, "max connections")?;
         update(c, |b| b.max_connections(n));
         Ok(())
@@ -343,7 +348,7 @@ pub extern "C" fn ferrosocket_config_set_max_queued_packets(
     config: *mut ferrosocket_config,
     max: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_queued_packets", config, |c| {
+    with_config!(config, |c| {
         let n = at_least_one(max, "max queued packets")?;
         update(c, |b| b.max_queued_packets(n));
         Ok(())
@@ -361,7 +366,7 @@ pub extern "C" fn ferrosocket_config_set_dispatch_threads(
     config: *mut ferrosocket_config,
     threads: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_dispatch_threads", config, |c| {
+    with_config!(config, |c| {
         c.options.dispatch_threads = at_least_one(threads, "dispatch threads")?;
         Ok(())
     })
@@ -374,7 +379,7 @@ pub extern "C" fn ferrosocket_config_set_min_dispatch_threads(
     config: *mut ferrosocket_config,
     threads: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_min_dispatch_threads", config, |c| {
+    with_config!(config, |c| {
         c.options.min_dispatch_threads = at_least_one(threads, "min dispatch threads")?;
         Ok(())
     })
@@ -388,14 +393,10 @@ pub extern "C" fn ferrosocket_config_set_dispatch_idle_timeout_ms(
     config: *mut ferrosocket_config,
     ms: u64,
 ) -> ferrosocket_result {
-    set(
-        "ferrosocket_config_set_dispatch_idle_timeout_ms",
-        config,
-        |c| {
-            c.options.dispatch_idle_timeout = millis(ms, "dispatch idle timeout")?;
-            Ok(())
-        },
-    )
+    with_config!(config, |c| {
+        c.options.dispatch_idle_timeout = millis(ms, "dispatch idle timeout")?;
+        Ok(())
+    })
 }
 
 /// I/O (tokio worker) threads (at least 1). Default: the number of CPUs, at most 4.
@@ -404,7 +405,7 @@ pub extern "C" fn ferrosocket_config_set_io_threads(
     config: *mut ferrosocket_config,
     threads: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_io_threads", config, |c| {
+    with_config!(config, |c| {
         c.options.io_threads = at_least_one(threads, "io threads")?;
         Ok(())
     })
@@ -417,7 +418,7 @@ pub extern "C" fn ferrosocket_config_set_max_queued_callbacks(
     config: *mut ferrosocket_config,
     max: usize,
 ) -> ferrosocket_result {
-    set("ferrosocket_config_set_max_queued_callbacks", config, |c| {
+    with_config!(config, |c| {
         c.options.max_queued_callbacks = at_least_one(max, "max queued callbacks")?;
         Ok(())
     })

@@ -1,51 +1,18 @@
-//! What callbacks see: `ferrosocket_event`, `ferrosocket_connect_request`, and the owned
-//! `ferrosocket_ack` handle.
+//! What callbacks are lent: `ferrosocket_event`, `ferrosocket_connect_request`, and the
+//! owned `ferrosocket_ack` handle taken from an event. Everything an accessor returns
+//! points into the lent object, so nothing here may hand out memory that outlives it.
 
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard};
 
-use ferrosocket::{AckSender, Auth, ConnectRefused, Event, Payload, SendError, Socket};
+use ferrosocket::{AckSender, Auth, ConnectRefused, Event, Payload, Socket};
 
-use crate::error::{
-    binaries_in, copy_out, fail, ferrosocket_result, guard, guard_value, reference, str_in,
-    write_out, Result,
-};
-use crate::{ferrosocket_bytes, ferrosocket_str};
+use crate::pointer::{copy_out, reference, str_in, write_out};
+use crate::result::{fail, ferrosocket_result};
+use crate::slice::{ferrosocket_args, ferrosocket_bytes, ferrosocket_str, payload_in, ArgsOut};
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Arguments from C: JSON array text (NULL/0 = `[]`) and attachments, validated.
-pub(crate) fn payload_in(
-    json: *const c_char,
-    json_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
-) -> Result<Payload> {
-    let text = str_in(json, json_len, "args_json")?;
-    let text = if text.is_empty() { "[]" } else { text };
-    let binary = binaries_in(bins, nbins)?;
-    Payload::from_json(text, binary).or_else(|error| {
-        let code = match error {
-            ferrosocket::protocol::PayloadError::BadPlaceholder { .. } => {
-                ferrosocket_result::InvalidArgument
-            }
-            _ => ferrosocket_result::InvalidJson,
-        };
-        fail(code, error.to_string())
-    })
-}
-
-pub(crate) fn send_error(error: SendError) -> crate::error::Error {
-    let code = match error {
-        SendError::Disconnected => ferrosocket_result::Disconnected,
-        SendError::QueueFull => ferrosocket_result::SendFailed,
-    };
-    crate::error::Error {
-        code,
-        message: error.to_string(),
-    }
 }
 
 /// One event from a client, borrowed by an event callback: valid until the callback
@@ -59,6 +26,8 @@ pub struct ferrosocket_event {
     sid: ferrosocket::Sid,
     name: String,
     args: Payload,
+    /// `args` as C sees it, made once so `ferrosocket_event_args` can lend its array.
+    view: ArgsOut,
     /// Interior mutability because the callback gets a `const` pointer: acking once is
     /// a state change the C side need not own the event for.
     ack: Mutex<Option<AckSender>>,
@@ -71,52 +40,59 @@ impl ferrosocket_event {
             sid: socket.id(),
             socket,
             name: event.name,
+            view: ArgsOut::new(&event.args),
             args: event.args,
             ack,
         }
     }
 }
 
-fn event_str(
-    event: *const ferrosocket_event,
-    pick: impl FnOnce(&ferrosocket_event) -> &str,
-) -> ferrosocket_str {
-    guard_value("ferrosocket_event accessor", ferrosocket_str::EMPTY, || {
-        Ok(ferrosocket_str::from_str(pick(reference(event, "event")?)))
-    })
+/// The body of an accessor returning text borrowed from the object `$ptr` points to:
+/// empty when it is NULL. A macro, not a function, so that the panic boundary inside is
+/// expanded in (and named after) each accessor.
+macro_rules! borrowed_str {
+    ($ptr:expr, $what:literal, |$object:ident| $pick:expr) => {
+        ffi_boundary!(ferrosocket_str::EMPTY, || {
+            let $object = reference($ptr, $what)?;
+            Ok(ferrosocket_str::from_str($pick))
+        })
+    };
 }
 
 /// The namespace the event came in on, e.g. `/`. Empty if `event` is NULL.
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_namespace(event: *const ferrosocket_event) -> ferrosocket_str {
-    event_str(event, |e| e.socket.namespace())
+    borrowed_str!(event, "event", |e| e.socket.namespace())
 }
 
 /// The sender's socket id (20 characters). Empty if `event` is NULL.
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_sid(event: *const ferrosocket_event) -> ferrosocket_str {
-    event_str(event, |e| e.sid.as_str())
+    borrowed_str!(event, "event", |e| e.sid.as_str())
 }
 
 /// The event name. Empty if `event` is NULL.
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_name(event: *const ferrosocket_event) -> ferrosocket_str {
-    event_str(event, |e| e.name.as_str())
+    borrowed_str!(event, "event", |e| e.name.as_str())
 }
 
-/// The arguments as ONE JSON array text, e.g. `["hi",{"n":1}]`; binary attachments stand
-/// in it as `{"_placeholder":true,"num":i}`. Empty if `event` is NULL.
+/// The arguments: ONE JSON array text, e.g. `["hi",{"n":1}]`, in which binary
+/// attachments stand as `{"_placeholder":true,"num":i}`, and every attachment at once
+/// (`bins[i]` is attachment `i`). Valid until the callback returns; pass it to an emit or
+/// an ack as it is to forward or echo the event. Empty (no text, no attachments) if
+/// `event` is NULL.
 #[no_mangle]
-pub extern "C" fn ferrosocket_event_args(event: *const ferrosocket_event) -> ferrosocket_str {
-    event_str(event, |e| e.args.json())
+pub extern "C" fn ferrosocket_event_args(event: *const ferrosocket_event) -> ferrosocket_args {
+    ffi_boundary!(crate::slice::NO_ARGS, || Ok(reference(event, "event")?
+        .view
+        .args()))
 }
 
 /// How many binary attachments the event has (0 if `event` is NULL).
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_binary_count(event: *const ferrosocket_event) -> usize {
-    guard_value("ferrosocket_event_binary_count", 0, || {
-        Ok(reference(event, "event")?.args.binary().len())
-    })
+    ffi_boundary!(0, || { Ok(reference(event, "event")?.args.binary().len()) })
 }
 
 /// Attachment `index` (the one placeholder `num == index` stands for); empty when out of
@@ -126,14 +102,15 @@ pub extern "C" fn ferrosocket_event_binary(
     event: *const ferrosocket_event,
     index: usize,
 ) -> ferrosocket_bytes {
-    let empty = ferrosocket_bytes::from_slice(&[]);
-    guard_value("ferrosocket_event_binary", empty, || {
+    ffi_boundary!(ferrosocket_bytes::EMPTY, || {
         let event = reference(event, "event")?;
         Ok(event
             .args
             .binary()
             .get(index)
-            .map_or(empty, |b| ferrosocket_bytes::from_slice(b)))
+            .map_or(ferrosocket_bytes::EMPTY, |b| {
+                ferrosocket_bytes::from_slice(b)
+            }))
     })
 }
 
@@ -146,7 +123,7 @@ pub extern "C" fn ferrosocket_event_remote_addr(
     buf_len: usize,
     out_len: *mut usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_event_remote_addr", || {
+    ffi_boundary!(|| {
         let event = reference(event, "event")?;
         let addr = event.socket.handshake().remote_addr().to_string();
         copy_out(&addr, buf, buf_len, out_len)
@@ -157,30 +134,26 @@ pub extern "C" fn ferrosocket_event_remote_addr(
 /// with `ferrosocket_event_ack` nor taken with `ferrosocket_event_take_ack`).
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_wants_ack(event: *const ferrosocket_event) -> bool {
-    guard_value("ferrosocket_event_wants_ack", false, || {
+    ffi_boundary!(false, || {
         Ok(lock(&reference(event, "event")?.ack).is_some())
     })
 }
 
-/// Answers the client's acknowledgement now with `args_json` (a JSON array, NULL/0 for
-/// none) and `nbins` attachments (copied). Only the first answer is sent: afterwards, or
+/// Answers the client's acknowledgement now with `args` (copied; NULL for none). Only the first answer is sent: afterwards, or
 /// when the client asked for none, returns `FERROSOCKET_RESULT_NO_ACK`. Call only during
 /// the callback; to answer later use `ferrosocket_event_take_ack`.
 #[no_mangle]
 pub extern "C" fn ferrosocket_event_ack(
     event: *const ferrosocket_event,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
 ) -> ferrosocket_result {
-    guard("ferrosocket_event_ack", || {
+    ffi_boundary!(|| {
         let event = reference(event, "event")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         let Some(sender) = lock(&event.ack).take() else {
             return fail(ferrosocket_result::NoAck, "no acknowledgement pending");
         };
-        sender.send(&payload).map_err(send_error)
+        Ok(sender.send(&payload)?)
     })
 }
 
@@ -191,7 +164,7 @@ pub extern "C" fn ferrosocket_event_ack(
 pub extern "C" fn ferrosocket_event_take_ack(
     event: *const ferrosocket_event,
 ) -> *mut ferrosocket_ack {
-    guard_value("ferrosocket_event_take_ack", std::ptr::null_mut(), || {
+    ffi_boundary!(std::ptr::null_mut(), || {
         let event = reference(event, "event")?;
         let Some(sender) = lock(&event.ack).take() else {
             return fail(ferrosocket_result::NoAck, "no acknowledgement pending");
@@ -215,25 +188,21 @@ pub struct ferrosocket_ack {
     runtime: Option<tokio::runtime::Handle>,
 }
 
-/// Sends the acknowledgement with `args_json` (a JSON array, NULL/0 for none) and `nbins`
-/// attachments (copied). Any thread, any time. Only once: afterwards returns
+/// Sends the acknowledgement with `args` (copied; NULL for none). Any thread, any time. Only once: afterwards returns
 /// `FERROSOCKET_RESULT_NO_ACK`. `FERROSOCKET_RESULT_DISCONNECTED` if the client left.
 #[no_mangle]
 pub extern "C" fn ferrosocket_ack_send(
     ack: *const ferrosocket_ack,
-    args_json: *const c_char,
-    args_len: usize,
-    bins: *const ferrosocket_bytes,
-    nbins: usize,
+    args: *const ferrosocket_args,
 ) -> ferrosocket_result {
-    guard("ferrosocket_ack_send", || {
+    ffi_boundary!(|| {
         let ack = reference(ack, "ack")?;
-        let payload = payload_in(args_json, args_len, bins, nbins)?;
+        let payload = payload_in(args)?;
         let Some(sender) = lock(&ack.sender).take() else {
             return fail(ferrosocket_result::NoAck, "acknowledgement already sent");
         };
         let _entered = ack.runtime.as_ref().map(|rt| rt.enter());
-        sender.send(&payload).map_err(send_error)
+        Ok(sender.send(&payload)?)
     })
 }
 
@@ -241,7 +210,7 @@ pub extern "C" fn ferrosocket_ack_send(
 /// never fires). NULL is a no-op.
 #[no_mangle]
 pub extern "C" fn ferrosocket_ack_free(ack: *mut ferrosocket_ack) {
-    let _ = guard("ferrosocket_ack_free", || {
+    let _ = ffi_boundary!(|| {
         if !ack.is_null() {
             // SAFETY: non-NULL ack pointers come from `ferrosocket_event_take_ack`'s
             // `Box::into_raw` and, by the ownership contract, are freed exactly once.
@@ -253,12 +222,11 @@ pub extern "C" fn ferrosocket_ack_free(ack: *mut ferrosocket_ack) {
 
 /// A client asking to join a namespace, borrowed by a connect callback: valid until the
 /// callback returns. The callback accepts by returning; it refuses by calling
-/// `ferrosocket_connect_refuse` before returning. The socket exists already: the callback
+/// `ferrosocket_connect_request_refuse` before returning. The socket exists already: the callback
 /// may join it to rooms and emit to it (delivered after the client's `connect`).
 ///
 /// Methods: `ferrosocket_connect_request_namespace`, `_sid`, `_auth`, `_query`,
-/// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`,
-/// `ferrosocket_connect_refuse`.
+/// `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`, `_refuse`.
 #[derive(Debug)]
 pub struct ferrosocket_connect_request {
     socket: Socket,
@@ -290,27 +258,12 @@ impl ferrosocket_connect_request {
     }
 }
 
-fn request_str(
-    request: *const ferrosocket_connect_request,
-    pick: impl FnOnce(&ferrosocket_connect_request) -> &str,
-) -> ferrosocket_str {
-    guard_value(
-        "ferrosocket_connect_request accessor",
-        ferrosocket_str::EMPTY,
-        || {
-            Ok(ferrosocket_str::from_str(pick(reference(
-                request, "request",
-            )?)))
-        },
-    )
-}
-
 /// The namespace the client asks to join. Empty if `request` is NULL.
 #[no_mangle]
 pub extern "C" fn ferrosocket_connect_request_namespace(
     request: *const ferrosocket_connect_request,
 ) -> ferrosocket_str {
-    request_str(request, |r| r.socket.namespace())
+    borrowed_str!(request, "request", |r| r.socket.namespace())
 }
 
 /// The new socket's id. Empty if `request` is NULL.
@@ -318,7 +271,7 @@ pub extern "C" fn ferrosocket_connect_request_namespace(
 pub extern "C" fn ferrosocket_connect_request_sid(
     request: *const ferrosocket_connect_request,
 ) -> ferrosocket_str {
-    request_str(request, |r| r.sid.as_str())
+    borrowed_str!(request, "request", |r| r.sid.as_str())
 }
 
 /// The client's auth payload as JSON text (e.g. `{"token":"abc"}`); empty (`len` 0) when
@@ -327,7 +280,7 @@ pub extern "C" fn ferrosocket_connect_request_sid(
 pub extern "C" fn ferrosocket_connect_request_auth(
     request: *const ferrosocket_connect_request,
 ) -> ferrosocket_str {
-    request_str(request, |r| r.auth.json().unwrap_or(""))
+    borrowed_str!(request, "request", |r| r.auth.json().unwrap_or(""))
 }
 
 /// The raw query string of the opening HTTP request, without `?`
@@ -336,7 +289,7 @@ pub extern "C" fn ferrosocket_connect_request_auth(
 pub extern "C" fn ferrosocket_connect_request_query(
     request: *const ferrosocket_connect_request,
 ) -> ferrosocket_str {
-    request_str(request, |r| r.socket.handshake().query())
+    borrowed_str!(request, "request", |r| r.socket.handshake().query())
 }
 
 /// One query parameter of the opening request, percent-decoded, into `*out` (valid
@@ -348,7 +301,7 @@ pub extern "C" fn ferrosocket_connect_request_query_param(
     name_len: usize,
     out: *mut ferrosocket_str,
 ) -> ferrosocket_result {
-    guard("ferrosocket_connect_request_query_param", || {
+    ffi_boundary!(|| {
         let request = reference(request, "request")?;
         let name = str_in(name, name_len, "name")?;
         let Some(value) = request.socket.handshake().query_param(name) else {
@@ -375,7 +328,7 @@ pub extern "C" fn ferrosocket_connect_request_header(
     name_len: usize,
     out: *mut ferrosocket_str,
 ) -> ferrosocket_result {
-    guard("ferrosocket_connect_request_header", || {
+    ffi_boundary!(|| {
         let request = reference(request, "request")?;
         let name = str_in(name, name_len, "name")?;
         let Some(value) = request.socket.handshake().header(name) else {
@@ -391,7 +344,7 @@ pub extern "C" fn ferrosocket_connect_request_header(
 pub extern "C" fn ferrosocket_connect_request_header_count(
     request: *const ferrosocket_connect_request,
 ) -> usize {
-    guard_value("ferrosocket_connect_request_header_count", 0, || {
+    ffi_boundary!(0, || {
         Ok(reference(request, "request")?
             .socket
             .handshake()
@@ -412,7 +365,7 @@ pub extern "C" fn ferrosocket_connect_request_header_at(
     out_name: *mut ferrosocket_str,
     out_value: *mut ferrosocket_str,
 ) -> ferrosocket_result {
-    guard("ferrosocket_connect_request_header_at", || {
+    ffi_boundary!(|| {
         let request = reference(request, "request")?;
         if out_name.is_null() || out_value.is_null() {
             return fail(
@@ -447,7 +400,7 @@ pub extern "C" fn ferrosocket_connect_request_remote_addr(
     buf_len: usize,
     out_len: *mut usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_connect_request_remote_addr", || {
+    ffi_boundary!(|| {
         let request = reference(request, "request")?;
         let addr = request.socket.handshake().remote_addr().to_string();
         copy_out(&addr, buf, buf_len, out_len)
@@ -458,14 +411,14 @@ pub extern "C" fn ferrosocket_connect_request_remote_addr(
 /// (`err.message` in the JS client) and, unless `data_json` is NULL/0, the JSON value
 /// `data_json` (`err.data`). Call during the connect callback; the last call wins.
 #[no_mangle]
-pub extern "C" fn ferrosocket_connect_refuse(
+pub extern "C" fn ferrosocket_connect_request_refuse(
     request: *const ferrosocket_connect_request,
     message: *const c_char,
     message_len: usize,
     data_json: *const c_char,
     data_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_connect_refuse", || {
+    ffi_boundary!(|| {
         let request = reference(request, "request")?;
         let message = str_in(message, message_len, "message")?;
         let data = str_in(data_json, data_len, "data_json")?;

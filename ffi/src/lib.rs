@@ -2,8 +2,10 @@
 //! pinned cbindgen (`ffi/gen-header.sh`). `ffi/README.md` is the contract: ownership,
 //! strings, which thread runs each callback, error codes.
 //!
-//! Every exported function is a panic boundary ([`error::guard`]); every pointer from C
-//! is checked for NULL before use; text is checked for UTF-8 and JSON for validity.
+//! Every exported function runs its body behind the panic boundary (`ffi_boundary!`,
+//! module `panic`); every pointer from C is checked for NULL before use (`pointer`);
+//! text is checked for UTF-8 and JSON for validity. This crate only converts and crosses
+//! the ABI: what the bindings share lives in `ferrosocket::embed`, never here.
 
 // A C ABI is raw pointers from C by nature: this crate is the one place of the workspace
 // that needs `unsafe`. Every unsafe block states why it is sound (`// SAFETY:`).
@@ -15,15 +17,35 @@
 // rustls-ffi: the caller's obligations (valid pointer + length for the call) are stated
 // once in ffi/README.md, and every pointer is NULL-checked before use.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
+// Every unsafe block and impl says why it is sound.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
+// The panic boundary's macros (`ffi_boundary!`), used by every module below.
+#[macro_use]
+mod panic;
+
+// Glue, by concern.
+mod callback;
+mod pointer;
+mod result;
+mod slice;
+mod userdata;
+
+// The exported API, by type.
 pub mod config;
-pub mod error;
 pub mod event;
 pub mod log;
+pub mod reason;
 pub mod server;
 pub mod targets;
 
-pub use error::ferrosocket_result;
+pub use callback::{
+    ferrosocket_ack_callback, ferrosocket_connect_callback, ferrosocket_disconnect_callback,
+    ferrosocket_event_callback,
+};
+pub use reason::ferrosocket_disconnect_reason;
+pub use result::ferrosocket_result;
+pub use slice::{ferrosocket_args, ferrosocket_bytes, ferrosocket_str};
 
 /// Major version of the library this header belongs to (the crate version). The string
 /// form is `FERROSOCKET_VERSION`, e.g. `"0.1.0"`; `ferrosocket_version()` returns the
@@ -43,60 +65,6 @@ pub extern "C" fn ferrosocket_version() -> *const std::ffi::c_char {
         .cast::<std::ffi::c_char>()
 }
 
-/// Borrowed UTF-8 text (not NUL-terminated). Returned by accessors, valid as long as the
-/// function that returned it says; also used for arrays of text inputs (rooms).
-/// `data` is NULL only when `len` is 0.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct ferrosocket_str {
-    /// The first byte, or NULL for the empty / absent string.
-    pub data: *const std::ffi::c_char,
-    /// Length in bytes.
-    pub len: usize,
-}
-
-impl ferrosocket_str {
-    pub(crate) const EMPTY: Self = Self {
-        data: std::ptr::null(),
-        len: 0,
-    };
-
-    pub(crate) fn from_str(text: &str) -> Self {
-        if text.is_empty() {
-            return Self::EMPTY;
-        }
-        Self {
-            data: text.as_ptr().cast(),
-            len: text.len(),
-        }
-    }
-}
-
-/// Borrowed bytes: a binary attachment, in or out. `data` may be NULL only when `len` is 0.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct ferrosocket_bytes {
-    /// The first byte, or NULL when empty.
-    pub data: *const u8,
-    /// Length in bytes.
-    pub len: usize,
-}
-
-impl ferrosocket_bytes {
-    pub(crate) fn from_slice(bytes: &[u8]) -> Self {
-        if bytes.is_empty() {
-            return Self {
-                data: std::ptr::null(),
-                len: 0,
-            };
-        }
-        Self {
-            data: bytes.as_ptr(),
-            len: bytes.len(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +82,45 @@ mod tests {
         // SAFETY: ferrosocket_version returns a static NUL-terminated string.
         let runtime = unsafe { std::ffi::CStr::from_ptr(ferrosocket_version()) };
         assert_eq!(runtime.to_str().ok(), Some(header.as_str()));
+    }
+
+    /// Every exported function runs its body behind `ffi_boundary!` (which names it),
+    /// except the two that cannot fail: `ferrosocket_version` returns a static, and
+    /// `ferrosocket_last_error` has its own boundary so as not to overwrite the message.
+    #[test]
+    fn every_export_is_behind_the_boundary() {
+        let sources = [
+            include_str!("callback.rs"),
+            include_str!("config.rs"),
+            include_str!("event.rs"),
+            include_str!("lib.rs"),
+            include_str!("log.rs"),
+            include_str!("pointer.rs"),
+            include_str!("reason.rs"),
+            include_str!("result.rs"),
+            include_str!("server.rs"),
+            include_str!("slice.rs"),
+            include_str!("targets.rs"),
+        ];
+        let marker = concat!("#[no_mangle]\n", "pub extern \"C\" fn ");
+        let mut exports = 0;
+        for source in sources {
+            for item in source.split(marker).skip(1) {
+                let name = item.split('(').next().unwrap_or_default();
+                // The body: up to the next top-level item.
+                let body = item.split("\n}\n").next().unwrap_or_default();
+                exports += 1;
+                if name == "ferrosocket_version" || name == "ferrosocket_last_error" {
+                    continue;
+                }
+                assert!(
+                    body.contains("ffi_boundary!(")
+                        || body.contains("borrowed_str!(")
+                        || body.contains("with_config!("),
+                    "{name} has no panic boundary"
+                );
+            }
+        }
+        assert!(exports > 60, "found only {exports} exported functions");
     }
 }

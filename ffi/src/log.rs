@@ -1,17 +1,16 @@
 //! Logging: forwards the library's `tracing` events to a C callback or to stderr,
 //! through the core's process-wide sink (`ferrosocket::embed::set_log_sink`: a minimal
 //! global subscriber installed on first use; callsites above the level cost nothing).
+//! It never formats or filters messages itself: the core's sink does.
 
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use ferrosocket::embed::{set_log_sink, LogError, LogSink};
-use tracing::level_filters::LevelFilter;
-use tracing::Level;
+use ferrosocket::embed::{set_log_sink, LogError, LogLevel, LogSink};
 
-use crate::error::{fail, ferrosocket_result, guard, Result};
-use crate::ferrosocket_str;
-use crate::server::UserData;
+use crate::result::{fail, ferrosocket_result, Result};
+use crate::slice::ferrosocket_str;
+use crate::userdata::UserData;
 
 /// How verbose the log is, and the level of one message. A level lets through messages
 /// of that level and every lower (more severe) one; `OFF` none.
@@ -51,37 +50,28 @@ pub type ferrosocket_log_callback = Option<
 type CLogFn =
     unsafe extern "C" fn(*mut c_void, ferrosocket_log_level, ferrosocket_str, ferrosocket_str);
 
-fn filter(level: u32) -> LevelFilter {
-    match level {
-        1 => LevelFilter::ERROR,
-        2 => LevelFilter::WARN,
-        3 => LevelFilter::INFO,
-        4 => LevelFilter::DEBUG,
-        5 => LevelFilter::TRACE,
-        _ => LevelFilter::OFF,
-    }
-}
-
-fn level_out(level: Level) -> ferrosocket_log_level {
-    match level {
-        Level::ERROR => ferrosocket_log_level::Error,
-        Level::WARN => ferrosocket_log_level::Warn,
-        Level::INFO => ferrosocket_log_level::Info,
-        Level::DEBUG => ferrosocket_log_level::Debug,
-        Level::TRACE => ferrosocket_log_level::Trace,
+impl From<LogLevel> for ferrosocket_log_level {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Off => Self::Off,
+            LogLevel::Error => Self::Error,
+            LogLevel::Warn => Self::Warn,
+            LogLevel::Info => Self::Info,
+            LogLevel::Debug => Self::Debug,
+            LogLevel::Trace => Self::Trace,
+        }
     }
 }
 
 /// Hands the sink to the core's process-wide log forwarding (`embed::set_log_sink`).
 fn set_sink(level: u32, sink: Option<LogSink>) -> Result<()> {
-    if level > ferrosocket_log_level::Trace as u32 {
+    let Some(level) = LogLevel::from_number(level) else {
         return fail(
             ferrosocket_result::InvalidArgument,
             format!("log level {level} is not a FERROSOCKET_LOG_LEVEL_* constant"),
         );
-    }
-    let sink = sink.filter(|_| level != 0);
-    match set_log_sink(filter(level), sink) {
+    };
+    match set_log_sink(level, sink) {
         Ok(()) => Ok(()),
         Err(error @ LogError::InSink) => fail(
             ferrosocket_result::InCallback,
@@ -95,14 +85,12 @@ fn set_sink(level: u32, sink: Option<LogSink>) -> Result<()> {
 
 fn c_sink(callback: CLogFn, userdata: UserData) -> LogSink {
     Arc::new(move |level, target, message| {
-        // Use the whole (Send + Sync) value, so the closure captures it and not its field.
-        let data: UserData = userdata;
         // SAFETY: `callback` is a C function of this type, given to
-        // `ferrosocket_set_log_callback`; the strings live until it returns.
+        // `ferrosocket_log_set_callback`; the strings live until it returns.
         unsafe {
             callback(
-                data.0,
-                level_out(level),
+                userdata.get(),
+                ferrosocket_log_level::from(LogLevel::from(level)),
                 ferrosocket_str::from_str(target),
                 ferrosocket_str::from_str(message),
             );
@@ -117,28 +105,24 @@ fn stderr_sink() -> LogSink {
 /// Sends the library's log messages of `level` (a `FERROSOCKET_LOG_LEVEL_*` constant) and
 /// more severe to `callback` with `userdata` (see `ferrosocket_log_callback` for its
 /// thread and rules). Process-wide: replaces an earlier callback or
-/// `ferrosocket_log_to_stderr`; once it returns the earlier callback is not running and
+/// `ferrosocket_log_set_stderr`; once it returns the earlier callback is not running and
 /// is never called again. `callback` NULL or level `OFF` turns logging off. Without a
 /// call the library logs nothing. Any thread, any time, except from the log callback
 /// itself (`FERROSOCKET_RESULT_IN_CALLBACK`). `FERROSOCKET_RESULT_INVALID_STATE` when the
 /// process (a Rust host) installed its own global `tracing` subscriber first.
 #[no_mangle]
-pub extern "C" fn ferrosocket_set_log_callback(
+pub extern "C" fn ferrosocket_log_set_callback(
     level: u32,
     callback: ferrosocket_log_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_set_log_callback", || {
-        set_sink(level, callback.map(|c| c_sink(c, UserData(userdata))))
-    })
+    ffi_boundary!(|| { set_sink(level, callback.map(|c| c_sink(c, UserData::new(userdata)))) })
 }
 
 /// Writes the library's log messages of `level` and more severe to stderr, one line each
 /// (`WARN ferrosocket::embed: message key=value`). Replaces a log callback; level `OFF`
-/// turns logging off. Same rules as `ferrosocket_set_log_callback`.
+/// turns logging off. Same rules as `ferrosocket_log_set_callback`.
 #[no_mangle]
-pub extern "C" fn ferrosocket_log_to_stderr(level: u32) -> ferrosocket_result {
-    guard("ferrosocket_log_to_stderr", || {
-        set_sink(level, Some(stderr_sink()))
-    })
+pub extern "C" fn ferrosocket_log_set_stderr(level: u32) -> ferrosocket_result {
+    ffi_boundary!(|| { set_sink(level, Some(stderr_sink())) })
 }

@@ -1,18 +1,18 @@
-//! `ferrosocket_server`: lifecycle and handler registration.
+//! `ferrosocket_server`: lifecycle and handler registration. It never calls C itself
+//! (`callback` wraps C functions into the core's handlers) and never waits for the
+//! dispatch threads from one of them (stop and free refuse inside a callback).
 
 use std::ffi::{c_char, c_void};
-use std::net::ToSocketAddrs;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use ferrosocket::embed::Embedded;
 
-use crate::config::ferrosocket_config;
-use crate::error::{
-    fail, ferrosocket_result, guard, in_callback, name_in, reference, str_in, write_out, Result,
+use crate::callback::{
+    connect_handler, disconnect_handler, event_handler, ferrosocket_connect_callback,
+    ferrosocket_disconnect_callback, ferrosocket_event_callback, in_callback,
 };
-use crate::event::{ferrosocket_connect_request, ferrosocket_event};
-use crate::ferrosocket_str;
+use crate::config::ferrosocket_config;
+use crate::pointer::{name_in, reference, str_in, write_out};
+use crate::result::{fail, ferrosocket_result, Result};
 
 /// A Socket.IO server with its own threads. Create with `ferrosocket_server_new`, register
 /// handlers, `ferrosocket_server_start`, and at the end `ferrosocket_server_stop` and
@@ -24,51 +24,11 @@ use crate::ferrosocket_str;
 /// `_emit_with_ack`, `_join`, `_leave`, `_close_room`, `_rooms`, `_disconnect`.
 #[derive(Debug)]
 pub struct ferrosocket_server {
-    /// Shared with pending emit-with-ack tasks through a `Weak`, so they can queue the
-    /// reply on the client's dispatch lane; only `ferrosocket_server_free` ever drops the
-    /// last strong reference (see there).
-    pub(crate) embedded: Arc<Embedded>,
+    pub(crate) embedded: Embedded,
+    /// Where `ferrosocket_server_start` listens (copied from the config).
     host: String,
     port: u16,
-    /// `start` after `stop` is refused with a clear code rather than an I/O error.
-    stopped: AtomicBool,
 }
-
-/// Called on a dispatch thread when a client asks to join a namespace. Return to accept;
-/// call `ferrosocket_connect_refuse(request, ...)` before returning to refuse. `request`
-/// and everything read from it are valid until the callback returns.
-pub type ferrosocket_connect_callback = Option<
-    unsafe extern "C" fn(userdata: *mut c_void, request: *const ferrosocket_connect_request),
->;
-
-/// Called on a dispatch thread after a client left a namespace, once every earlier
-/// callback of that client ran. `nsp`, `sid` and `reason` (e.g. `transport close`,
-/// `server shutting down`) are valid until the callback returns.
-pub type ferrosocket_disconnect_callback = Option<
-    unsafe extern "C" fn(
-        userdata: *mut c_void,
-        nsp: ferrosocket_str,
-        sid: ferrosocket_str,
-        reason: ferrosocket_str,
-    ),
->;
-
-/// Called on a dispatch thread for an event; one client's events arrive in order.
-/// `event` and everything read from it are valid until the callback returns.
-pub type ferrosocket_event_callback =
-    Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const ferrosocket_event)>;
-
-/// A C userdata pointer, shared by every dispatch thread. The C contract (README: the
-/// userdata is shared by every dispatch thread, synchronise what it points to) is what
-/// makes sending it between threads sound.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct UserData(pub(crate) *mut c_void);
-
-// SAFETY: the pointer is only handed back to C; C promises it may be used from any
-// thread (ffi/README.md, "Threads").
-unsafe impl Send for UserData {}
-// SAFETY: as above; the library never dereferences it.
-unsafe impl Sync for UserData {}
 
 /// Creates a server from `config` (copied: free the config whenever you like) into
 /// `*out`. Starts its I/O and dispatch threads but does not listen until
@@ -78,7 +38,7 @@ pub extern "C" fn ferrosocket_server_new(
     config: *const ferrosocket_config,
     out: *mut *mut ferrosocket_server,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_new", || {
+    ffi_boundary!(|| {
         let config = reference(config, "config")?;
         if out.is_null() {
             return fail(ferrosocket_result::NullArgument, "out is NULL");
@@ -86,10 +46,9 @@ pub extern "C" fn ferrosocket_server_new(
         let embedded = Embedded::new(config.build(), config.options.clone(), None)
             .or_else(|e| fail(ferrosocket_result::Io, format!("starting threads: {e}")))?;
         let server = Box::new(ferrosocket_server {
-            embedded: Arc::new(embedded),
+            embedded,
             host: config.host.clone(),
             port: config.port,
-            stopped: AtomicBool::new(false),
         });
         write_out(out, Box::into_raw(server), "out")
     })
@@ -103,26 +62,10 @@ pub extern "C" fn ferrosocket_server_new(
 pub extern "C" fn ferrosocket_server_start(
     server: *const ferrosocket_server,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_start", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
-        if server.stopped.load(Ordering::Acquire) {
-            return fail(ferrosocket_result::InvalidState, "the server was stopped");
-        }
-        let addr = (server.host.as_str(), server.port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next());
-        let Some(addr) = addr else {
-            return fail(
-                ferrosocket_result::InvalidArgument,
-                format!("cannot resolve host {}", server.host),
-            );
-        };
-        server
-            .embedded
-            .start(addr)
-            .map(|_| ())
-            .or_else(|e| fail(ferrosocket_result::Io, format!("listening on {addr}: {e}")))
+        server.embedded.start_on(&server.host, server.port)?;
+        Ok(())
     })
 }
 
@@ -133,17 +76,15 @@ pub extern "C" fn ferrosocket_server_local_port(
     server: *const ferrosocket_server,
     out: *mut u16,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_local_port", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
+        // Not started, or stopped (stopping forgets the address).
         let Some(addr) = server.embedded.local_addr() else {
             return fail(
                 ferrosocket_result::InvalidState,
                 "the server is not listening",
             );
         };
-        if server.stopped.load(Ordering::Acquire) {
-            return fail(ferrosocket_result::InvalidState, "the server was stopped");
-        }
         write_out(out, addr.port(), "out")
     })
 }
@@ -155,7 +96,7 @@ pub extern "C" fn ferrosocket_server_local_port(
 /// itself).
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> ferrosocket_result {
-    guard("ferrosocket_server_stop", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         // `Embedded::stop` refuses on a dispatch thread; an ack callback run elsewhere
         // (CANCELLED during free) is marked by `CallbackScope`.
@@ -165,7 +106,6 @@ pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> 
                 "cannot stop the server from one of its callbacks",
             );
         }
-        server.stopped.store(true, Ordering::Release);
         Ok(())
     })
 }
@@ -176,7 +116,7 @@ pub extern "C" fn ferrosocket_server_stop(server: *const ferrosocket_server) -> 
 /// returns.
 #[no_mangle]
 pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
-    let _ = guard("ferrosocket_server_free", || {
+    let _ = ffi_boundary!(|| {
         if server.is_null() {
             return Ok(());
         }
@@ -190,24 +130,10 @@ pub extern "C" fn ferrosocket_server_free(server: *mut ferrosocket_server) {
         // `Box::into_raw` and, by the ownership contract, are freed exactly once, with no
         // other call on it running.
         let server = unsafe { Box::from_raw(server) };
-        server.stopped.store(true, Ordering::Release);
-        // Stop first (clients leave, the dispatch pool drains), then make sure this thread
-        // drops the last strong reference: a pending ack task holds one only for the
-        // instant it queues a reply, and must never be the one to drop `Embedded` (that
-        // would shut the runtime down from inside it).
-        server.embedded.stop();
-        let mut embedded = server.embedded;
-        let embedded = loop {
-            match Arc::try_unwrap(embedded) {
-                Ok(embedded) => break embedded,
-                Err(shared) => {
-                    embedded = shared;
-                    std::thread::yield_now();
-                }
-            }
-        };
-        // Dropping `Embedded` shuts its runtime down; acks still pending report CANCELLED.
-        drop(embedded);
+        // Dropping the `Embedded` stops first (clients leave, the dispatch pool drains)
+        // and then shuts its runtime down: acks still pending report CANCELLED, on this
+        // thread or an I/O thread, before the drop returns.
+        drop(server);
         Ok(())
     });
 }
@@ -221,20 +147,10 @@ pub extern "C" fn ferrosocket_server_serve_dir(
     path: *const c_char,
     path_len: usize,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_serve_dir", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let path = name_in(path, path_len, "path")?;
-        if !std::path::Path::new(path).is_dir() {
-            return fail(
-                ferrosocket_result::NotFound,
-                format!("{path} is not a directory"),
-            );
-        }
-        server
-            .embedded
-            .server()
-            .set_fallback(ferrosocket::serve_dir(path));
-        Ok(())
+        Ok(server.embedded.serve_dir(path)?)
     })
 }
 
@@ -252,21 +168,12 @@ pub extern "C" fn ferrosocket_server_on_connect(
     callback: ferrosocket_connect_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_connect", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
-        let Some(callback) = callback else {
-            return fail(ferrosocket_result::NullArgument, "callback is NULL");
-        };
-        let userdata = UserData(userdata);
-        server.embedded.on_connect(nsp, move |socket, auth| {
-            let request = ferrosocket_connect_request::new(socket, auth);
-            let userdata = userdata;
-            // SAFETY: `callback` is a C function of this type, given by the caller;
-            // `request` lives until the call returns, as the contract says.
-            unsafe { callback(userdata.0, &request) };
-            request.outcome()
-        });
+        server
+            .embedded
+            .on_connect(nsp, connect_handler(callback, userdata)?);
         Ok(())
     })
 }
@@ -281,45 +188,13 @@ pub extern "C" fn ferrosocket_server_on_disconnect(
     callback: ferrosocket_disconnect_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_disconnect", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
-        let Some(callback) = callback else {
-            return fail(ferrosocket_result::NullArgument, "callback is NULL");
-        };
-        let userdata = UserData(userdata);
-        server.embedded.on_disconnect(nsp, move |socket, reason| {
-            let userdata = userdata;
-            let sid = socket.id();
-            // SAFETY: `callback` is a C function of this type; the strings point into
-            // `socket`, `sid` and a static, all alive until the call returns.
-            unsafe {
-                callback(
-                    userdata.0,
-                    ferrosocket_str::from_str(socket.namespace()),
-                    ferrosocket_str::from_str(sid.as_str()),
-                    ferrosocket_str::from_str(reason.as_str()),
-                )
-            };
-        });
+        server
+            .embedded
+            .on_disconnect(nsp, disconnect_handler(callback, userdata)?);
         Ok(())
-    })
-}
-
-fn event_handler(
-    callback: ferrosocket_event_callback,
-    userdata: *mut c_void,
-) -> Result<impl Fn(ferrosocket::Socket, ferrosocket::Event) + Send + Sync + 'static> {
-    let Some(callback) = callback else {
-        return fail(ferrosocket_result::NullArgument, "callback is NULL");
-    };
-    let userdata = UserData(userdata);
-    Ok(move |socket, event| {
-        let event = ferrosocket_event::new(socket, event);
-        let userdata = userdata;
-        // SAFETY: `callback` is a C function of this type; `event` lives until the call
-        // returns, as the contract says.
-        unsafe { callback(userdata.0, &event) };
     })
 }
 
@@ -335,7 +210,7 @@ pub extern "C" fn ferrosocket_server_on(
     callback: ferrosocket_event_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
         let event = str_in(event, event_len, "event")?;
@@ -355,7 +230,7 @@ pub extern "C" fn ferrosocket_server_on_any(
     callback: ferrosocket_event_callback,
     userdata: *mut c_void,
 ) -> ferrosocket_result {
-    guard("ferrosocket_server_on_any", || {
+    ffi_boundary!(|| {
         let server = reference(server, "server")?;
         let nsp = namespace_in(nsp, nsp_len)?;
         let handler = event_handler(callback, userdata)?;

@@ -1,27 +1,41 @@
 //! `ferrosocket._native`: the private native module under the `ferrosocket` Python package.
 //!
-//! One class, `Server`, over [`ferrosocket::embed::Embedded`]. Python handlers run on the
-//! embedding layer's dispatch threads, never on a tokio thread: a dispatch thread takes
-//! the GIL once for each run of ready callbacks and lets go of it while it waits. Calls
-//! that wait (`call`, `stop`) release the GIL while waiting. The decorator sugar, the
-//! sessions and the `ConnectionRefusedError` class are pure Python (`ferrosocket/__init__.py`).
+//! One class, `Server`, over [`ferrosocket::embed::Embedded`], plus the core's defaults
+//! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
+//! bridge. It only converts Python values and crosses the ABI: what a binding needs
+//! beyond that (host resolution, ack replies on a lane, shutdown, lookups) is the
+//! embedding layer's. Python handlers run on its dispatch threads, never on a tokio
+//! thread: a dispatch thread takes the GIL once for each run of ready callbacks and lets
+//! go of it while it waits. Calls that wait (`start`, `call`, `stop`) release the GIL
+//! while waiting. The decorator sugar, the sessions and the exceptions are pure Python
+//! (`ferrosocket/server.py`, `ferrosocket/exceptions.py`).
 
 mod convert;
 mod handlers;
 mod log;
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use ferrosocket::embed::{EmbedOptions, Embedded, Scope, ThreadScope};
-use ferrosocket::{AckError, AllowedHosts, AllowedOrigins, Config, Namespace, Sid, Socket};
+use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
+use ferrosocket::{normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, Socket};
 use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use pyo3::{PyTraverseError, PyVisit};
+use std::sync::Arc;
 
 use handlers::{Key, Kind, Registry};
+
+/// The Python exception for an embedding error: bad input is a `ValueError`, a server
+/// that cannot do it now a `RuntimeError`.
+fn embed_error(error: EmbedError) -> PyErr {
+    match error {
+        EmbedError::Resolve { .. } | EmbedError::NotADirectory(_) => {
+            PyValueError::new_err(error.to_string())
+        }
+        _ => PyRuntimeError::new_err(error.to_string()),
+    }
+}
 
 /// How long an emit's `callback` waits for the client's acknowledgement. python-socketio
 /// waits until the client disconnects; a bound keeps a silent client from pinning it.
@@ -70,33 +84,139 @@ fn rooms(value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
 /// The native server. Not meant to be used directly: see `ferrosocket.Server`.
 #[pyclass(module = "ferrosocket._native", name = "Server", frozen)]
 pub struct NativeServer {
-    /// `None` only while dropping. Ack-waiting tasks hold a `Weak`, so the last strong
-    /// reference (and with it the runtime's shutdown) is always dropped here, never on a
-    /// runtime thread.
-    embedded: Option<Arc<Embedded>>,
+    /// `None` only while dropping, which shuts it down (see `Drop`).
+    embedded: Option<Embedded>,
     /// The Python callables; shared with the core handlers, visible to the GC.
     registry: Arc<Registry>,
 }
 
 impl NativeServer {
-    fn embedded(&self) -> PyResult<&Arc<Embedded>> {
+    fn embedded(&self) -> PyResult<&Embedded> {
         self.embedded
             .as_ref()
-            .ok_or_else(|| PyRuntimeError::new_err("the server is gone"))
+            .ok_or_else(|| embed_error(EmbedError::RuntimeGone))
     }
 
+    /// The namespace, `None` (nothing to do) when it was never created.
     fn namespace(&self, namespace: Option<&str>) -> PyResult<Option<Namespace>> {
-        Ok(self
-            .embedded()?
-            .server()
-            .namespace(namespace.unwrap_or("/")))
+        Ok(self.embedded()?.namespace(namespace.unwrap_or("/")).ok())
     }
 
+    /// The client, `None` (nothing to do) when it is not connected there.
     fn socket(&self, sid: &str, namespace: Option<&str>) -> PyResult<Option<Socket>> {
-        let Some(sid) = Sid::parse(sid) else {
-            return Ok(None);
-        };
-        Ok(self.namespace(namespace)?.and_then(|ns| ns.socket(sid)))
+        Ok(self.embedded()?.socket(namespace.unwrap_or("/"), sid).ok())
+    }
+
+    /// Registers the core handler for `key` the first time; later calls only replace the
+    /// Python callable (see [`Registry`]).
+    fn register(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        event: &str,
+        handler: Py<PyAny>,
+    ) -> PyResult<()> {
+        let key: Key = (
+            kind,
+            normalize_namespace(namespace).into_owned(),
+            event.to_owned(),
+        );
+        if !self.registry.insert(key.clone(), handler) {
+            return Ok(());
+        }
+        let embedded = self.embedded()?;
+        let registry = Arc::clone(&self.registry);
+        let namespace = key.1.clone();
+        match kind {
+            Kind::Connect => embedded.on_connect(&namespace, move |socket, auth| {
+                handlers::run_connect(&registry, &key, &socket, &auth)
+            }),
+            Kind::Disconnect => embedded.on_disconnect(&namespace, move |socket, reason| {
+                handlers::run_disconnect(&registry, &key, &socket, reason)
+            }),
+            Kind::Event => embedded.on(&namespace, event, move |socket, event| {
+                handlers::run_event(&registry, &key, &socket, event)
+            }),
+            Kind::CatchAll => embedded.on_any(&namespace, move |socket, event| {
+                handlers::run_event(&registry, &key, &socket, event)
+            }),
+        }
+        Ok(())
+    }
+}
+
+/// The core's defaults for the options `ferrosocket.Server` takes, read from
+/// [`Config::default`] and [`EmbedOptions::default`]: the one place they are written.
+#[pyclass(module = "ferrosocket._native", name = "Defaults", frozen)]
+#[derive(Debug)]
+pub struct Defaults {
+    /// Seconds between pings.
+    #[pyo3(get)]
+    ping_interval: f64,
+    /// Seconds to wait for a pong.
+    #[pyo3(get)]
+    ping_timeout: f64,
+    /// Largest message or polling body, in bytes.
+    #[pyo3(get)]
+    max_http_buffer_size: usize,
+    /// Seconds a new connection has to connect to a namespace.
+    #[pyo3(get)]
+    connect_timeout: f64,
+    /// The Socket.IO HTTP path.
+    #[pyo3(get)]
+    path: String,
+    /// Most handler threads.
+    #[pyo3(get)]
+    handler_threads: usize,
+    /// Handler threads kept when idle.
+    #[pyo3(get)]
+    min_handler_threads: usize,
+    /// Seconds an extra idle handler thread waits before it exits.
+    #[pyo3(get)]
+    handler_idle_timeout: f64,
+    /// Most packets queued for one client.
+    #[pyo3(get)]
+    max_queued_packets: usize,
+    /// Most bytes queued for one client.
+    #[pyo3(get)]
+    max_queued_bytes: usize,
+    /// Seconds the oldest packet queued for a client may wait.
+    #[pyo3(get)]
+    max_queue_age: f64,
+    /// Seconds a request's headers may take.
+    #[pyo3(get)]
+    header_timeout: f64,
+    /// Seconds a long-polling POST body may take.
+    #[pyo3(get)]
+    body_timeout: f64,
+}
+
+impl Defaults {
+    fn of_core() -> Self {
+        let config = Config::default();
+        let options = EmbedOptions::default();
+        Self {
+            ping_interval: config.ping_interval().as_secs_f64(),
+            ping_timeout: config.ping_timeout().as_secs_f64(),
+            max_http_buffer_size: config.max_payload(),
+            connect_timeout: config.connect_timeout().as_secs_f64(),
+            path: config.path().to_owned(),
+            handler_threads: options.dispatch_threads,
+            min_handler_threads: options.min_dispatch_threads,
+            handler_idle_timeout: options.dispatch_idle_timeout.as_secs_f64(),
+            max_queued_packets: config.max_queued_packets(),
+            max_queued_bytes: config.max_queued_bytes(),
+            max_queue_age: config.max_queue_age().as_secs_f64(),
+            header_timeout: config.header_timeout().as_secs_f64(),
+            body_timeout: config.body_timeout().as_secs_f64(),
+        }
+    }
+}
+
+#[pymethods]
+impl Defaults {
+    fn __repr__(&self) -> String {
+        format!("{self:?}")
     }
 }
 
@@ -110,65 +230,76 @@ impl std::fmt::Debug for NativeServer {
 
 #[pymethods]
 impl NativeServer {
+    /// Every option is optional: `None` keeps the core's default (see `DEFAULTS`).
     #[new]
     #[pyo3(signature = (
         cors_allowed_origins = None,
-        ping_interval = 25.0,
-        ping_timeout = 20.0,
-        max_http_buffer_size = 1_000_000,
-        connect_timeout = 45.0,
-        path = "socket.io",
-        handler_threads = 64,
+        ping_interval = None,
+        ping_timeout = None,
+        max_http_buffer_size = None,
+        connect_timeout = None,
+        path = None,
+        handler_threads = None,
         max_connections = None,
-        max_queued_packets = 1024,
-        min_handler_threads = 4,
-        handler_idle_timeout = 30.0,
-        max_queued_bytes = 4_194_304,
-        max_queue_age = 20.0,
-        header_timeout = 30.0,
-        body_timeout = 20.0,
+        max_queued_packets = None,
+        min_handler_threads = None,
+        handler_idle_timeout = None,
+        max_queued_bytes = None,
+        max_queue_age = None,
+        header_timeout = None,
+        body_timeout = None,
         allowed_hosts = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         cors_allowed_origins: Option<&Bound<'_, PyAny>>,
-        ping_interval: f64,
-        ping_timeout: f64,
-        max_http_buffer_size: usize,
-        connect_timeout: f64,
-        path: &str,
-        handler_threads: usize,
+        ping_interval: Option<f64>,
+        ping_timeout: Option<f64>,
+        max_http_buffer_size: Option<usize>,
+        connect_timeout: Option<f64>,
+        path: Option<&str>,
+        handler_threads: Option<usize>,
         max_connections: Option<usize>,
-        max_queued_packets: usize,
-        min_handler_threads: usize,
-        handler_idle_timeout: f64,
-        max_queued_bytes: usize,
-        max_queue_age: f64,
-        header_timeout: f64,
-        body_timeout: f64,
+        max_queued_packets: Option<usize>,
+        min_handler_threads: Option<usize>,
+        handler_idle_timeout: Option<f64>,
+        max_queued_bytes: Option<usize>,
+        max_queue_age: Option<f64>,
+        header_timeout: Option<f64>,
+        body_timeout: Option<f64>,
         allowed_hosts: Option<Vec<String>>,
     ) -> PyResult<Self> {
-        if handler_threads == 0 {
-            return Err(PyValueError::new_err("handler_threads must be at least 1"));
+        let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
+        if let Some(value) = ping_interval {
+            builder = builder.ping_interval(seconds("ping_interval", value)?);
         }
-        if min_handler_threads == 0 {
-            return Err(PyValueError::new_err(
-                "min_handler_threads must be at least 1",
-            ));
+        if let Some(value) = ping_timeout {
+            builder = builder.ping_timeout(seconds("ping_timeout", value)?);
         }
-        let handler_idle_timeout = seconds("handler_idle_timeout", handler_idle_timeout)?;
-        let mut builder = Config::builder()
-            .allowed_origins(origins(cors_allowed_origins)?)
-            .ping_interval(seconds("ping_interval", ping_interval)?)
-            .ping_timeout(seconds("ping_timeout", ping_timeout)?)
-            .connect_timeout(seconds("connect_timeout", connect_timeout)?)
-            .max_payload(max_http_buffer_size)
-            .path(path)
-            .max_queued_packets(max_queued_packets)
-            .max_queued_bytes(max_queued_bytes)
-            .max_queue_age(seconds("max_queue_age", max_queue_age)?)
-            .header_timeout(seconds("header_timeout", header_timeout)?)
-            .body_timeout(seconds("body_timeout", body_timeout)?);
+        if let Some(value) = connect_timeout {
+            builder = builder.connect_timeout(seconds("connect_timeout", value)?);
+        }
+        if let Some(value) = max_http_buffer_size {
+            builder = builder.max_payload(value);
+        }
+        if let Some(value) = path {
+            builder = builder.path(value);
+        }
+        if let Some(value) = max_queued_packets {
+            builder = builder.max_queued_packets(value);
+        }
+        if let Some(value) = max_queued_bytes {
+            builder = builder.max_queued_bytes(value);
+        }
+        if let Some(value) = max_queue_age {
+            builder = builder.max_queue_age(seconds("max_queue_age", value)?);
+        }
+        if let Some(value) = header_timeout {
+            builder = builder.header_timeout(seconds("header_timeout", value)?);
+        }
+        if let Some(value) = body_timeout {
+            builder = builder.body_timeout(seconds("body_timeout", value)?);
+        }
         if let Some(max) = max_connections {
             builder = builder.max_connections(max);
         }
@@ -179,13 +310,27 @@ impl NativeServer {
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,
         // now as the pool's cap; the pool keeps `min_handler_threads` (at most that many)
         // and grows only while every thread is busy.
-        let options = EmbedOptions {
-            dispatch_threads: handler_threads,
-            min_dispatch_threads: min_handler_threads,
-            dispatch_idle_timeout: handler_idle_timeout,
+        let mut options = EmbedOptions {
             dispatch_threads_option: "Server(handler_threads=...)",
             ..EmbedOptions::default()
         };
+        if let Some(threads) = handler_threads {
+            if threads == 0 {
+                return Err(PyValueError::new_err("handler_threads must be at least 1"));
+            }
+            options.dispatch_threads = threads;
+        }
+        if let Some(threads) = min_handler_threads {
+            if threads == 0 {
+                return Err(PyValueError::new_err(
+                    "min_handler_threads must be at least 1",
+                ));
+            }
+            options.min_dispatch_threads = threads;
+        }
+        if let Some(value) = handler_idle_timeout {
+            options.dispatch_idle_timeout = seconds("handler_idle_timeout", value)?;
+        }
         // The GIL is taken once per run of ready callbacks, and released between runs,
         // while the dispatch thread waits for work.
         let scope: Scope = Arc::new(|run: &mut dyn FnMut()| Python::attach(|_py| run()));
@@ -199,56 +344,32 @@ impl NativeServer {
                 |e| PyRuntimeError::new_err(format!("could not start the runtime: {e}")),
             )?;
         Ok(Self {
-            embedded: Some(Arc::new(embedded)),
+            embedded: Some(embedded),
             registry: Arc::new(Registry::default()),
         })
     }
 
-    /// Registers `handler` for `kind` ("connect", "disconnect" or "event") in `namespace`.
-    /// The event `"*"` catches every event without a handler of its own.
-    fn register(
-        &self,
-        kind: &str,
-        namespace: &str,
-        event: &str,
-        handler: Py<PyAny>,
-    ) -> PyResult<()> {
-        let kind = match (kind, event) {
-            ("connect", _) => Kind::Connect,
-            ("disconnect", _) => Kind::Disconnect,
-            ("event", "*") => Kind::CatchAll,
-            ("event", _) => Kind::Event,
-            _ => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown handler kind {kind:?}"
-                )))
-            }
-        };
-        let event = match kind {
-            Kind::Event => event.to_owned(),
-            _ => String::new(),
-        };
-        let key: Key = (kind, namespace.to_owned(), event.clone());
-        if !self.registry.insert(key.clone(), handler) {
-            return Ok(());
-        }
-        let embedded = self.embedded()?;
-        let registry = Arc::clone(&self.registry);
-        match kind {
-            Kind::Connect => embedded.on_connect(namespace, move |socket, auth| {
-                handlers::run_connect(&registry, &key, &socket, &auth)
-            }),
-            Kind::Disconnect => embedded.on_disconnect(namespace, move |socket, reason| {
-                handlers::run_disconnect(&registry, &key, &socket, reason)
-            }),
-            Kind::Event => embedded.on(namespace, &event, move |socket, event| {
-                handlers::run_event(&registry, &key, &socket, event)
-            }),
-            Kind::CatchAll => embedded.on_any(namespace, move |socket, event| {
-                handlers::run_event(&registry, &key, &socket, event)
-            }),
-        }
-        Ok(())
+    /// Decides connects to `namespace`: `handler(sid, environ, auth)`; `False` or an
+    /// exception refuses. Registering again replaces the handler.
+    fn on_connect(&self, namespace: &str, handler: Py<PyAny>) -> PyResult<()> {
+        self.register(Kind::Connect, namespace, "", handler)
+    }
+
+    /// Runs `handler(sid, reason)` after a client left `namespace`.
+    fn on_disconnect(&self, namespace: &str, handler: Py<PyAny>) -> PyResult<()> {
+        self.register(Kind::Disconnect, namespace, "", handler)
+    }
+
+    /// Runs `handler(sid, *args)` for `event` in `namespace` (the name taken as it is,
+    /// `"*"` included); its return value answers the client's acknowledgement.
+    fn on_event(&self, namespace: &str, event: &str, handler: Py<PyAny>) -> PyResult<()> {
+        self.register(Kind::Event, namespace, event, handler)
+    }
+
+    /// Runs `handler(event, sid, *args)` for every event of `namespace` that has no
+    /// handler of its own.
+    fn on_any(&self, namespace: &str, handler: Py<PyAny>) -> PyResult<()> {
+        self.register(Kind::CatchAll, namespace, "", handler)
     }
 
     /// Emits `event` to `to` (or `room`): a sid, a room, or a list of them; everyone in
@@ -283,21 +404,17 @@ impl NativeServer {
             let Some(socket) = self.socket(sid, namespace)? else {
                 return Ok(());
             };
-            let reply = socket.emit_with_ack(event, &payload, CALLBACK_TIMEOUT);
-            let lane = socket.engine_id();
-            let weak: Weak<Embedded> = Arc::downgrade(embedded);
-            tokio::spawn(async move {
-                let Ok(reply) = reply.await else {
-                    // Timed out or disconnected: the callback is dropped (on a dispatch
-                    // thread or wherever Python next runs; PyO3 defers the decref).
-                    return;
-                };
-                if let Some(embedded) = weak.upgrade() {
-                    let job = Box::new(move || handlers::run_callback(callback, reply));
-                    let _ = embedded.submit(lane, job);
+            // No answer (timed out, disconnected, stopped): the callback is not called,
+            // only dropped (on its dispatch thread, with the GIL; or wherever the reply
+            // could not be queued, where PyO3 defers the decref).
+            let on_reply = move |reply: Result<ferrosocket::Payload, AckFailure>| {
+                if let Ok(reply) = reply {
+                    handlers::run_callback(callback, reply);
                 }
-            });
-            return Ok(());
+            };
+            return embedded
+                .emit_with_ack(&socket, event, &payload, CALLBACK_TIMEOUT, on_reply)
+                .map_err(embed_error);
         }
         if let Some(ns) = self.namespace(namespace)? {
             ns.to(targets).except(skip).emit(event, &payload);
@@ -330,7 +447,7 @@ impl NativeServer {
         let Some(socket) = self.socket(to, namespace)? else {
             return Err(PyConnectionError::new_err(format!("no client {to}")));
         };
-        let embedded = Arc::clone(self.embedded()?);
+        let embedded = self.embedded()?;
         let reply = {
             let _entered = embedded.enter();
             socket.emit_with_ack(event, &payload, timeout)
@@ -347,10 +464,10 @@ impl NativeServer {
                     _ => pyo3::types::PyTuple::new(py, values)?.into_any().unbind(),
                 })
             }
-            Err(AckError::Timeout) => {
+            Err(ferrosocket::AckError::Timeout) => {
                 Err(PyTimeoutError::new_err("the client did not answer in time"))
             }
-            Err(AckError::Disconnected) => Err(PyConnectionError::new_err(
+            Err(ferrosocket::AckError::Disconnected) => Err(PyConnectionError::new_err(
                 "the client disconnected before answering",
             )),
         }
@@ -442,23 +559,20 @@ impl NativeServer {
     }
 
     /// Starts listening (port 0 picks a free port); returns the bound port.
+    /// `ValueError` when `host` does not resolve, `RuntimeError` when it cannot listen or
+    /// the server was stopped. Resolving waits (DNS) with the GIL released.
     fn start(&self, py: Python<'_>, host: &str, port: u16) -> PyResult<u16> {
-        let addr: SocketAddr = (host, port)
-            .to_socket_addrs()
-            .map_err(|e| PyValueError::new_err(format!("bad address {host}:{port}: {e}")))?
-            .next()
-            .ok_or_else(|| PyValueError::new_err(format!("no address for {host}")))?;
-        let embedded = Arc::clone(self.embedded()?);
+        let embedded = self.embedded()?;
         let bound = py
-            .detach(|| embedded.start(addr))
-            .map_err(|e| PyRuntimeError::new_err(format!("could not listen on {addr}: {e}")))?;
+            .detach(|| embedded.start_on(host, port))
+            .map_err(embed_error)?;
         Ok(bound.port())
     }
 
     /// Stops for good: disconnects every client, runs the callbacks still queued, joins
     /// the threads. Waits with the GIL released. Cannot be called from a handler.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
-        let embedded = Arc::clone(self.embedded()?);
+        let embedded = self.embedded()?;
         if py.detach(|| embedded.stop()) {
             Ok(())
         } else {
@@ -470,14 +584,9 @@ impl NativeServer {
 
     /// Serves the files under directory `path` to every HTTP request outside the
     /// Socket.IO path (`/` serves `index.html`; `..` and hidden components get 404).
+    /// `ValueError` when it is not a directory.
     fn serve_dir(&self, path: &str) -> PyResult<()> {
-        if !std::path::Path::new(path).is_dir() {
-            return Err(PyValueError::new_err(format!("{path} is not a directory")));
-        }
-        self.embedded()?
-            .server()
-            .set_fallback(ferrosocket::serve_dir(path));
-        Ok(())
+        self.embedded()?.serve_dir(path).map_err(embed_error)
     }
 
     /// The bound port once started, else None.
@@ -503,36 +612,29 @@ impl NativeServer {
 
 impl Drop for NativeServer {
     fn drop(&mut self) {
-        let Some(mut embedded) = self.embedded.take() else {
+        let Some(embedded) = self.embedded.take() else {
             return;
         };
-        // Stopping waits for the dispatch threads, which may be waiting for the GIL: wait
-        // without it. Ack tasks may hold a strong reference for an instant; wait for it so
-        // the runtime is shut down on this thread, never on one of its own.
-        let finish = move || {
-            embedded.stop();
-            loop {
-                match Arc::try_unwrap(embedded) {
-                    Ok(owned) => return drop(owned),
-                    Err(shared) => {
-                        embedded = shared;
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                }
-            }
-        };
-        if ferrosocket::embed::on_dispatch_thread() {
-            // Collected inside a handler: stopping here would wait on this very thread.
-            std::thread::spawn(finish);
-        } else {
-            Python::attach(|py| py.detach(finish));
-        }
+        // Shutting down waits for the dispatch threads, which may be waiting for the GIL:
+        // wait without it. Collected inside a handler, `shutdown` moves the wait to a
+        // thread of its own and returns at once.
+        Python::attach(|py| py.detach(|| embedded.shutdown()));
     }
+}
+
+/// The core's spelling of a namespace name: with its leading `/` (`"chat"` is `"/chat"`).
+#[pyfunction]
+fn namespace_name(name: &str) -> String {
+    normalize_namespace(name).into_owned()
 }
 
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
+    module.add_class::<Defaults>()?;
+    module.add("DEFAULTS", Defaults::of_core())?;
+    module.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    module.add_function(wrap_pyfunction!(namespace_name, module)?)?;
     module.add_function(wrap_pyfunction!(log::forward_logs, module)?)?;
     module.add_function(wrap_pyfunction!(log::close_logs, module)?)?;
     Ok(())

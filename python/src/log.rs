@@ -11,10 +11,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use ferrosocket::embed::{set_log_sink, LogSink};
+use ferrosocket::embed::{set_log_sink, LogLevel, LogSink};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use tracing::level_filters::LevelFilter;
 use tracing::Level;
 
 /// Records waiting for the GIL; beyond it they are dropped (and counted).
@@ -33,7 +32,7 @@ static DROPPED: AtomicU64 = AtomicU64::new(0);
 static CLOSED: AtomicBool = AtomicBool::new(false);
 /// Set while the forwarding thread takes the GIL or holds it.
 static BUSY: AtomicBool = AtomicBool::new(false);
-/// The verbosest level asked for so far (0 = off .. 5 = trace).
+/// The verbosest level asked for so far, as [`LogLevel::number`].
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 /// Serializes level changes.
 static CHANGE: Mutex<()> = Mutex::new(());
@@ -48,14 +47,14 @@ fn python_level(level: Level) -> u32 {
     }
 }
 
-/// A Python logging level as tracing's: everything at or above it.
-fn filter_of(python: i64) -> (u8, LevelFilter) {
+/// A Python logging level as the core's: everything at or above it.
+fn level_of(python: i64) -> LogLevel {
     match python {
-        i64::MIN..=9 => (5, LevelFilter::TRACE),
-        10..=19 => (4, LevelFilter::DEBUG),
-        20..=29 => (3, LevelFilter::INFO),
-        30..=39 => (2, LevelFilter::WARN),
-        _ => (1, LevelFilter::ERROR),
+        i64::MIN..=9 => LogLevel::Trace,
+        10..=19 => LogLevel::Debug,
+        20..=29 => LogLevel::Info,
+        30..=39 => LogLevel::Warn,
+        _ => LogLevel::Error,
     }
 }
 
@@ -132,13 +131,13 @@ fn sink() -> PyResult<LogSink> {
 #[pyfunction]
 pub(crate) fn forward_logs(level: i64) -> PyResult<()> {
     let _change = CHANGE.lock().unwrap_or_else(|p| p.into_inner());
-    let (number, filter) = filter_of(level);
-    if number <= LEVEL.load(Ordering::Acquire) || CLOSED.load(Ordering::Acquire) {
+    let level = level_of(level);
+    if level.number() <= LEVEL.load(Ordering::Acquire) || CLOSED.load(Ordering::Acquire) {
         return Ok(());
     }
-    set_log_sink(filter, Some(sink()?))
+    set_log_sink(level, Some(sink()?))
         .map_err(|e| PyRuntimeError::new_err(format!("cannot forward logs: {e}")))?;
-    LEVEL.store(number, Ordering::Release);
+    LEVEL.store(level.number(), Ordering::Release);
     Ok(())
 }
 
@@ -149,7 +148,7 @@ pub(crate) fn close_logs(py: Python<'_>) {
     let _change = CHANGE.lock().unwrap_or_else(|p| p.into_inner());
     CLOSED.store(true, Ordering::SeqCst);
     if LEVEL.swap(0, Ordering::AcqRel) != 0 {
-        let _ = set_log_sink(LevelFilter::OFF, None);
+        let _ = set_log_sink(LogLevel::Off, None);
     }
     // The forwarding thread may be waiting for the GIL this thread holds: let go of it
     // until that thread is done (bounded: a handler it calls could block).

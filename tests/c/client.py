@@ -182,8 +182,26 @@ def hold():
     sio.disconnect()
 
 
+def namespace():
+    # One client on /chat; the C side names the namespace "/chat" and "chat" in turn.
+    sio = socketio.Client()
+    got = []
+    sio.on("got", lambda label: got.append(label), namespace="/chat")
+    sio.on("question", lambda form: f"answer {form}", namespace="/chat")
+    sio.connect(URL, namespaces=["/chat"], transports=["websocket"], wait_timeout=5)
+    sid = sio.get_sid("/chat")
+    rooms = sio.call("probe", namespace="/chat", timeout=5)
+    expect(rooms == [sid, "room /chat", "room chat"], f"rooms by 'chat': {rooms}")
+    forms = ("/chat", "chat")
+    expected = sorted(f"{what} {form}" for what in ("sid", "room", "all", "ack") for form in forms)
+    with contextlib.suppress(AssertionError):  # the comparison below names what is missing
+        wait_until(lambda: sorted(got) == expected)
+    expect(sorted(got) == expected, f"reached by each form: {sorted(got)}")
+    sio.disconnect()
+
+
 try:
     {"events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
-     "hold": hold}[SCENARIO]()
+     "hold": hold, "namespace": namespace}[SCENARIO]()
 except AssertionError as error:  # wait_until's timeout
     fail(str(error))

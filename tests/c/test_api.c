@@ -87,13 +87,13 @@ int main(void) {
 
   const char *nobody = "AAAAAAAAAAAAAAAAAAAA";
   CHECK_RC(ferrosocket_server_emit_to_sid(server, FERROSOCKET_STR("/"), FERROSOCKET_STR(nobody),
-                                          FERROSOCKET_STR("e"), NULL, 0, NULL, 0),
+                                          FERROSOCKET_STR("e"), NULL),
            FERROSOCKET_RESULT_UNKNOWN_SID);
   CHECK_RC(ferrosocket_server_emit_to_sid(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("short"),
-                                          FERROSOCKET_STR("e"), NULL, 0, NULL, 0),
+                                          FERROSOCKET_STR("e"), NULL),
            FERROSOCKET_RESULT_UNKNOWN_SID);
   CHECK_RC(ferrosocket_server_emit_to_sid(server, FERROSOCKET_STR("/nope"), FERROSOCKET_STR(nobody),
-                                          FERROSOCKET_STR("e"), NULL, 0, NULL, 0),
+                                          FERROSOCKET_STR("e"), NULL),
            FERROSOCKET_RESULT_UNKNOWN_NAMESPACE);
   CHECK_RC(ferrosocket_server_join(server, FERROSOCKET_STR("/"), FERROSOCKET_STR(nobody),
                                    FERROSOCKET_STR("r")),
@@ -107,7 +107,7 @@ int main(void) {
                                     sizeof message, &len),
            FERROSOCKET_RESULT_UNKNOWN_SID);
   CHECK_RC(ferrosocket_server_emit_with_ack(server, FERROSOCKET_STR("/"), FERROSOCKET_STR(nobody),
-                                            FERROSOCKET_STR("e"), NULL, 0, NULL, 0, 1000, NULL, NULL),
+                                            FERROSOCKET_STR("e"), NULL, 1000, NULL, NULL),
            FERROSOCKET_RESULT_NULL_ARGUMENT);
   CHECK_OK(ferrosocket_server_close_room(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("r")));
 
@@ -115,46 +115,65 @@ int main(void) {
   const char *bad_json[] = {"[1,", "{}", "nope", "[1]x"};
   for (size_t i = 0; i < 4; i++) {
     CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 0, NULL, 0,
-                                          FERROSOCKET_STR("e"), FERROSOCKET_STR(bad_json[i]), NULL,
-                                          0, &count),
+                                          FERROSOCKET_STR("e"), FERROSOCKET_JSON_ARGS(bad_json[i]),
+                                          &count),
              FERROSOCKET_RESULT_INVALID_JSON);
   }
   CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 0, NULL, 0,
-                                        FERROSOCKET_STR("e"), "[\"\xff\"]", 4, NULL, 0, &count),
+                                        FERROSOCKET_STR("e"),
+                                        &(ferrosocket_args){"[\"\xff\"]", 4, NULL, 0}, &count),
            FERROSOCKET_RESULT_INVALID_UTF8);
   CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 2, NULL, 0,
-                                        FERROSOCKET_STR("e"), NULL, 0, NULL, 0, &count),
+                                        FERROSOCKET_STR("e"), NULL, &count),
            FERROSOCKET_RESULT_NULL_ARGUMENT);
   CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 0, NULL, 0,
-                                        FERROSOCKET_STR("e"), FERROSOCKET_STR("[]"), NULL, 1, &count),
+                                        FERROSOCKET_STR("e"),
+                                        &(ferrosocket_args){FERROSOCKET_STR("[]"), NULL, 1}, &count),
+           FERROSOCKET_RESULT_NULL_ARGUMENT);
+  CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 0, NULL, 0,
+                                        FERROSOCKET_STR("e"),
+                                        &(ferrosocket_args){NULL, 3, NULL, 0}, &count),
            FERROSOCKET_RESULT_NULL_ARGUMENT);
   uint8_t byte = 1;
   ferrosocket_bytes bins[1] = {{&byte, 1}};
+  ferrosocket_args bad_placeholder = {FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":4}]"),
+                                      bins, 1};
   CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), NULL, 0, NULL, 0,
-                                        FERROSOCKET_STR("e"),
-                                        FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":4}]"), bins,
-                                        1, &count),
+                                        FERROSOCKET_STR("e"), &bad_placeholder, &count),
            FERROSOCKET_RESULT_INVALID_ARGUMENT);
   ferrosocket_str rooms[2] = {{"a", 1}, {NULL, 0}};
   CHECK_RC(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), rooms, 2, NULL, 0,
-                                        FERROSOCKET_STR("e"), NULL, 0, NULL, 0, &count),
+                                        FERROSOCKET_STR("e"), NULL, &count),
            FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  /* JSON NULL/0 with attachments: "[]" plus unreferenced attachments is accepted. */
   CHECK_OK(ferrosocket_server_broadcast(server, FERROSOCKET_STR("/"), rooms, 1, NULL, 0,
-                                        FERROSOCKET_STR("e"), NULL, 0, bins, 1, &count));
+                                        FERROSOCKET_STR("e"), &(ferrosocket_args){NULL, 0, bins, 1},
+                                        &count));
   CHECK(count == 0);
   CHECK_OK(ferrosocket_server_emit_to_room(server, FERROSOCKET_STR("admin"), FERROSOCKET_STR("r"),
-                                           FERROSOCKET_STR("e"), FERROSOCKET_STR("[1]"), NULL, 0,
+                                           FERROSOCKET_STR("e"), FERROSOCKET_JSON_ARGS("[1]"),
                                            NULL));
+
+  /* The disconnect reasons' numbers and texts. */
+  CHECK(FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE == 4);
+  CHECK(strcmp(ferrosocket_disconnect_reason_name(FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE),
+               "transport close") == 0);
+  CHECK(strcmp(ferrosocket_disconnect_reason_name(FERROSOCKET_DISCONNECT_REASON_CLIENT_TOO_SLOW),
+               "client too slow") == 0);
+  CHECK(strcmp(ferrosocket_disconnect_reason_name(0), "unknown") == 0);
+  CHECK(strcmp(ferrosocket_disconnect_reason_name(999), "unknown") == 0);
 
   /* Accessors on NULL are empty, never a crash. */
   CHECK(ferrosocket_event_name(NULL).len == 0 && ferrosocket_event_name(NULL).data == NULL);
   CHECK(ferrosocket_event_binary_count(NULL) == 0);
+  ferrosocket_args none = ferrosocket_event_args(NULL);
+  CHECK(none.json == NULL && none.json_len == 0 && none.bins == NULL && none.nbins == 0);
   CHECK(!ferrosocket_event_wants_ack(NULL));
   CHECK(ferrosocket_event_take_ack(NULL) == NULL);
-  CHECK_RC(ferrosocket_event_ack(NULL, NULL, 0, NULL, 0), FERROSOCKET_RESULT_NULL_ARGUMENT);
-  CHECK_RC(ferrosocket_ack_send(NULL, NULL, 0, NULL, 0), FERROSOCKET_RESULT_NULL_ARGUMENT);
+  CHECK_RC(ferrosocket_event_ack(NULL, NULL), FERROSOCKET_RESULT_NULL_ARGUMENT);
+  CHECK_RC(ferrosocket_ack_send(NULL, NULL), FERROSOCKET_RESULT_NULL_ARGUMENT);
   CHECK(ferrosocket_connect_request_sid(NULL).len == 0);
-  CHECK_RC(ferrosocket_connect_refuse(NULL, NULL, 0, NULL, 0), FERROSOCKET_RESULT_NULL_ARGUMENT);
+  CHECK_RC(ferrosocket_connect_request_refuse(NULL, NULL, 0, NULL, 0), FERROSOCKET_RESULT_NULL_ARGUMENT);
 
   CHECK_OK(ferrosocket_server_stop(server));
   CHECK_RC(ferrosocket_server_start(server), FERROSOCKET_RESULT_INVALID_STATE);

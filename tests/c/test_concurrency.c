@@ -11,19 +11,19 @@ static int in_order = 1;
 static void on_slow(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   sleep_ms(1000); /* a blocking call, on a dispatch thread: only this client waits */
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR("[\"done\"]"), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS("[\"done\"]")));
 }
 
 static void on_fast(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
-  ferrosocket_str args = ferrosocket_event_args(event);
-  CHECK_OK(ferrosocket_event_ack(event, args.data, args.len, NULL, 0));
+  ferrosocket_args args = ferrosocket_event_args(event);
+  CHECK_OK(ferrosocket_event_ack(event, &args));
 }
 
 static void on_seq(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
-  ferrosocket_str args = ferrosocket_event_args(event); /* "[n]" */
-  int n = atoi(args.data + 1);
+  ferrosocket_args args = ferrosocket_event_args(event); /* "[n]" */
+  int n = atoi(args.json + 1);
   pthread_mutex_lock(&lock);
   if (n != next_seq) in_order = 0;
   next_seq = n + 1;
@@ -36,7 +36,7 @@ static void on_seq_done(void *userdata, const ferrosocket_event *event) {
   pthread_mutex_lock(&lock);
   snprintf(args, sizeof args, "[[%d,%s]]", next_seq, in_order ? "true" : "false");
   pthread_mutex_unlock(&lock);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(args), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(args)));
 }
 
 int main(void) {

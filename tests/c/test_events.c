@@ -15,21 +15,15 @@ static int later_started;
 
 #define NSP FERROSOCKET_STR("/")
 
-static void copy_str(char *dst, size_t cap, ferrosocket_str s) {
-  size_t n = s.len < cap - 1 ? s.len : cap - 1;
-  if (n) memcpy(dst, s.data, n);
-  dst[n] = 0;
-}
-
 static void on_connect(void *userdata, const ferrosocket_connect_request *request) {
   (void)userdata;
   ferrosocket_str auth = ferrosocket_connect_request_auth(request);
   if (auth.len && memmem(auth.data, auth.len, "bad", 3)) {
-    CHECK_OK(ferrosocket_connect_refuse(request, FERROSOCKET_STR("unauthorized"),
+    CHECK_OK(ferrosocket_connect_request_refuse(request, FERROSOCKET_STR("unauthorized"),
                                         FERROSOCKET_STR("{\"code\":401}")));
     return;
   }
-  CHECK_RC(ferrosocket_connect_refuse(request, FERROSOCKET_STR("x"), FERROSOCKET_STR("{bad")),
+  CHECK_RC(ferrosocket_connect_request_refuse(request, FERROSOCKET_STR("x"), FERROSOCKET_STR("{bad")),
            FERROSOCKET_RESULT_INVALID_JSON);
   ferrosocket_str user = {0}, header = {0}, missing = {0};
   CHECK_OK(ferrosocket_connect_request_query_param(request, FERROSOCKET_STR("user"), &user));
@@ -49,17 +43,17 @@ static void on_connect(void *userdata, const ferrosocket_connect_request *reques
   char args[64];
   snprintf(args, sizeof args, "[\"hello %.*s\"]", (int)user.len, user.data);
   CHECK_OK(ferrosocket_server_emit_to_sid(server, NSP, sid.data, sid.len,
-                                          FERROSOCKET_STR("welcome"), FERROSOCKET_STR(args),
-                                          NULL, 0));
+                                          FERROSOCKET_STR("welcome"), FERROSOCKET_JSON_ARGS(args)));
 }
 
 static void on_disconnect(void *userdata, ferrosocket_str nsp, ferrosocket_str sid,
-                          ferrosocket_str reason) {
+                          ferrosocket_disconnect_reason reason) {
   (void)userdata;
   CHECK(str_eq(nsp, "/"));
   CHECK(sid.len == 20);
+  CHECK(reason == FERROSOCKET_DISCONNECT_REASON_SERVER_NAMESPACE_DISCONNECT);
   pthread_mutex_lock(&lock);
-  copy_str(last_reason, sizeof last_reason, reason);
+  snprintf(last_reason, sizeof last_reason, "%s", ferrosocket_disconnect_reason_name(reason));
   disconnects++;
   pthread_mutex_unlock(&lock);
 }
@@ -68,10 +62,12 @@ static void on_echo(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   CHECK(str_eq(ferrosocket_event_name(event), "echo"));
   CHECK(ferrosocket_event_wants_ack(event));
-  ferrosocket_str args = ferrosocket_event_args(event);
-  CHECK_OK(ferrosocket_event_ack(event, args.data, args.len, NULL, 0));
+  /* The event's own arguments, passed back as they are: an echo. */
+  ferrosocket_args args = ferrosocket_event_args(event);
+  CHECK(args.nbins == 0 && args.bins == NULL);
+  CHECK_OK(ferrosocket_event_ack(event, &args));
   CHECK(!ferrosocket_event_wants_ack(event));
-  CHECK_RC(ferrosocket_event_ack(event, args.data, args.len, NULL, 0), FERROSOCKET_RESULT_NO_ACK);
+  CHECK_RC(ferrosocket_event_ack(event, &args), FERROSOCKET_RESULT_NO_ACK);
 }
 
 static void on_bin(void *userdata, const ferrosocket_event *event) {
@@ -80,21 +76,23 @@ static void on_bin(void *userdata, const ferrosocket_event *event) {
   ferrosocket_bytes in = ferrosocket_event_binary(event, 0);
   CHECK(in.len == 3 && in.data[0] == 0 && in.data[1] == 1 && in.data[2] == 2);
   CHECK(ferrosocket_event_binary(event, 1).len == 0);
+  /* Every attachment at once, the same bytes as one by one. */
+  ferrosocket_args all = ferrosocket_event_args(event);
+  CHECK(all.nbins == 1 && all.bins[0].data == in.data && all.bins[0].len == 3);
   uint8_t out[3] = {in.data[2], in.data[1], in.data[0]};
   ferrosocket_bytes bins[1] = {{out, 3}};
   /* A placeholder with no attachment is refused; the ack stays pending. */
-  CHECK_RC(ferrosocket_event_ack(event, FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":1}]"),
-                                 bins, 1),
-           FERROSOCKET_RESULT_INVALID_ARGUMENT);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":0},3]"),
-                                 bins, 1));
+  ferrosocket_args past = {FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":1}]"), bins, 1};
+  CHECK_RC(ferrosocket_event_ack(event, &past), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  ferrosocket_args reversed = {FERROSOCKET_STR("[{\"_placeholder\":true,\"num\":0},3]"), bins, 1};
+  CHECK_OK(ferrosocket_event_ack(event, &reversed));
 }
 
 static void *answer_later(void *arg) {
   ferrosocket_ack *ack = arg;
   sleep_ms(50);
-  CHECK_OK(ferrosocket_ack_send(ack, FERROSOCKET_STR("[\"later\",5]"), NULL, 0));
-  CHECK_RC(ferrosocket_ack_send(ack, FERROSOCKET_STR("[]"), NULL, 0), FERROSOCKET_RESULT_NO_ACK);
+  CHECK_OK(ferrosocket_ack_send(ack, FERROSOCKET_JSON_ARGS("[\"later\",5]")));
+  CHECK_RC(ferrosocket_ack_send(ack, FERROSOCKET_JSON_ARGS("[]")), FERROSOCKET_RESULT_NO_ACK);
   ferrosocket_ack_free(ack);
   return NULL;
 }
@@ -124,7 +122,7 @@ static void on_rooms(void *userdata, const ferrosocket_event *event) {
   CHECK(len == needed && json[len] == 0);
   char *args = malloc(len + 3);
   snprintf(args, len + 3, "[%s]", json);
-  CHECK_OK(ferrosocket_event_ack(event, args, len + 2, NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, &(ferrosocket_args){args, len + 2, NULL, 0}));
   free(args);
   free(json);
 }
@@ -135,7 +133,7 @@ static void on_handshake(void *userdata, const ferrosocket_event *event) {
   pthread_mutex_lock(&lock);
   snprintf(args, sizeof args, "[\"%s\"]", handshake_seen);
   pthread_mutex_unlock(&lock);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(args), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(args)));
 }
 
 static void on_shout(void *userdata, const ferrosocket_event *event) {
@@ -145,30 +143,28 @@ static void on_shout(void *userdata, const ferrosocket_event *event) {
   ferrosocket_str except[1] = {sid};
   size_t count = 99;
   CHECK_OK(ferrosocket_server_broadcast(server, NSP, rooms, 1, except, 1, FERROSOCKET_STR("news"),
-                                        FERROSOCKET_STR("[1]"), NULL, 0, &count));
+                                        FERROSOCKET_JSON_ARGS("[1]"), &count));
   CHECK(count == 0);
   uint8_t byte = 0xff;
   ferrosocket_bytes bins[1] = {{&byte, 1}};
-  ferrosocket_str args = ferrosocket_event_args(event);
+  ferrosocket_args args = ferrosocket_event_args(event);
   /* ["{...}"] + placeholder: splice the client's first argument with a binary. */
   char out[256];
-  snprintf(out, sizeof out, "%.*s,{\"_placeholder\":true,\"num\":0}]", (int)(args.len - 1),
-           args.data);
+  snprintf(out, sizeof out, "%.*s,{\"_placeholder\":true,\"num\":0}]", (int)(args.json_len - 1),
+           args.json);
+  ferrosocket_args news = {FERROSOCKET_STR(out), bins, 1};
   CHECK_OK(ferrosocket_server_emit_to_room(server, NSP, FERROSOCKET_STR("lobby"),
-                                           FERROSOCKET_STR("news"), FERROSOCKET_STR(out), bins, 1,
-                                           &count));
+                                           FERROSOCKET_STR("news"), &news, &count));
   CHECK(count == 1);
 }
 
-struct answer_ctx {
-  char sid[21];
-};
-
-static void on_answer(void *userdata, ferrosocket_result result, ferrosocket_str args,
-                      const ferrosocket_bytes *bins, size_t nbins) {
-  struct answer_ctx *ctx = userdata;
-  (void)bins;
-  CHECK(nbins == 0);
+/* The ack callback is told which client answered: no per-call context needed. */
+static void on_answer(void *userdata, ferrosocket_result result, ferrosocket_str nsp,
+                      ferrosocket_str sid, const ferrosocket_args *reply) {
+  CHECK(userdata == &answer_result);
+  CHECK(str_eq(nsp, "/"));
+  CHECK(sid.len == 20);
+  CHECK(reply != NULL && reply->nbins == 0);
   pthread_mutex_lock(&lock);
   answer_result = result;
   pthread_mutex_unlock(&lock);
@@ -177,25 +173,24 @@ static void on_answer(void *userdata, ferrosocket_result result, ferrosocket_str
   size_t n = 0;
   out[n++] = '[';
   out[n++] = '"';
-  for (size_t i = 0; i < args.len && n < sizeof out - 4; i++) {
-    if (args.data[i] == '"' || args.data[i] == '\\') out[n++] = '\\';
-    out[n++] = args.data[i];
+  for (size_t i = 0; i < reply->json_len && n < sizeof out - 4; i++) {
+    if (reply->json[i] == '"' || reply->json[i] == '\\') out[n++] = '\\';
+    out[n++] = reply->json[i];
   }
   out[n++] = '"';
   out[n++] = ']';
-  CHECK_OK(ferrosocket_server_emit_to_sid(server, NSP, ctx->sid, 20, FERROSOCKET_STR("answered"),
-                                          out, n, NULL, 0));
-  free(ctx);
+  CHECK_OK(ferrosocket_server_emit_to_sid(server, nsp.data, nsp.len, sid.data, sid.len,
+                                          FERROSOCKET_STR("answered"),
+                                          &(ferrosocket_args){out, n, NULL, 0}));
 }
 
 static void on_ask(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  struct answer_ctx *ctx = calloc(1, sizeof *ctx);
-  memcpy(ctx->sid, sid.data, 20);
   CHECK_OK(ferrosocket_server_emit_with_ack(server, NSP, sid.data, sid.len,
-                                            FERROSOCKET_STR("question"), FERROSOCKET_STR("[\"q?\"]"),
-                                            NULL, 0, 2000, on_answer, ctx));
+                                            FERROSOCKET_STR("question"),
+                                            FERROSOCKET_JSON_ARGS("[\"q?\"]"), 2000, on_answer,
+                                            &answer_result));
 }
 
 static void on_bye(void *userdata, const ferrosocket_event *event) {

@@ -83,16 +83,16 @@ static void on_any(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   CHECK(on_dispatch_thread());
   ferrosocket_str name = ferrosocket_event_name(event);
-  ferrosocket_str args = ferrosocket_event_args(event);
+  ferrosocket_args args = ferrosocket_event_args(event);
   char out[256];
-  snprintf(out, sizeof out, "[[\"any\",\"%.*s\",%.*s]]", (int)name.len, name.data, (int)args.len,
-           args.data);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(out), NULL, 0));
+  snprintf(out, sizeof out, "[[\"any\",\"%.*s\",%.*s]]", (int)name.len, name.data,
+           (int)args.json_len, args.json);
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(out)));
 }
 
 static void on_named(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR("[\"named\"]"), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS("[\"named\"]")));
 }
 
 static void on_whoami(void *userdata, const ferrosocket_event *event) {
@@ -105,21 +105,21 @@ static void on_whoami(void *userdata, const ferrosocket_event *event) {
   snprintf(out, sizeof out, "[[\"%s\",\"%s\",\"%s\"]]", headers_ok ? "headers ok" : "headers bad",
            connect_addr, addr);
   pthread_mutex_unlock(&lock);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(out), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(out)));
 }
 
 /* join(["r1","r2"]): the rooms are parsed from the simple JSON the client sends. */
 static void on_join(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  ferrosocket_str args = ferrosocket_event_args(event);
-  for (size_t i = 0; i + 3 < args.len; i++) {
-    if (args.data[i] == '"' && args.data[i + 1] == 'r' && args.data[i + 3] == '"') {
-      CHECK_OK(ferrosocket_server_join(server, NSP, sid.data, sid.len, args.data + i + 1, 2));
+  ferrosocket_args args = ferrosocket_event_args(event);
+  for (size_t i = 0; i + 3 < args.json_len; i++) {
+    if (args.json[i] == '"' && args.json[i + 1] == 'r' && args.json[i + 3] == '"') {
+      CHECK_OK(ferrosocket_server_join(server, NSP, sid.data, sid.len, args.json + i + 1, 2));
       i += 3;
     }
   }
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR("[\"joined\"]"), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS("[\"joined\"]")));
 }
 
 /* join_sid_room(other_sid): joining another client's own id room is refused; the ack is
@@ -127,20 +127,20 @@ static void on_join(void *userdata, const ferrosocket_event *event) {
 static void on_join_sid_room(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  ferrosocket_str args = ferrosocket_event_args(event);
-  CHECK(args.len == 24 && args.data[1] == '"');
-  ferrosocket_result rc = ferrosocket_server_join(server, NSP, sid.data, sid.len, args.data + 2, 20);
+  ferrosocket_args args = ferrosocket_event_args(event);
+  CHECK(args.json_len == 24 && args.json[1] == '"');
+  ferrosocket_result rc = ferrosocket_server_join(server, NSP, sid.data, sid.len, args.json + 2, 20);
   char out[64];
   snprintf(out, sizeof out, "[\"%s\"]", ferrosocket_result_name(rc));
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(out), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(out)));
 }
 
 /* fanout(b_sid): a in r1 r2, b in r2 r3, c in r3. */
 static void on_fanout(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
-  ferrosocket_str args = ferrosocket_event_args(event); /* ["<b sid>"] */
-  CHECK(args.len == 24);
-  ferrosocket_str b_sid = {args.data + 2, 20};
+  ferrosocket_args args = ferrosocket_event_args(event); /* ["<b sid>"] */
+  CHECK(args.json_len == 24);
+  ferrosocket_str b_sid = {args.json + 2, 20};
   ferrosocket_str r12[2] = {{"r1", 2}, {"r2", 2}};
   ferrosocket_str r123[3] = {{"r1", 2}, {"r2", 2}, {"r3", 2}};
   ferrosocket_str r23[2] = {{"r2", 2}, {"r3", 2}};
@@ -149,64 +149,67 @@ static void on_fanout(void *userdata, const ferrosocket_event *event) {
   size_t both = 0, except_room = 0, except_sid = 0;
   /* a is in r1 and r2: once. b is in r2: once. c is in neither. */
   CHECK_OK(ferrosocket_server_broadcast(server, NSP, r12, 2, NULL, 0, FERROSOCKET_STR("f"),
-                                        FERROSOCKET_STR("[\"both\"]"), NULL, 0, &both));
+                                        FERROSOCKET_JSON_ARGS("[\"both\"]"), &both));
   /* everyone is in one of r1 r2 r3; b and c are in r3: a only. */
   CHECK_OK(ferrosocket_server_broadcast(server, NSP, r123, 3, except_r3, 1, FERROSOCKET_STR("f"),
-                                        FERROSOCKET_STR("[\"except-room\"]"), NULL, 0,
+                                        FERROSOCKET_JSON_ARGS("[\"except-room\"]"),
                                         &except_room));
   /* r2 r3 hold a, b, c; leaving b out by its sid room and a by r1: c only. */
   ferrosocket_str except_b_r1[2] = {except_b[0], {"r1", 2}};
   CHECK_OK(ferrosocket_server_broadcast(server, NSP, r23, 2, except_b_r1, 2, FERROSOCKET_STR("f"),
-                                        FERROSOCKET_STR("[\"except-sid\"]"), NULL, 0,
+                                        FERROSOCKET_JSON_ARGS("[\"except-sid\"]"),
                                         &except_sid));
   char out[64];
   snprintf(out, sizeof out, "[[%zu,%zu,%zu]]", both, except_room, except_sid);
-  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_STR(out), NULL, 0));
+  CHECK_OK(ferrosocket_event_ack(event, FERROSOCKET_JSON_ARGS(out)));
 }
 
 /* ask("quickq" | "slowq"): the server asks the client with a 300 ms timeout and reports the
  * outcome back with event "result" [question, result name, reply, on a dispatch thread]. */
-struct question {
-  char sid[21];
-  char name[16];
-};
+/* The ack callback names the client (nsp, sid); the question's name is the only
+ * per-call state, and a static string does for it. */
+static const char *const questions[] = {"quickq", "slowq"};
 
-static void on_reply(void *userdata, ferrosocket_result result, ferrosocket_str args,
-                     const ferrosocket_bytes *bins, size_t nbins) {
-  struct question *q = userdata;
-  (void)bins;
-  CHECK(nbins == 0);
+static void on_reply(void *userdata, ferrosocket_result result, ferrosocket_str nsp,
+                     ferrosocket_str sid, const ferrosocket_args *reply) {
+  const char *name = userdata;
+  CHECK(reply->nbins == 0 && reply->bins == NULL);
+  CHECK(str_eq(nsp, "/") && sid.len == 20);
   /* stop from an ack callback would wait for itself. */
   CHECK_RC(ferrosocket_server_stop(server), FERROSOCKET_RESULT_IN_CALLBACK);
   char out[256];
-  size_t n = (size_t)snprintf(out, sizeof out, "[\"%s\",\"%s\",\"", q->name,
+  size_t n = (size_t)snprintf(out, sizeof out, "[\"%s\",\"%s\",\"", name,
                               ferrosocket_result_name(result));
-  for (size_t i = 0; i < args.len && n < sizeof out - 16; i++) {
-    if (args.data[i] == '"' || args.data[i] == '\\') out[n++] = '\\';
-    out[n++] = args.data[i];
+  for (size_t i = 0; i < reply->json_len && n < sizeof out - 16; i++) {
+    if (reply->json[i] == '"' || reply->json[i] == '\\') out[n++] = '\\';
+    out[n++] = reply->json[i];
   }
   n += (size_t)snprintf(out + n, sizeof out - n, "\",%s]", on_dispatch_thread() ? "true" : "false");
-  CHECK_OK(ferrosocket_server_emit_to_sid(server, NSP, q->sid, 20, FERROSOCKET_STR("result"), out,
-                                          n, NULL, 0));
-  free(q);
+  CHECK_OK(ferrosocket_server_emit_to_sid(server, nsp.data, nsp.len, sid.data, sid.len,
+                                          FERROSOCKET_STR("result"),
+                                          &(ferrosocket_args){out, n, NULL, 0}));
 }
 
 static void on_ask(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  ferrosocket_str args = ferrosocket_event_args(event); /* ["quickq"] */
-  struct question *q = calloc(1, sizeof *q);
-  memcpy(q->sid, sid.data, 20);
-  snprintf(q->name, sizeof q->name, "%.*s", (int)(args.len - 4), args.data + 2);
-  CHECK_OK(ferrosocket_server_emit_with_ack(server, NSP, sid.data, sid.len,
-                                            q->name, strlen(q->name), FERROSOCKET_STR("[\"x\"]"),
-                                            NULL, 0, 300, on_reply, q));
+  ferrosocket_args args = ferrosocket_event_args(event); /* ["quickq"] */
+  const char *name = NULL;
+  for (size_t i = 0; i < sizeof questions / sizeof questions[0]; i++)
+    if (args.json_len == strlen(questions[i]) + 4 &&
+        memcmp(args.json + 2, questions[i], args.json_len - 4) == 0)
+      name = questions[i];
+  CHECK(name != NULL);
+  if (!name) return;
+  CHECK_OK(ferrosocket_server_emit_with_ack(server, NSP, sid.data, sid.len, name, strlen(name),
+                                            FERROSOCKET_JSON_ARGS("[\"x\"]"), 300, on_reply,
+                                            (void *)name));
 }
 
 static void extras(void) {
   static int tag = 42;
-  CHECK_RC(ferrosocket_set_log_callback(9, on_log, &tag), FERROSOCKET_RESULT_INVALID_ARGUMENT);
-  CHECK_OK(ferrosocket_set_log_callback(FERROSOCKET_LOG_LEVEL_DEBUG, on_log, &tag));
+  CHECK_RC(ferrosocket_log_set_callback(9, on_log, &tag), FERROSOCKET_RESULT_INVALID_ARGUMENT);
+  CHECK_OK(ferrosocket_log_set_callback(FERROSOCKET_LOG_LEVEL_DEBUG, on_log, &tag));
   server = test_server(4);
   CHECK_OK(ferrosocket_server_on_connect(server, NSP, on_connect, NULL));
   CHECK_OK(ferrosocket_server_on_any(server, NSP, on_any, NULL));
@@ -226,13 +229,13 @@ static void extras(void) {
   ferrosocket_server_free(server);
   server = NULL;
   /* Turned off: the callback is not called after this returns. */
-  CHECK_OK(ferrosocket_set_log_callback(FERROSOCKET_LOG_LEVEL_DEBUG, NULL, NULL));
+  CHECK_OK(ferrosocket_log_set_callback(FERROSOCKET_LOG_LEVEL_DEBUG, NULL, NULL));
   pthread_mutex_lock(&lock);
   CHECK(log_messages > 0);
   CHECK(log_session_closed > 0);
   CHECK(log_bad_level == 0);
   pthread_mutex_unlock(&lock);
-  CHECK_OK(ferrosocket_log_to_stderr(FERROSOCKET_LOG_LEVEL_OFF));
+  CHECK_OK(ferrosocket_log_set_stderr(FERROSOCKET_LOG_LEVEL_OFF));
 }
 
 /* ---- CANCELLED: the server is freed while an ack is pending ----------------------- */
@@ -240,10 +243,11 @@ static void extras(void) {
 static int ready, cancelled_calls;
 static ferrosocket_result cancelled_result = FERROSOCKET_RESULT_OK;
 
-static void on_cancelled(void *userdata, ferrosocket_result result, ferrosocket_str args,
-                         const ferrosocket_bytes *bins, size_t nbins) {
+static void on_cancelled(void *userdata, ferrosocket_result result, ferrosocket_str nsp,
+                         ferrosocket_str sid, const ferrosocket_args *reply) {
   (void)userdata;
-  CHECK(args.len == 0 && bins == NULL && nbins == 0);
+  CHECK(reply->json_len == 0 && reply->bins == NULL && reply->nbins == 0);
+  CHECK(str_eq(nsp, "/") && sid.len == 20);
   pthread_mutex_lock(&lock);
   cancelled_calls++;
   cancelled_result = result;
@@ -254,7 +258,7 @@ static void on_ready(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str sid = ferrosocket_event_sid(event);
   CHECK_OK(ferrosocket_server_emit_with_ack(server, NSP, sid.data, sid.len, FERROSOCKET_STR("hold"),
-                                            NULL, 0, NULL, 0, 10000, on_cancelled, NULL));
+                                            NULL, 10000, on_cancelled, NULL));
   pthread_mutex_lock(&lock);
   ready = 1;
   pthread_mutex_unlock(&lock);

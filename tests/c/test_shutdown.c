@@ -18,12 +18,13 @@ static void on_ready(void *userdata, const ferrosocket_event *event) {
 }
 
 static void on_disconnect(void *userdata, ferrosocket_str nsp, ferrosocket_str sid,
-                          ferrosocket_str why) {
+                          ferrosocket_disconnect_reason why) {
   (void)userdata;
   (void)nsp;
   (void)sid;
+  CHECK(why == FERROSOCKET_DISCONNECT_REASON_SERVER_SHUTTING_DOWN);
   pthread_mutex_lock(&lock);
-  snprintf(reason, sizeof reason, "%.*s", (int)why.len, why.data);
+  snprintf(reason, sizeof reason, "%s", ferrosocket_disconnect_reason_name(why));
   pthread_mutex_unlock(&lock);
 }
 

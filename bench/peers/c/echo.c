@@ -26,12 +26,8 @@ static ferrosocket_server *server;
 
 static void on_ack(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
-  ferrosocket_str args = ferrosocket_event_args(event);
-  size_t nbins = ferrosocket_event_binary_count(event);
-  ferrosocket_bytes bins[8];
-  if (nbins > 8) nbins = 8;
-  for (size_t i = 0; i < nbins; i++) bins[i] = ferrosocket_event_binary(event, i);
-  ferrosocket_event_ack(event, args.data, args.len, nbins ? bins : NULL, nbins);
+  ferrosocket_args args = ferrosocket_event_args(event); /* JSON and every attachment */
+  ferrosocket_event_ack(event, &args);
 }
 
 static void on_sleep(void *userdata, const ferrosocket_event *event) {
@@ -44,19 +40,21 @@ static void on_echo(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str nsp = ferrosocket_event_namespace(event);
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  ferrosocket_str args = ferrosocket_event_args(event);
+  ferrosocket_args args = ferrosocket_event_args(event);
+  args.nbins = 0; /* as before: the JSON only */
+  args.bins = NULL;
   ferrosocket_server_emit_to_sid(server, nsp.data, nsp.len, sid.data, sid.len,
-                                 FERROSOCKET_STR("echo"), args.data, args.len, NULL, 0);
+                                 FERROSOCKET_STR("echo"), &args);
 }
 
 static void on_join(void *userdata, const ferrosocket_event *event) {
   (void)userdata;
   ferrosocket_str nsp = ferrosocket_event_namespace(event);
   ferrosocket_str sid = ferrosocket_event_sid(event);
-  ferrosocket_str args = ferrosocket_event_args(event); /* ["room", ...] */
-  if (args.len > 4 && args.data[1] == '"') {
-    const char *start = args.data + 2;
-    const char *end = memchr(start, '"', args.len - 2);
+  ferrosocket_args args = ferrosocket_event_args(event); /* ["room", ...] */
+  if (args.json_len > 4 && args.json[1] == '"') {
+    const char *start = args.json + 2;
+    const char *end = memchr(start, '"', args.json_len - 2);
     if (end && end > start)
       ferrosocket_server_join(server, nsp.data, nsp.len, sid.data, sid.len, start,
                               (size_t)(end - start));
@@ -67,7 +65,7 @@ static void on_join(void *userdata, const ferrosocket_event *event) {
                                sizeof rooms - 2, &len) == FERROSOCKET_RESULT_OK) {
     rooms[0] = '[';
     rooms[len + 1] = ']';
-    ferrosocket_event_ack(event, rooms, len + 2, NULL, 0);
+    ferrosocket_event_ack(event, &(ferrosocket_args){rooms, len + 2, NULL, 0});
   }
 }
 
@@ -108,7 +106,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "echo: server_new: %s\n", ferrosocket_result_name(rc));
     return 1;
   }
-  ferrosocket_log_to_stderr(FERROSOCKET_LOG_LEVEL_WARN);
+  ferrosocket_log_set_stderr(FERROSOCKET_LOG_LEVEL_WARN);
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("ack"), on_ack, NULL);
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("echo"), on_echo, NULL);
   ferrosocket_server_on(server, FERROSOCKET_STR("/"), FERROSOCKET_STR("join"), on_join, NULL);

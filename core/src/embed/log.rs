@@ -5,10 +5,13 @@
 //! the library does not use, are ignored. Later calls swap the sink and the level.
 //! Callsites above the level are disabled through tracing's interest cache, so a quiet
 //! level costs the hot paths nothing. The C ABI sends the events to a C callback or
-//! stderr, the Python binding to Python's `logging`.
+//! stderr, the Python binding to Python's `logging`. [`LogLevel`] is the one spelling of
+//! a verbosity every binding maps its own (a C constant, a Python logging number) to.
+//! Never blocks an I/O thread: what the sink does with an event is the binding's job.
 
 use std::cell::Cell;
 use std::fmt::Write as _;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -35,7 +38,128 @@ pub enum LogError {
     InSink,
 }
 
-/// The level as 0 (off) ..= 5 (trace).
+/// How verbose the library's log is: a level lets through events of that level and
+/// every more severe one; [`Off`](Self::Off) none. Ordered from quietest to most verbose,
+/// so `a < b` means `a` lets fewer events through. The numbers (0 ..= 5) are those of the
+/// C ABI's `ferrosocket_log_level`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum LogLevel {
+    /// Nothing.
+    #[default]
+    Off = 0,
+    /// Something failed.
+    Error = 1,
+    /// Something unexpected that the server handled (a client evicted as too slow).
+    Warn = 2,
+    /// Lifecycle: listening, stopping; clients closed for bad input.
+    Info = 3,
+    /// Per connection and per packet details.
+    Debug = 4,
+    /// Everything.
+    Trace = 5,
+}
+
+impl LogLevel {
+    /// Every level, quietest first.
+    pub const ALL: [Self; 6] = [
+        Self::Off,
+        Self::Error,
+        Self::Warn,
+        Self::Info,
+        Self::Debug,
+        Self::Trace,
+    ];
+
+    /// The level numbered `number` (0 = off ..= 5 = trace), `None` past it.
+    pub fn from_number(number: u32) -> Option<Self> {
+        usize::try_from(number)
+            .ok()
+            .and_then(|n| Self::ALL.get(n))
+            .copied()
+    }
+
+    /// Its number, 0 (off) ..= 5 (trace).
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// Its name in lower case, as [`FromStr`] reads it: `off`, `error`, `warn`, `info`,
+    /// `debug`, `trace`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Error => "error",
+            Self::Warn => "warn",
+            Self::Info => "info",
+            Self::Debug => "debug",
+            Self::Trace => "trace",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a [`LogLevel`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown log level {0:?} (expected off, error, warn, info, debug or trace)")]
+pub struct ParseLogLevelError(pub String);
+
+impl FromStr for LogLevel {
+    type Err = ParseLogLevelError;
+
+    /// A level's name in any case; `warning` is `warn` (Python's spelling), `none` is
+    /// `off`; surrounding spaces are ignored.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.trim().to_ascii_lowercase();
+        match name.as_str() {
+            "off" | "none" => Ok(Self::Off),
+            "error" => Ok(Self::Error),
+            "warn" | "warning" => Ok(Self::Warn),
+            "info" => Ok(Self::Info),
+            "debug" => Ok(Self::Debug),
+            "trace" => Ok(Self::Trace),
+            _ => Err(ParseLogLevelError(text.to_owned())),
+        }
+    }
+}
+
+impl From<Level> for LogLevel {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::ERROR => Self::Error,
+            Level::WARN => Self::Warn,
+            Level::INFO => Self::Info,
+            Level::DEBUG => Self::Debug,
+            Level::TRACE => Self::Trace,
+        }
+    }
+}
+
+impl From<LevelFilter> for LogLevel {
+    fn from(filter: LevelFilter) -> Self {
+        filter.into_level().map_or(Self::Off, Self::from)
+    }
+}
+
+impl From<LogLevel> for LevelFilter {
+    fn from(level: LogLevel) -> Self {
+        match level {
+            LogLevel::Off => LevelFilter::OFF,
+            LogLevel::Error => LevelFilter::ERROR,
+            LogLevel::Warn => LevelFilter::WARN,
+            LogLevel::Info => LevelFilter::INFO,
+            LogLevel::Debug => LevelFilter::DEBUG,
+            LogLevel::Trace => LevelFilter::TRACE,
+        }
+    }
+}
+
+/// The current [`LogLevel`]'s number.
 static LEVEL: AtomicU8 = AtomicU8::new(0);
 /// Held for reading while an event is delivered, so replacing the sink waits until no
 /// call to the old one runs.
@@ -47,32 +171,18 @@ thread_local! {
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
 }
 
-fn level_number(level: LevelFilter) -> u8 {
-    match level.into_level() {
-        None => 0,
-        Some(Level::ERROR) => 1,
-        Some(Level::WARN) => 2,
-        Some(Level::INFO) => 3,
-        Some(Level::DEBUG) => 4,
-        Some(Level::TRACE) => 5,
-    }
-}
-
 fn current() -> LevelFilter {
-    match LEVEL.load(Ordering::Acquire) {
-        1 => LevelFilter::ERROR,
-        2 => LevelFilter::WARN,
-        3 => LevelFilter::INFO,
-        4 => LevelFilter::DEBUG,
-        5 => LevelFilter::TRACE,
-        _ => LevelFilter::OFF,
-    }
+    LogLevel::from_number(u32::from(LEVEL.load(Ordering::Acquire)))
+        .unwrap_or(LogLevel::Off)
+        .into()
 }
 
 /// Sends the library's events of `level` and more severe to `sink`, process-wide; `None`
-/// (or [`LevelFilter::OFF`]) turns forwarding off. Once it returns, the previous sink is
-/// not running and is never called again.
-pub fn set_log_sink(level: LevelFilter, sink: Option<LogSink>) -> Result<(), LogError> {
+/// (or [`LogLevel::Off`]) turns forwarding off. `level` is a [`LogLevel`] or a tracing
+/// [`LevelFilter`]. Once it returns, the previous sink is not running and is never called
+/// again.
+pub fn set_log_sink(level: impl Into<LogLevel>, sink: Option<LogSink>) -> Result<(), LogError> {
+    let level: LogLevel = level.into();
     if IN_SINK.with(Cell::get) {
         return Err(LogError::InSink);
     }
@@ -84,11 +194,7 @@ pub fn set_log_sink(level: LevelFilter, sink: Option<LogSink>) -> Result<(), Log
     }
     {
         let mut current = SINK.write().unwrap_or_else(|p| p.into_inner());
-        let level = if sink.is_some() {
-            level_number(level)
-        } else {
-            0
-        };
+        let level = if sink.is_some() { level.number() } else { 0 };
         *current = sink;
         LEVEL.store(level, Ordering::Release);
     }

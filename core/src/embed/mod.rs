@@ -14,24 +14,40 @@
 //! Emitting, joining, leaving and disconnecting go through the [`Server`] handle from any
 //! thread without blocking. Call them inside [`Embedded::enter`] when on a thread the
 //! runtime does not know (the dispatch threads are already inside it).
+//!
+//! It also owns what every binding needs beyond that, so a binding only converts values
+//! and crosses its ABI: start on a host name and port ([`Embedded::start_on`]), an
+//! acknowledgement whose reply runs on the client's dispatch lane
+//! ([`Embedded::emit_with_ack`]), a shutdown that ends every thread even when the last
+//! handle goes away inside a callback ([`Embedded::shutdown`]), the static-directory check
+//! ([`Embedded::serve_dir`]), lookups by the host's spelling of a namespace and sid
+//! ([`Embedded::namespace`], [`Embedded::socket`]), typed errors ([`EmbedError`],
+//! [`AckFailure`]) and log levels ([`LogLevel`]). It never calls a binding's code on a
+//! tokio thread, except to drop what the binding handed it.
 
+mod error;
 mod log;
 mod pool;
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-pub use log::{set_log_sink, LogError, LogSink};
+pub use error::{AckFailure, EmbedError};
+pub use log::{set_log_sink, LogError, LogLevel, LogSink, ParseLogLevelError};
 pub use pool::{
     on_dispatch_thread, DispatchPool, Job, PoolOptions, PoolStats, Scope, SubmitError, ThreadScope,
 };
 
-use crate::error::{ConnectRefused, DisconnectReason, ServerError};
-use crate::namespace::Auth;
+use crate::error::{AckError, ConnectRefused, DisconnectReason, ServerError};
+use crate::protocol::Payload;
+use crate::sid::Sid;
+use crate::socket::namespace::{normalize_namespace, Auth, Namespace};
 use crate::socket::{Event, Socket};
 use crate::{Config, Server};
 
@@ -127,7 +143,10 @@ pub struct Embedded {
     pool: Arc<DispatchPool>,
     /// Set while serving; `start` after `stop` is refused.
     serving: Mutex<Option<Serving>>,
-    stopped: std::sync::atomic::AtomicBool,
+    /// Set first thing by `stop`. Shared with acknowledgement tasks, which tell a wait the
+    /// shutdown ended (`Cancelled`) from a timeout or a disconnect; they hold it and the
+    /// pool, never the `Embedded`, so no task can drop the runtime it runs on.
+    stopped: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -213,7 +232,7 @@ impl Embedded {
             driver,
             pool: Arc::new(pool),
             serving: Mutex::new(None),
-            stopped: std::sync::atomic::AtomicBool::new(false),
+            stopped: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -241,22 +260,21 @@ impl Embedded {
     }
 
     /// Starts listening on `addr` (port 0 picks a free port); returns the bound address.
-    pub fn start(&self, addr: SocketAddr) -> Result<SocketAddr, ServerError> {
+    /// Starting a started server returns the address it listens on.
+    /// [`EmbedError::Stopped`] after [`stop`](Self::stop), [`EmbedError::Listen`] when the
+    /// address cannot be bound.
+    pub fn start(&self, addr: SocketAddr) -> Result<SocketAddr, EmbedError> {
         let mut serving = self.serving.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(serving) = serving.as_ref() {
             return Ok(serving.addr);
         }
-        if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
-            return Err(ServerError::Io(std::io::Error::other(
-                "the server was stopped",
-            )));
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
         }
         let Some(runtime) = self.runtime.as_ref() else {
-            return Err(ServerError::Io(std::io::Error::other(
-                "the runtime is gone",
-            )));
+            return Err(EmbedError::RuntimeGone);
         };
-        let listener = {
+        let listen = |addr: SocketAddr| -> std::io::Result<tokio::net::TcpListener> {
             let _entered = runtime.enter();
             let socket = if addr.is_ipv4() {
                 tokio::net::TcpSocket::new_v4()?
@@ -267,9 +285,12 @@ impl Embedded {
             socket.bind(addr)?;
             // A connect storm must not overflow the accept queue (std's bind gives 128;
             // the kernel caps it at net.core.somaxconn).
-            socket.listen(LISTEN_BACKLOG)?
+            socket.listen(LISTEN_BACKLOG)
         };
-        let addr = listener.local_addr()?;
+        let listener = listen(addr).map_err(|source| EmbedError::Listen { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmbedError::Listen { addr, source })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = mpsc::channel();
         let server = self.server.clone();
@@ -283,6 +304,32 @@ impl Embedded {
         });
         *serving = Some(Serving { addr, stop, done });
         Ok(addr)
+    }
+
+    /// Resolves `host` (a name or an address) and starts listening on its first address
+    /// and `port` (0 picks a free port); returns the bound address. Resolving may block
+    /// on DNS. [`EmbedError::Stopped`] after [`stop`](Self::stop) (checked first),
+    /// [`EmbedError::Resolve`] when `host` gives no address, then as [`start`](Self::start).
+    pub fn start_on(&self, host: &str, port: u16) -> Result<SocketAddr, EmbedError> {
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        let resolve_error = |source| EmbedError::Resolve {
+            host: host.to_owned(),
+            port,
+            source,
+        };
+        let addr = (host, port)
+            .to_socket_addrs()
+            .map_err(resolve_error)?
+            .next()
+            .ok_or_else(|| {
+                resolve_error(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no address for this host",
+                ))
+            })?;
+        self.start(addr)
     }
 
     /// The address the server listens on, once started.
@@ -305,7 +352,7 @@ impl Embedded {
             tracing::error!("Embedded::stop called from a dispatch callback; refusing");
             return false;
         }
-        if self.stopped.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if self.stopped.swap(true, Ordering::AcqRel) {
             return true;
         }
         let serving = self
@@ -328,7 +375,112 @@ impl Embedded {
 
     /// Whether [`stop`](Self::stop) has run: a stopped server cannot be started again.
     pub fn is_stopped(&self) -> bool {
-        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+        self.stopped.load(Ordering::Acquire)
+    }
+
+    /// Stops (see [`stop`](Self::stop)) and frees the server: its runtime and every
+    /// thread it started have ended when this returns. On a dispatch thread (a callback
+    /// letting go of its own server) that would wait on this very thread, so there the
+    /// work moves to a new thread (`ferrosocket-shutdown`) and this returns at once.
+    /// Dropping an `Embedded` does the same except on a dispatch thread, where it leaks
+    /// the threads rather than deadlock.
+    pub fn shutdown(self) {
+        if !on_dispatch_thread() {
+            return drop(self);
+        }
+        let spawned = std::thread::Builder::new()
+            .name("ferrosocket-shutdown".into())
+            .spawn(move || drop(self));
+        // A refused spawn drops the closure, and `self` in it, here: the leak path of
+        // `Drop`, which says so in the log.
+        if let Err(error) = spawned {
+            tracing::error!(%error, "could not start a thread to shut the server down");
+        }
+    }
+
+    /// Serves the files under directory `dir` to every HTTP request outside the
+    /// Socket.IO path (see [`serve_dir`](crate::serve_dir): `/` serves `index.html`, paths
+    /// with `..` or hidden components get 404). [`EmbedError::NotADirectory`] when `dir`
+    /// is not one; checked once, now.
+    pub fn serve_dir(&self, dir: impl AsRef<Path>) -> Result<(), EmbedError> {
+        let dir = dir.as_ref();
+        if !dir.is_dir() {
+            return Err(EmbedError::NotADirectory(dir.to_path_buf()));
+        }
+        self.server.set_fallback(crate::serve_dir(dir));
+        Ok(())
+    }
+
+    /// The namespace `name`, spelled with or without its leading `/`
+    /// ([`normalize_namespace`]). [`EmbedError::UnknownNamespace`] when no handler or
+    /// [`Server::of`] created it.
+    pub fn namespace(&self, name: &str) -> Result<Namespace, EmbedError> {
+        self.server
+            .namespace(name)
+            .ok_or_else(|| EmbedError::UnknownNamespace(normalize_namespace(name).into_owned()))
+    }
+
+    /// The client `sid` (as text) of namespace `namespace` (with or without its `/`).
+    /// [`EmbedError::UnknownNamespace`], or [`EmbedError::UnknownSocket`] when the id is
+    /// malformed or no such client is connected there.
+    pub fn socket(&self, namespace: &str, sid: &str) -> Result<Socket, EmbedError> {
+        let ns = self.namespace(namespace)?;
+        Sid::parse(sid)
+            .and_then(|id| ns.socket(id))
+            .ok_or_else(|| EmbedError::UnknownSocket {
+                namespace: ns.name().to_owned(),
+                sid: sid.to_owned(),
+            })
+    }
+
+    /// Emits `event` to `socket` asking for an acknowledgement, and returns at once: any
+    /// thread may call it. `on_reply` runs once, on a dispatch thread in the order of
+    /// that client's callbacks (after those already queued, never two at once), with the
+    /// client's reply or why there is none: [`AckFailure::Timeout`] after `timeout`,
+    /// [`AckFailure::Disconnected`], or [`AckFailure::Cancelled`] when the server was
+    /// stopping as the wait ended. When it cannot be queued any more (the dispatch pool
+    /// has stopped, or the runtime shut down first), `on_reply` is dropped without
+    /// running, on the thread that found out (an I/O thread, or the one shutting down):
+    /// a binding that must answer every call does it in its closure's `Drop`.
+    /// [`EmbedError::RuntimeGone`] only while the server is being dropped.
+    pub fn emit_with_ack<F>(
+        &self,
+        socket: &Socket,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+        on_reply: F,
+    ) -> Result<(), EmbedError>
+    where
+        F: FnOnce(Result<Payload, AckFailure>) + Send + 'static,
+    {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let answer = {
+            // The timeout's timer needs the runtime's context on a foreign thread.
+            let _entered = runtime.enter();
+            socket.emit_with_ack(event, args, timeout)
+        };
+        let lane = socket.engine_id();
+        let pool = Arc::clone(&self.pool);
+        let stopped = Arc::clone(&self.stopped);
+        runtime.spawn(async move {
+            let answer = answer.await.map_err(|error| {
+                if stopped.load(Ordering::Acquire) {
+                    // The shutdown disconnected the client or outlasted the timeout.
+                    return AckFailure::Cancelled;
+                }
+                match error {
+                    AckError::Timeout => AckFailure::Timeout,
+                    AckError::Disconnected => AckFailure::Disconnected,
+                }
+            });
+            if let Err(error) = pool.submit(lane, Box::new(move || on_reply(answer))) {
+                tracing::debug!(%error, "acknowledgement reply dropped");
+            }
+        });
+        Ok(())
     }
 
     /// The dispatch pool's threads and queues now: how many threads run, how many are
@@ -341,7 +493,7 @@ impl Embedded {
     /// Runs `job` on a dispatch thread, in order with the callbacks of the client whose
     /// connection is `lane` (a socket's [`engine_id`](Socket::engine_id)): how a binding
     /// delivers an acknowledgement's reply in the same order as that client's events.
-    pub fn submit(&self, lane: crate::Sid, job: Job) -> Result<(), SubmitError> {
+    pub fn submit(&self, lane: Sid, job: Job) -> Result<(), SubmitError> {
         self.pool.submit(lane, job)
     }
 

@@ -73,6 +73,31 @@ impl Payload {
         })
     }
 
+    /// One argument given as JSON text (`{"text":"hi"}`, `"hi"`, `3`), kept as it is
+    /// rather than parsed and serialized again: for a value that is already JSON (a
+    /// `serde_json::value::RawValue`, JSON from C or a database). The text is checked like
+    /// [`Payload::from_json`] checks its array: exactly one JSON value, surrounding JSON
+    /// whitespace dropped, nesting within the limit once it is inside the array.
+    ///
+    /// ```
+    /// let p = ferrosocket::Payload::one_raw(r#" {"text":"hi"} "#).unwrap();
+    /// assert_eq!(p.json(), r#"[{"text":"hi"}]"#);
+    /// assert!(ferrosocket::Payload::one_raw("1,2").is_err());
+    /// ```
+    pub fn one_raw(json: &str) -> Result<Self, PayloadError> {
+        let value = trim_json_whitespace(json);
+        // One element of an array: a single value, one nesting level less than a document.
+        serde_json::from_str::<ArrayElement>(value)?;
+        let mut json = String::with_capacity(value.len() + 2);
+        json.push('[');
+        json.push_str(value);
+        json.push(']');
+        Ok(Self {
+            json,
+            binary: Vec::new(),
+        })
+    }
+
     /// Several arguments: `values` must serialize to a JSON array (a tuple, a slice, a
     /// `Vec`), whose elements become the arguments.
     ///
@@ -417,6 +442,39 @@ mod tests {
         let padded = Payload::from_json(" [1] \n", vec![]).expect("whitespace is trimmed");
         assert_eq!(padded.json(), "[1]");
         assert_eq!(padded.len(), 1);
+    }
+
+    #[test]
+    fn one_raw_value() {
+        for (text, json) in [
+            (r#"{"a":[1]}"#, r#"[{"a":[1]}]"#),
+            ("\t\"hi\" ", r#"["hi"]"#),
+            ("null", "[null]"),
+            ("[]", "[[]]"),
+        ] {
+            let p = Payload::one_raw(text).expect(text);
+            assert_eq!(p.json(), json);
+            assert_eq!(p.len(), 1);
+            assert_eq!(p, Payload::from_json(json, vec![]).expect(json));
+        }
+        // Not one value, or a value the array form would refuse.
+        for bad in [
+            "",
+            " ",
+            "1,2",
+            "1]",
+            "[1",
+            "{",
+            "\u{b}1",
+            r#"{"$serde_json::private::RawValue":"1"}"#,
+        ] {
+            assert!(Payload::one_raw(bad).is_err(), "{bad:?}");
+        }
+        // 127 levels are a whole document's limit: inside the array they are one too many.
+        let deep = |k: usize| format!("{}{}", "[".repeat(k), "]".repeat(k));
+        assert!(Payload::one_raw(&deep(126)).is_ok());
+        assert!(Payload::one_raw(&deep(127)).is_err());
+        assert!(Payload::from_json(deep(127), vec![]).is_ok());
     }
 
     #[test]

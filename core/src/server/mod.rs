@@ -87,11 +87,7 @@ impl Server {
     /// Clients may connect to every namespace created this way; others are refused with
     /// `Invalid namespace`.
     pub fn of(&self, name: &str) -> Namespace {
-        let name = if name.starts_with('/') {
-            name.to_owned()
-        } else {
-            format!("/{name}")
-        };
+        let name = crate::socket::namespace::normalize_namespace(name).into_owned();
         let mut namespaces = self
             .sio()
             .namespaces
@@ -105,7 +101,9 @@ impl Server {
 
     /// The namespace `name` if it exists.
     pub fn namespace(&self, name: &str) -> Option<Namespace> {
-        self.sio().namespace(name).map(Namespace)
+        self.sio()
+            .namespace(&crate::socket::namespace::normalize_namespace(name))
+            .map(Namespace)
     }
 
     /// Targets rooms of the `/` namespace.

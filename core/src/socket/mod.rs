@@ -593,6 +593,17 @@ impl Event {
         }
     }
 
+    /// Acknowledges with the event's own arguments, attachments included (an echo),
+    /// without copying them first: `event.ack(&event.args)` cannot borrow the event twice.
+    /// Does nothing if the client did not ask for an ack; only the first acknowledgement
+    /// is sent.
+    pub fn ack_echo(&mut self) -> Result<(), SendError> {
+        match self.ack.take() {
+            Some(sender) => sender.send(&self.args),
+            None => Ok(()),
+        }
+    }
+
     /// Takes the ack sender out, to answer later (from another task or thread).
     pub fn take_ack(&mut self) -> Option<AckSender> {
         self.ack.take()

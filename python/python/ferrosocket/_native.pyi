@@ -2,10 +2,54 @@
 
 from typing import Any, Callable, List, Optional, Sequence, Union, final
 
-__all__ = ["Server", "forward_logs", "close_logs"]
+__all__ = [
+    "Server",
+    "Defaults",
+    "DEFAULTS",
+    "__version__",
+    "namespace_name",
+    "forward_logs",
+    "close_logs",
+]
+
+__version__: str
 
 def forward_logs(level: int) -> None: ...
 def close_logs() -> None: ...
+def namespace_name(name: str) -> str: ...
+
+@final
+class Defaults:
+    """The core's default for each option ``ferrosocket.Server`` takes."""
+
+    @property
+    def ping_interval(self) -> float: ...
+    @property
+    def ping_timeout(self) -> float: ...
+    @property
+    def max_http_buffer_size(self) -> int: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def handler_threads(self) -> int: ...
+    @property
+    def min_handler_threads(self) -> int: ...
+    @property
+    def handler_idle_timeout(self) -> float: ...
+    @property
+    def max_queued_packets(self) -> int: ...
+    @property
+    def max_queued_bytes(self) -> int: ...
+    @property
+    def max_queue_age(self) -> float: ...
+    @property
+    def header_timeout(self) -> float: ...
+    @property
+    def body_timeout(self) -> float: ...
+
+DEFAULTS: Defaults
 
 _Rooms = Union[str, Sequence[str], None]
 
@@ -14,25 +58,26 @@ class Server:
     def __new__(
         cls,
         cors_allowed_origins: Union[str, Sequence[str], None] = None,
-        ping_interval: float = 25.0,
-        ping_timeout: float = 20.0,
-        max_http_buffer_size: int = 1000000,
-        connect_timeout: float = 45.0,
-        path: str = "socket.io",
-        handler_threads: int = 64,
+        ping_interval: Optional[float] = None,
+        ping_timeout: Optional[float] = None,
+        max_http_buffer_size: Optional[int] = None,
+        connect_timeout: Optional[float] = None,
+        path: Optional[str] = None,
+        handler_threads: Optional[int] = None,
         max_connections: Optional[int] = None,
-        max_queued_packets: int = 1024,
-        min_handler_threads: int = 4,
-        handler_idle_timeout: float = 30.0,
-        max_queued_bytes: int = 4194304,
-        max_queue_age: float = 20.0,
-        header_timeout: float = 30.0,
-        body_timeout: float = 20.0,
+        max_queued_packets: Optional[int] = None,
+        min_handler_threads: Optional[int] = None,
+        handler_idle_timeout: Optional[float] = None,
+        max_queued_bytes: Optional[int] = None,
+        max_queue_age: Optional[float] = None,
+        header_timeout: Optional[float] = None,
+        body_timeout: Optional[float] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
     ) -> "Server": ...
-    def register(
-        self, kind: str, namespace: str, event: str, handler: Callable[..., Any]
-    ) -> None: ...
+    def on_connect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
+    def on_disconnect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
+    def on_event(self, namespace: str, event: str, handler: Callable[..., Any]) -> None: ...
+    def on_any(self, namespace: str, handler: Callable[..., Any]) -> None: ...
     def emit(
         self,
         event: str,

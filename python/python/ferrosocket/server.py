@@ -1,0 +1,374 @@
+"""``ferrosocket.Server``: python-socketio's ``Server`` API over the native server.
+
+Owns the Python face of one server: the decorator sugar, handler signatures
+(``connect`` with or without ``auth``, ``disconnect`` with or without ``reason``),
+sessions and the run loop. Everything else (sockets, rooms, fan-out, conversion) is the
+native module's; no option's default is written here, they come from the core
+(``ferrosocket._native.DEFAULTS``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import threading
+import time
+import weakref
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
+
+from ferrosocket import _lifecycle, _logging
+from ferrosocket._native import DEFAULTS as _DEFAULTS
+from ferrosocket._native import Server as _NativeServer
+from ferrosocket._native import namespace_name as _namespace_name
+
+__all__ = ["Server", "Handler", "Rooms"]
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+Rooms = Union[str, List[str], Tuple[str, ...], None]
+
+
+def _accepts(handler: Callable[..., Any], count: int) -> bool:
+    """Whether ``handler`` can be called with ``count`` positional arguments."""
+    try:
+        inspect.signature(handler).bind(*range(count))
+    except TypeError:
+        return False
+    except ValueError:  # no signature (some builtins): assume it does
+        return True
+    return True
+
+
+def _namespace(namespace: Optional[str]) -> str:
+    """The core's spelling of ``namespace`` (``"chat"`` is ``"/chat"``; None is ``"/"``),
+    so sessions and handlers registered under either spelling are the same."""
+    return _namespace_name(namespace or "/")
+
+
+class Server:
+    """A Socket.IO server; handlers are registered with :meth:`on` or :meth:`event`.
+
+    Options (python-socketio's names): ``cors_allowed_origins`` (None = same origin only,
+    ``"*"``, or a list of origins), ``ping_interval`` and ``ping_timeout`` (seconds),
+    ``max_http_buffer_size`` (bytes), ``connect_timeout`` (seconds), ``path``, ``logger``
+    (the server's own messages go to the ``ferrosocket`` logger tree, e.g.
+    ``ferrosocket.engine.websocket``: WARNING and above always; with True also INFO, or
+    whatever lower level that logger was given first), ``max_connections`` (TCP
+    connections beyond it are closed as they arrive; by default the process's open-file
+    limit less a tenth, so descriptors never run out first), ``max_queued_packets``,
+    ``max_queued_bytes`` (default 4 MiB) and ``max_queue_age`` (seconds, default 20): a
+    client whose outgoing queue holds more packets or bytes, or whose oldest queued packet
+    is older, is disconnected as too slow; ``header_timeout`` (default 30 s) and
+    ``body_timeout`` (default 20 s: a long-polling POST whose body trickles in longer is
+    answered 408); ``allowed_hosts`` (a list of ``Host`` names to serve, ``.example.com``
+    for a domain and its subdomains, against DNS rebinding; default: any), ``static_dir`` (a directory whose
+    files are served to every HTTP request outside ``path``; ``/`` serves
+    ``index.html``).
+
+    Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
+    run at once, the most threads the server starts for them. It keeps
+    ``min_handler_threads`` (default 4, at most ``handler_threads``) and starts one more
+    whenever a client's handler is ready and every thread is busy, e.g. blocked in
+    ``time.sleep`` or a database call (both release the GIL, so blocked handlers do wait
+    in parallel). At the cap, handlers wait their turn in order, and one WARNING per
+    episode on the ``ferrosocket`` logger says so and names ``handler_threads``. A thread
+    above the minimum that had nothing to do for ``handler_idle_timeout`` seconds
+    (default 30) exits. The cap bounds what a flood of slow handlers costs: each thread
+    holds a stack and a Python thread state.
+    """
+
+    def __init__(
+        self,
+        cors_allowed_origins: Union[str, List[str], None] = None,
+        ping_interval: float = _DEFAULTS.ping_interval,
+        ping_timeout: float = _DEFAULTS.ping_timeout,
+        max_http_buffer_size: int = _DEFAULTS.max_http_buffer_size,
+        connect_timeout: float = _DEFAULTS.connect_timeout,
+        path: str = _DEFAULTS.path,
+        handler_threads: int = _DEFAULTS.handler_threads,
+        max_connections: Optional[int] = None,
+        max_queued_packets: int = _DEFAULTS.max_queued_packets,
+        logger: bool = False,
+        static_dir: Optional[str] = None,
+        min_handler_threads: int = _DEFAULTS.min_handler_threads,
+        handler_idle_timeout: float = _DEFAULTS.handler_idle_timeout,
+        max_queued_bytes: int = _DEFAULTS.max_queued_bytes,
+        max_queue_age: float = _DEFAULTS.max_queue_age,
+        header_timeout: float = _DEFAULTS.header_timeout,
+        body_timeout: float = _DEFAULTS.body_timeout,
+        allowed_hosts: Optional[List[str]] = None,
+    ) -> None:
+        self._native = _NativeServer(
+            cors_allowed_origins=cors_allowed_origins,
+            ping_interval=float(ping_interval),
+            ping_timeout=float(ping_timeout),
+            max_http_buffer_size=max_http_buffer_size,
+            connect_timeout=float(connect_timeout),
+            path=path,
+            handler_threads=handler_threads,
+            max_connections=max_connections,
+            max_queued_packets=max_queued_packets,
+            min_handler_threads=min_handler_threads,
+            handler_idle_timeout=float(handler_idle_timeout),
+            max_queued_bytes=max_queued_bytes,
+            max_queue_age=float(max_queue_age),
+            header_timeout=float(header_timeout),
+            body_timeout=float(body_timeout),
+            allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
+        )
+        if static_dir is not None:
+            self._native.serve_dir(static_dir)
+        # The core's own messages (a client evicted as too slow, a malformed packet, the
+        # server shutting down) go to the "ferrosocket" logger tree.
+        _logging.forward_server_logs(verbose=logger)
+        # (namespace, sid) -> session dict. Guarded by a lock: handlers of different
+        # clients run on different threads.
+        self._sessions: Dict[Tuple[str, str], Dict[str, Any]] = {}
+        self._sessions_lock = threading.Lock()
+        # namespace -> the user's disconnect handler (or None); the server's own
+        # disconnect hook drops the session, then calls it.
+        self._disconnect_handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        _lifecycle.track(self)
+
+    # -- handlers ---------------------------------------------------------------------
+
+    def on(
+        self,
+        event: str,
+        handler: Optional[Handler] = None,
+        namespace: Optional[str] = None,
+    ) -> Any:
+        """Registers ``handler`` for ``event``; a decorator when ``handler`` is omitted.
+
+        ``connect``: ``handler(sid, environ, auth)`` (or ``(sid, environ)``); returning
+        False or raising :class:`ConnectionRefusedError` refuses the client.
+        ``disconnect``: ``handler(sid, reason)`` (or ``(sid)``).
+        Any other event: ``handler(sid, *args)``; the return value is the client's
+        acknowledgement (a tuple for several values). ``"*"`` catches every event that
+        has no handler: ``handler(event, sid, *args)``.
+        """
+        namespace = _namespace(namespace)
+
+        def register(handler: Handler) -> Handler:
+            self._register(event, handler, namespace)
+            return handler
+
+        if handler is None:
+            return register
+        register(handler)
+        return None
+
+    def event(self, *args: Any, **kwargs: Any) -> Any:
+        """Registers a handler named after the function: ``@sio.event`` or
+        ``@sio.event(namespace="/chat")``."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            handler = args[0]
+            return self.on(handler.__name__, handler)
+
+        def register(handler: Handler) -> Handler:
+            self.on(handler.__name__, handler, *args, **kwargs)
+            return handler
+
+        return register
+
+    def _register(self, event: str, handler: Callable[..., Any], namespace: str) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        if event == "connect":
+            self._native.on_connect(namespace, self._connect_adapter(handler))
+            self._ensure_disconnect_hook(namespace)
+        elif event == "disconnect":
+            self._disconnect_handlers[namespace] = handler
+            self._ensure_disconnect_hook(namespace, force=True)
+        elif event == "*":
+            self._native.on_any(namespace, handler)
+            self._ensure_disconnect_hook(namespace)
+        else:
+            self._native.on_event(namespace, event, handler)
+            self._ensure_disconnect_hook(namespace)
+
+    @staticmethod
+    def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
+        if _accepts(handler, 3):
+            return handler
+
+        def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
+            return handler(sid, environ)
+
+        return connect
+
+    def _ensure_disconnect_hook(self, namespace: str, force: bool = False) -> None:
+        if namespace in self._disconnect_handlers and not force:
+            return
+        user = self._disconnect_handlers.setdefault(namespace, None)
+        with_reason = user is not None and _accepts(user, 2)
+        # A weak reference: the native server holds this hook, and the hook must not
+        # keep the server alive.
+        this = weakref.ref(self)
+
+        def disconnect(sid: str, reason: str) -> None:
+            server = this()
+            if server is None:
+                return
+            try:
+                handler = server._disconnect_handlers.get(namespace)
+                if handler is not None:
+                    if with_reason:
+                        handler(sid, reason)
+                    else:
+                        handler(sid)
+            finally:
+                with server._sessions_lock:
+                    server._sessions.pop((namespace, sid), None)
+
+        self._native.on_disconnect(namespace, disconnect)
+
+    # -- emitting ---------------------------------------------------------------------
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        """Emits ``event`` to ``to`` (a sid, a room, or a list), everyone in the
+        namespace when omitted, minus ``skip_sid``. A tuple ``data`` is several
+        arguments. With ``callback`` (``to`` must be one sid), ``callback(*args)``
+        runs on a handler thread with the client's acknowledgement."""
+        self._native.emit(
+            event,
+            data,
+            to=to,
+            room=room,
+            skip_sid=skip_sid,
+            namespace=namespace,
+            callback=callback,
+        )
+
+    def send(
+        self,
+        data: Any,
+        to: Rooms = None,
+        room: Rooms = None,
+        skip_sid: Rooms = None,
+        namespace: Optional[str] = None,
+        callback: Optional[Callable[..., Any]] = None,
+    ) -> None:
+        """Emits a ``message`` event."""
+        self.emit("message", data, to, room, skip_sid, namespace, callback)
+
+    def call(
+        self,
+        event: str,
+        data: Any = None,
+        to: Optional[str] = None,
+        sid: Optional[str] = None,
+        namespace: Optional[str] = None,
+        timeout: float = 60,
+    ) -> Any:
+        """Emits ``event`` to one client and waits for its acknowledgement (the GIL is
+        released while waiting). Returns None, the value, or a tuple of values. Raises
+        ``TimeoutError`` when it does not answer in ``timeout`` seconds and
+        ``ConnectionError`` when it is not (or no longer) connected."""
+        return self._native.call(
+            event, data, to=to or sid, namespace=namespace, timeout=float(timeout)
+        )
+
+    # -- rooms and clients ------------------------------------------------------------
+
+    def enter_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Puts client ``sid`` in ``room`` (no-op for an unknown sid)."""
+        self._native.enter_room(sid, room, namespace)
+
+    def leave_room(self, sid: str, room: str, namespace: Optional[str] = None) -> None:
+        """Takes client ``sid`` out of ``room``."""
+        self._native.leave_room(sid, room, namespace)
+
+    def close_room(self, room: str, namespace: Optional[str] = None) -> None:
+        """Takes every client out of ``room``."""
+        self._native.close_room(room, namespace)
+
+    def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
+        """The rooms client ``sid`` is in, its own sid room included ([] if unknown)."""
+        return self._native.rooms(sid, namespace)
+
+    def participants(
+        self, room: Optional[str] = None, namespace: Optional[str] = None
+    ) -> List[str]:
+        """The sids of the clients in ``room`` of ``namespace`` (every client of the
+        namespace when ``room`` is None), sorted."""
+        return self._native.participants(room, namespace)
+
+    def disconnect(
+        self, sid: str, namespace: Optional[str] = None, close_connection: bool = False
+    ) -> None:
+        """Disconnects client ``sid`` from ``namespace``; its client sees
+        ``io server disconnect``. With ``close_connection=True`` the client's whole
+        connection is closed instead (every namespace it joined)."""
+        self._native.disconnect(sid, namespace, close_connection)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def get_session(self, sid: str, namespace: Optional[str] = None) -> Dict[str, Any]:
+        """The client's session dict (created empty on first use)."""
+        key = (_namespace(namespace), sid)
+        with self._sessions_lock:
+            return self._sessions.setdefault(key, {})
+
+    def save_session(
+        self, sid: str, session: Dict[str, Any], namespace: Optional[str] = None
+    ) -> None:
+        """Replaces the client's session dict with ``session``."""
+        with self._sessions_lock:
+            self._sessions[(_namespace(namespace), sid)] = session
+
+    @contextlib.contextmanager
+    def session(self, sid: str, namespace: Optional[str] = None) -> Iterator[Dict[str, Any]]:
+        """``with sio.session(sid) as session: session["user"] = ...``"""
+        session = self.get_session(sid, namespace)
+        yield session
+        self.save_session(sid, session, namespace)
+
+    # -- background work ----------------------------------------------------------------
+
+    def start_background_task(
+        self, target: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> threading.Thread:
+        """Runs ``target(*args, **kwargs)`` in a daemon thread (python-socketio's name for
+        it, for a loop that emits every few seconds, say); returns the started thread."""
+        thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+        thread.start()
+        return thread
+
+    def sleep(self, seconds: float = 0) -> None:
+        """``time.sleep``: handlers and background tasks are plain threads here."""
+        time.sleep(seconds)
+
+    # -- running ----------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
+        """Starts serving in the background (port 0 picks one); returns the port."""
+        return self._native.start(host, port)
+
+    def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
+        """Serves until Ctrl-C (or :meth:`stop` from another thread)."""
+        self.start(host, port)
+        try:
+            while not self._native.stopped:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Disconnects every client and stops for good. Not from inside a handler."""
+        self._native.stop()
+
+    @property
+    def port(self) -> Optional[int]:
+        """The port the server listens on, once started."""
+        return self._native.port
