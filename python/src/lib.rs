@@ -14,6 +14,7 @@ mod convert;
 mod handlers;
 mod log;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
@@ -22,7 +23,6 @@ use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError, PyValu
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use pyo3::{PyTraverseError, PyVisit};
-use std::sync::Arc;
 
 use handlers::{Key, Kind, Registry};
 
