@@ -23,9 +23,21 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Layers: [`protocol`] holds the sans-IO codecs; `engine` the transports and sessions;
-//! [`Socket`] and [`Namespace`] the Socket.IO semantics; [`adapter`] rooms and broadcast
-//! targeting; [`Server`] the HTTP entry point.
+//! # Layout
+//!
+//! Layers from the bytes up; each module imports only the ones above it in this list,
+//! and `core/tests/layering.rs` fails on an import cycle or on `engine` naming a layer
+//! above it.
+//!
+//! | module | its one job |
+//! |---|---|
+//! | `sid`, `clip`, `config`, `error` | session ids; client text clipped for logs; the one [`Config`] with every default; typed errors and [`DisconnectReason`] |
+//! | [`protocol`] | sans-IO codecs, no tokio (`core/tests/protocol_sans_io.rs` checks): `engine` (Engine.IO packets, polling payloads), `socket/` (Socket.IO: `decode`, `binary` assembly, `encode`), `payload` ([`Payload`] and its JSON checks) |
+//! | [`engine`] | Engine.IO: the [`engine::Handler`] seam and the engine's own state (`state`), sessions and the outbound queue (`mod`), `http` routing and handshakes, `polling`, `websocket` and upgrades, `cors`, the typed `EngineError` and its one mapping to HTTP status and Engine.IO code (`error`), the accept loop and shutdown (`lifecycle`) |
+//! | `socket/` | Socket.IO on top of the engine: `SocketIo` (the handler) and the per-session router, [`Socket`], [`Event`] and acks (`mod`), [`Namespace`] (`namespace`), [`BroadcastOperator`] (`broadcast`) |
+//! | [`adapter`] | rooms and broadcast targeting behind the [`Adapter`] trait ([`LocalAdapter`] in memory) |
+//! | `server/` | the [`Server`] handle: an [`engine::Engine`] over the Socket.IO layer (`mod`), and the [`serve_dir`] static-file fallback (`static_files`) |
+//! | [`embed`] | for bindings: a runtime of its own, [`embed::Embedded`], the dispatch pool (`pool`), the log sink (`log`), typed [`embed::EmbedError`] (`error`) |
 
 #![warn(missing_docs)]
 
