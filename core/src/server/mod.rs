@@ -137,8 +137,7 @@ impl Server {
         addr: impl tokio::net::ToSocketAddrs,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        let listener = TcpListener::bind(addr).await?;
-        self.run(listener, shutdown).await
+        self.0.serve(addr, shutdown).await
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
