@@ -35,7 +35,7 @@ def test_warning_is_forwarded_by_default(caplog: Any) -> None:
                 assert second.recv(1) == b""  # refused: closed at once
         record = wait_for_record(caplog, lambda r: "max_connections reached" in r.getMessage())
         assert record.levelno == logging.WARNING
-        assert record.name == "ferrosocket.server"
+        assert record.name == "ferrosocket.engine.lifecycle"  # the accept loop's module
         assert "remote=127.0.0.1:" in record.getMessage()
     finally:
         sio.stop()
