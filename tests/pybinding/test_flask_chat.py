@@ -13,7 +13,7 @@ import requests
 import socketio
 
 from conftest import Inbox
-from ferrosocket_testing import close_client, start_command
+from ferrosocket_testing import close_client, drain_client_writes, start_command
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 APP = os.path.join(ROOT, "examples", "flask_chat", "app.py")
@@ -90,6 +90,9 @@ def test_chat_through_the_socket_port(flask_chat: FlaskChat) -> None:
         for inbox in messages:
             (got,) = inbox.wait(1)
             assert (got["room"], got["username"], got["text"]) == ("flask", "bob", "hi from flask")
+        # The message's POST may still be returning: a disconnect() then would end bob's
+        # write loop before it sends `41` and `1` (see drain_client_writes).
+        drain_client_writes(bob)
         bob.disconnect()
         texts = [item["text"] for item in statuses[0].wait(3)]
         assert texts == ["alice joined", "bob joined", "bob left"]

@@ -168,20 +168,28 @@ def start_command(cmd: List[str], startup_timeout: float = STARTUP_TIMEOUT,
 
 
 def drain_client_writes(sio: Any, timeout: float = 2.0) -> None:
-    """Wait (bounded) until the client has sent everything it queued.
+    """Wait (bounded) until the client has sent everything it queued and its writer is
+    idle, waiting for the next packet.
 
     python-engineio's polling write loop runs `while state == 'connected'`: when
-    `disconnect()` is called while a POST is in flight, the loop ends as that POST returns
-    and the queued close packet is never sent, so the client's pending GET waits for the
-    server's next ping (25 s). Draining first keeps teardown prompt. This is a client
-    race, seen with any server.
+    `disconnect()` is called while a POST is in flight, or after that POST returned but
+    before the loop checked its state again, the loop ends there and the DISCONNECT and
+    close packets `disconnect()` queues are never sent: the server never hears of it, and
+    the client's pending GET waits for the server's next ping (25 s). This is a client
+    race, seen with any server. The queue's tasks are marked done before that check, so
+    an empty queue is not enough: this also waits until the writer blocks in the queue's
+    `get`, after the check (python-engineio's writer is the queue's only reader).
+    Call it before a `disconnect()` whose effect on the server a test waits for.
     """
     eio = getattr(sio, "eio", None)
     pending = getattr(eio, "queue", None)
+    # The threads blocked in `pending.get()` (queue.Queue's condition's waiters: CPython
+    # internals, stable since Python 2; without them, only the task count is checked).
+    waiters = getattr(getattr(pending, "not_empty", None), "_waiters", None)
     deadline = time.monotonic() + timeout
     while (
         pending is not None
-        and pending.unfinished_tasks
+        and (pending.unfinished_tasks or (waiters is not None and not waiters))
         and getattr(eio, "state", None) == "connected"
         and time.monotonic() < deadline
     ):
