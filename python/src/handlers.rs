@@ -247,7 +247,17 @@ fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>
     Ok(environ)
 }
 
-/// Runs a disconnect handler with the reason as text.
+/// A disconnect reason as the Python API names it: python-socketio's names
+/// (`ferrosocket.Server.reason`) where it has one, the core's own otherwise.
+pub(crate) fn python_reason(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::ClientNamespaceDisconnect => "client disconnect",
+        DisconnectReason::ServerNamespaceDisconnect => "server disconnect",
+        other => other.as_str(),
+    }
+}
+
+/// Runs a disconnect handler with the reason as text ([`python_reason`]).
 pub(crate) fn run_disconnect(
     registry: &Registry,
     key: &Key,
@@ -260,7 +270,7 @@ pub(crate) fn run_disconnect(
         };
         let head = vec![
             PyString::new(py, socket.id().as_str()).into_any(),
-            PyString::new(py, reason.as_str()).into_any(),
+            PyString::new(py, python_reason(reason)).into_any(),
         ];
         if let Err(error) = call(py, &handler, head, Vec::new()) {
             log_exception(py, &error, "disconnect handler failed");
