@@ -184,6 +184,18 @@ def test_key_order_of_several_arguments() -> None:
     assert ack == emit[1:]
 
 
+def test_strings_numbers_and_empty_containers() -> None:
+    # Escapes, a surrogate pair, non-ASCII keys, a duplicated key (the last value wins,
+    # at the first one's place), exponents and empty containers, as the client wrote them.
+    payload = (
+        r'{"q\"k":"a\"b\\c\/\u00e9\ud83d\ude00\n\t","ключ":[],"e":{},'
+        r'"d":1,"x":[1e3,-0.5,2E-2,0,-0],"d":2}'
+    )
+    handler, ack, emit = same(both(install_echo, echo_script(payload)))
+    assert handler == [[ordered(json.loads(payload))]]
+    assert ack == [ordered(json.loads(payload))]
+
+
 def test_big_integers_round_trip() -> None:
     payload = json.dumps(BIG)
     handler, ack, emit = same(both(install_echo, echo_script(payload)))
