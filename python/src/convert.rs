@@ -1,10 +1,20 @@
 //! Python values ⇄ Socket.IO payloads, done in Rust while the GIL is held (no `json`
-//! module round-trip).
+//! module round-trip, no intermediate `serde_json::Value`).
 //!
-//! Outbound: dict/list/tuple/str/int/float/bool/None/bytes/bytearray become JSON; each
-//! `bytes` becomes a `{"_placeholder":true,"num":i}` and attachment `i`. Anything else is
-//! a `TypeError` naming the type. Inbound: the reverse, with `bytes` in place of each
-//! placeholder.
+//! Owns the Python side of the wire format: dict key order is kept both ways (as
+//! python-socketio keeps it), integers of any size round-trip exactly, and every value
+//! that cannot be JSON is an exception for the one emit or ack it belongs to. It never
+//! relaxes the core's JSON checks: what it writes still goes through
+//! [`Payload::from_json`].
+//!
+//! Outbound: dict/list/tuple/str/int/float/bool/None/bytes/bytearray are written as
+//! JSON text; each `bytes` becomes a `{"_placeholder":true,"num":i}` and attachment `i`.
+//! Anything else is a `TypeError` naming the type. Inbound: the (already validated) JSON
+//! text is read in one pass, dicts built in the order of the text, with `bytes` in place
+//! of each placeholder.
+
+use std::borrow::Cow;
+use std::io::Write as _;
 
 use bytes::Bytes;
 use ferrosocket::Payload;
@@ -13,10 +23,14 @@ use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyNone, PyString, PyTuple,
 };
-use serde_json::{Map, Number, Value};
+use serde_json::value::RawValue;
 
 /// Deeper nesting is refused: it also stops a self-referencing list from recursing forever.
 const MAX_DEPTH: usize = 256;
+
+/// The longest integer literal (sign included) accepted from a client: python-socketio's
+/// limit (engineio's `json.loads` refuses longer ones with "Integer is too large").
+const MAX_INT_CHARS: usize = 100;
 
 /// Event arguments from a Python `data` value: `None` is no argument, a tuple is several
 /// arguments, anything else is one.
@@ -36,101 +50,161 @@ pub(crate) fn return_to_payload(value: &Bound<'_, PyAny>) -> PyResult<Payload> {
     data_to_payload(value)
 }
 
-/// A JSON value (for a connect refusal's `data`); bytes are refused there.
-pub(crate) fn to_json_value(value: &Bound<'_, PyAny>) -> PyResult<Value> {
-    let mut binary = Vec::new();
-    let json = to_json(value, &mut binary, 0)?;
-    if !binary.is_empty() {
+/// A JSON value (for a connect refusal's `data`), keys in the dict's order; bytes are
+/// refused there.
+pub(crate) fn to_json_value(value: &Bound<'_, PyAny>) -> PyResult<Box<RawValue>> {
+    let mut writer = Writer::default();
+    writer.value(value, 0)?;
+    if !writer.binary.is_empty() {
         return Err(PyTypeError::new_err("bytes are not allowed here"));
     }
-    Ok(json)
+    let text = writer.into_text()?;
+    // Checked like any payload (no NaN, no number out of range).
+    Payload::from_json(format!("[{text}]"), Vec::new())
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    RawValue::from_string(text).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
 fn values_to_payload<'py>(values: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Payload> {
-    let mut binary = Vec::new();
-    let args = values
-        .map(|value| to_json(&value, &mut binary, 0))
-        .collect::<PyResult<Vec<Value>>>()?;
-    let text = serde_json::to_string(&Value::Array(args))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Payload::from_json(text, binary).map_err(|e| PyValueError::new_err(e.to_string()))
+    let mut writer = Writer::default();
+    writer.out.push(b'[');
+    for (i, value) in values.enumerate() {
+        if i > 0 {
+            writer.out.push(b',');
+        }
+        writer.value(&value, 0)?;
+    }
+    writer.out.push(b']');
+    let binary = std::mem::take(&mut writer.binary);
+    Payload::from_json(writer.into_text()?, binary)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-fn to_json(value: &Bound<'_, PyAny>, binary: &mut Vec<Bytes>, depth: usize) -> PyResult<Value> {
-    if depth > MAX_DEPTH {
-        return Err(PyValueError::new_err(
-            "data nested too deeply (or refers to itself)",
-        ));
+/// JSON text written straight from Python objects, strings escaped by serde_json (as the
+/// core's encoders escape them).
+#[derive(Default)]
+struct Writer {
+    out: Vec<u8>,
+    binary: Vec<Bytes>,
+}
+
+impl Writer {
+    fn into_text(self) -> PyResult<String> {
+        // Only UTF-8 is ever written; the check is cheap and keeps this free of `unsafe`.
+        String::from_utf8(self.out).map_err(|e| PyValueError::new_err(e.to_string()))
     }
-    if value.is_none() {
-        return Ok(Value::Null);
+
+    fn str(&mut self, text: &str) -> PyResult<()> {
+        serde_json::to_writer(&mut self.out, text).map_err(|e| PyValueError::new_err(e.to_string()))
     }
-    // bool before int: bool is a subclass of int.
-    if let Ok(flag) = value.cast::<PyBool>() {
-        return Ok(Value::Bool(flag.is_true()));
-    }
-    if let Ok(int) = value.cast::<PyInt>() {
-        if let Ok(n) = int.extract::<i64>() {
-            return Ok(Value::from(n));
+
+    fn value(&mut self, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
+        if depth > MAX_DEPTH {
+            return Err(PyValueError::new_err(
+                "data nested too deeply (or refers to itself)",
+            ));
         }
-        if let Ok(n) = int.extract::<u64>() {
-            return Ok(Value::from(n));
+        if value.is_none() {
+            self.out.extend_from_slice(b"null");
+            return Ok(());
         }
-        return Err(PyValueError::new_err(
-            "int out of range for JSON (must fit in 64 bits)",
-        ));
-    }
-    if let Ok(float) = value.cast::<PyFloat>() {
-        return Number::from_f64(float.value())
-            .map(Value::Number)
-            .ok_or_else(|| PyValueError::new_err("NaN and infinity are not valid JSON"));
-    }
-    if let Ok(text) = value.cast::<PyString>() {
-        return Ok(Value::String(text.to_cow()?.into_owned()));
-    }
-    if let Ok(bytes) = value.cast::<PyBytes>() {
-        return Ok(placeholder(
-            binary,
-            Bytes::copy_from_slice(bytes.as_bytes()),
-        ));
-    }
-    if let Ok(bytes) = value.cast::<PyByteArray>() {
-        return Ok(placeholder(binary, Bytes::from(bytes.to_vec())));
-    }
-    if let Ok(dict) = value.cast::<PyDict>() {
-        let mut map = Map::with_capacity(dict.len());
-        for (key, item) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(PyTypeError::new_err(format!(
-                    "dict keys must be str, not {}",
-                    type_name(&key)
-                )));
-            };
-            map.insert(
-                key.to_cow()?.into_owned(),
-                to_json(&item, binary, depth + 1)?,
-            );
+        // bool before int: bool is a subclass of int.
+        if let Ok(flag) = value.cast::<PyBool>() {
+            let text: &[u8] = if flag.is_true() { b"true" } else { b"false" };
+            self.out.extend_from_slice(text);
+            return Ok(());
         }
-        return Ok(Value::Object(map));
+        if let Ok(int) = value.cast::<PyInt>() {
+            if let Ok(n) = int.extract::<i64>() {
+                let _ = write!(self.out, "{n}");
+            } else if let Ok(n) = int.extract::<u64>() {
+                let _ = write!(self.out, "{n}");
+            } else {
+                // Beyond 64 bits: Python's own decimal text (`int.__repr__`, as `json`
+                // writes it, also for subclasses).
+                let text = value
+                    .py()
+                    .get_type::<PyInt>()
+                    .call_method1("__repr__", (int,))?;
+                self.out
+                    .extend_from_slice(text.cast::<PyString>()?.to_cow()?.as_bytes());
+            }
+            return Ok(());
+        }
+        if let Ok(float) = value.cast::<PyFloat>() {
+            let f = float.value();
+            if !f.is_finite() {
+                return Err(PyValueError::new_err("NaN and infinity are not valid JSON"));
+            }
+            return serde_json::to_writer(&mut self.out, &f)
+                .map_err(|e| PyValueError::new_err(e.to_string()));
+        }
+        if let Ok(text) = value.cast::<PyString>() {
+            return self.str(&text.to_cow()?);
+        }
+        if let Ok(bytes) = value.cast::<PyBytes>() {
+            self.placeholder(Bytes::copy_from_slice(bytes.as_bytes()));
+            return Ok(());
+        }
+        if let Ok(bytes) = value.cast::<PyByteArray>() {
+            self.placeholder(Bytes::from(bytes.to_vec()));
+            return Ok(());
+        }
+        if let Ok(dict) = value.cast::<PyDict>() {
+            self.out.push(b'{');
+            for (i, (key, item)) in dict.iter().enumerate() {
+                let Ok(key) = key.cast::<PyString>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "dict keys must be str, not {}",
+                        type_name(&key)
+                    )));
+                };
+                if i > 0 {
+                    self.out.push(b',');
+                }
+                self.str(&key.to_cow()?)?;
+                self.out.push(b':');
+                self.value(&item, depth + 1)?;
+            }
+            self.out.push(b'}');
+            return Ok(());
+        }
+        if let Ok(list) = value.cast::<PyList>() {
+            return self.array(list.iter(), depth);
+        }
+        if let Ok(tuple) = value.cast::<PyTuple>() {
+            return self.array(tuple.iter(), depth);
+        }
+        Err(PyTypeError::new_err(format!(
+            "Object of type {} is not JSON serializable",
+            type_name(value)
+        )))
     }
-    if let Ok(list) = value.cast::<PyList>() {
-        return list
-            .iter()
-            .map(|item| to_json(&item, binary, depth + 1))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Value::Array);
+
+    fn array<'py>(
+        &mut self,
+        items: impl Iterator<Item = Bound<'py, PyAny>>,
+        depth: usize,
+    ) -> PyResult<()> {
+        self.out.push(b'[');
+        for (i, item) in items.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.value(&item, depth + 1)?;
+        }
+        self.out.push(b']');
+        Ok(())
     }
-    if let Ok(tuple) = value.cast::<PyTuple>() {
-        return tuple
-            .iter()
-            .map(|item| to_json(&item, binary, depth + 1))
-            .collect::<PyResult<Vec<_>>>()
-            .map(Value::Array);
+
+    fn placeholder(&mut self, data: Bytes) {
+        let _ = write!(
+            self.out,
+            r#"{{"_placeholder":true,"num":{}}}"#,
+            self.binary.len()
+        );
+        self.binary.push(data);
     }
-    Err(PyTypeError::new_err(format!(
-        "Object of type {} is not JSON serializable",
-        type_name(value)
-    )))
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {
@@ -140,71 +214,284 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
         .map_or_else(|_| "?".to_owned(), |n| n.to_string())
 }
 
-fn placeholder(binary: &mut Vec<Bytes>, data: Bytes) -> Value {
-    binary.push(data);
-    Payload::placeholder(binary.len() - 1)
-}
-
 /// The arguments of an incoming event or acknowledgement as Python objects.
 pub(crate) fn payload_to_py<'py>(
     py: Python<'py>,
     payload: &Payload,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let values = payload
-        .values()
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
-    values
-        .iter()
-        .map(|value| from_json(py, value, payload.binary()))
-        .collect()
+    let mut reader = Reader::new(py, payload.json(), payload.binary());
+    let args = reader.value(0)?;
+    reader.end()?;
+    let args = args.cast_into::<PyList>()?;
+    Ok(args.iter().collect())
 }
 
-/// One JSON value (e.g. a connect's auth) as a Python object.
-pub(crate) fn json_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
-    from_json(py, value, &[])
+/// One JSON text (e.g. a connect's auth) as a Python object.
+pub(crate) fn json_text_to_py<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let mut reader = Reader::new(py, text, &[]);
+    let value = reader.value(0)?;
+    reader.end()?;
+    Ok(value)
 }
 
-fn from_json<'py>(py: Python<'py>, value: &Value, binary: &[Bytes]) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match value {
-        Value::Null => PyNone::get(py).to_owned().into_any(),
-        Value::Bool(flag) => PyBool::new(py, *flag).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
+/// A one-pass JSON reader building Python objects as it goes. Its input was validated
+/// by the core; anything unexpected is still an error, never a panic.
+struct Reader<'a, 'py> {
+    py: Python<'py>,
+    text: &'a str,
+    pos: usize,
+    binary: &'a [Bytes],
+}
+
+fn bad(what: &str) -> PyErr {
+    PyValueError::new_err(format!("invalid JSON: {what}"))
+}
+
+impl<'a, 'py> Reader<'a, 'py> {
+    fn new(py: Python<'py>, text: &'a str, binary: &'a [Bytes]) -> Self {
+        Self {
+            py,
+            text,
+            pos: 0,
+            binary,
         }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(items) => {
-            let items = items
-                .iter()
-                .map(|item| from_json(py, item, binary))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
         }
-        Value::Object(map) => {
-            if let Some(num) = placeholder_num(map) {
-                if let Some(data) = binary.get(num) {
-                    return Ok(PyBytes::new(py, data).into_any());
+    }
+
+    fn end(&mut self) -> PyResult<()> {
+        self.skip_ws();
+        if self.pos == self.text.len() {
+            Ok(())
+        } else {
+            Err(bad("trailing characters"))
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> PyResult<()> {
+        if self.text.as_bytes()[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(())
+        } else {
+            Err(bad("unknown literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        if depth > MAX_DEPTH {
+            return Err(bad("nested too deeply"));
+        }
+        self.skip_ws();
+        let py = self.py;
+        match self.peek() {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => {
+                self.pos += 1;
+                let list = PyList::empty(py);
+                self.skip_ws();
+                if self.peek() == Some(b']') {
+                    self.pos += 1;
+                    return Ok(list.into_any());
+                }
+                loop {
+                    list.append(self.value(depth + 1)?)?;
+                    self.skip_ws();
+                    match self.peek() {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            return Ok(list.into_any());
+                        }
+                        _ => return Err(bad("expected , or ]")),
+                    }
                 }
             }
-            let dict = PyDict::new(py);
-            for (key, item) in map {
-                dict.set_item(key, from_json(py, item, binary)?)?;
+            Some(b'"') => Ok(PyString::new(py, &self.string()?).into_any()),
+            Some(b't') => {
+                self.literal("true")?;
+                Ok(PyBool::new(py, true).to_owned().into_any())
             }
-            dict.into_any()
+            Some(b'f') => {
+                self.literal("false")?;
+                Ok(PyBool::new(py, false).to_owned().into_any())
+            }
+            Some(b'n') => {
+                self.literal("null")?;
+                Ok(PyNone::get(py).to_owned().into_any())
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(bad("expected a value")),
         }
-    })
-}
-
-fn placeholder_num(map: &Map<String, Value>) -> Option<usize> {
-    if map.len() != 2 || map.get("_placeholder") != Some(&Value::Bool(true)) {
-        return None;
     }
-    map.get("num")?
-        .as_u64()
-        .and_then(|n| usize::try_from(n).ok())
+
+    fn object(&mut self, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.pos += 1;
+        let dict = PyDict::new(self.py);
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(dict.into_any());
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(bad("expected a key"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(bad("expected :"));
+            }
+            self.pos += 1;
+            let item = self.value(depth + 1)?;
+            dict.set_item(&*key, item)?;
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => return Err(bad("expected , or }")),
+            }
+        }
+        Ok(self.attachment(&dict)?.unwrap_or_else(|| dict.into_any()))
+    }
+
+    /// The attachment a `{"_placeholder":true,"num":i}` stands for (python-socketio's
+    /// test: a true `_placeholder` and a `num`).
+    fn attachment(&self, dict: &Bound<'py, PyDict>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if self.binary.is_empty() {
+            return Ok(None);
+        }
+        let Some(flag) = dict.get_item("_placeholder")? else {
+            return Ok(None);
+        };
+        if !flag.is_truthy()? {
+            return Ok(None);
+        }
+        let Some(num) = dict.get_item("num")? else {
+            return Ok(None);
+        };
+        Ok(num
+            .extract::<usize>()
+            .ok()
+            .and_then(|n| self.binary.get(n))
+            .map(|data| PyBytes::new(self.py, data).into_any()))
+    }
+
+    fn string(&mut self) -> PyResult<Cow<'a, str>> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos + 1;
+        let mut i = start;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => {
+                    self.pos = i + 1;
+                    return Ok(Cow::Borrowed(&self.text[start..i]));
+                }
+                b'\\' => break,
+                _ => i += 1,
+            }
+        }
+        let mut out = String::from(&self.text[start..i]);
+        loop {
+            match bytes.get(i) {
+                None => return Err(bad("unterminated string")),
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(Cow::Owned(out));
+                }
+                Some(b'\\') => {
+                    let escape = bytes.get(i + 1).copied();
+                    i += 2;
+                    match escape {
+                        Some(b'"') => out.push('"'),
+                        Some(b'\\') => out.push('\\'),
+                        Some(b'/') => out.push('/'),
+                        Some(b'b') => out.push('\u{8}'),
+                        Some(b'f') => out.push('\u{c}'),
+                        Some(b'n') => out.push('\n'),
+                        Some(b'r') => out.push('\r'),
+                        Some(b't') => out.push('\t'),
+                        Some(b'u') => {
+                            let high = self.hex4(i)?;
+                            i += 4;
+                            let code = if (0xD800..0xDC00).contains(&high) {
+                                if bytes.get(i..i + 2) != Some(b"\\u") {
+                                    return Err(bad("lone surrogate"));
+                                }
+                                let low = self.hex4(i + 2)?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(bad("lone surrogate"));
+                                }
+                                i += 6;
+                                0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                            } else {
+                                high
+                            };
+                            out.push(char::from_u32(code).ok_or_else(|| bad("lone surrogate"))?);
+                        }
+                        _ => return Err(bad("unknown escape")),
+                    }
+                }
+                Some(_) => {
+                    // Copy the run up to the next quote or backslash (whole UTF-8 chars).
+                    let run = bytes[i..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\')
+                        .map_or(bytes.len(), |n| i + n);
+                    out.push_str(&self.text[i..run]);
+                    i = run;
+                }
+            }
+        }
+    }
+
+    fn hex4(&self, at: usize) -> PyResult<u32> {
+        self.text
+            .get(at..at + 4)
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .ok_or_else(|| bad("bad \\u escape"))
+    }
+
+    fn number(&mut self) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = self.text.as_bytes();
+        let start = self.pos;
+        let mut i = start;
+        let mut integer = true;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'0'..=b'9' | b'-' => {}
+                b'.' | b'e' | b'E' | b'+' => integer = false,
+                _ => break,
+            }
+            i += 1;
+        }
+        self.pos = i;
+        let text = &self.text[start..i];
+        let py = self.py;
+        if integer {
+            if let Ok(n) = text.parse::<i64>() {
+                return Ok(n.into_pyobject(py)?.into_any());
+            }
+            if text.len() > MAX_INT_CHARS {
+                return Err(PyValueError::new_err("Integer is too large"));
+            }
+            if let Ok(n) = text.parse::<u64>() {
+                return Ok(n.into_pyobject(py)?.into_any());
+            }
+            return py.get_type::<PyInt>().call1((text,));
+        }
+        let f: f64 = text.parse().map_err(|_| bad("bad number"))?;
+        Ok(PyFloat::new(py, f).into_any())
+    }
 }

@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::convert::{json_to_py, payload_to_py, return_to_payload, to_json_value};
+use crate::convert::{json_text_to_py, payload_to_py, return_to_payload, to_json_value};
 
 /// What a handler is for; decides how it is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,11 +183,7 @@ fn connect_args<'py>(
     let sid = PyString::new(py, socket.id().as_str()).into_any();
     let environ = environ(py, socket)?.into_any();
     let auth = match auth.json() {
-        Some(text) => {
-            let value: serde_json::Value = serde_json::from_str(text)
-                .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-            json_to_py(py, &value)?
-        }
+        Some(text) => json_text_to_py(py, text)?,
         None => py.None().into_bound(py),
     };
     Ok(vec![sid, environ, auth])
@@ -251,7 +247,17 @@ fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>
     Ok(environ)
 }
 
-/// Runs a disconnect handler with the reason as text.
+/// A disconnect reason as the Python API names it: python-socketio's names
+/// (`ferrosocket.Server.reason`) where it has one, the core's own otherwise.
+pub(crate) fn python_reason(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::ClientNamespaceDisconnect => "client disconnect",
+        DisconnectReason::ServerNamespaceDisconnect => "server disconnect",
+        other => other.as_str(),
+    }
+}
+
+/// Runs a disconnect handler with the reason as text ([`python_reason`]).
 pub(crate) fn run_disconnect(
     registry: &Registry,
     key: &Key,
@@ -264,7 +270,7 @@ pub(crate) fn run_disconnect(
         };
         let head = vec![
             PyString::new(py, socket.id().as_str()).into_any(),
-            PyString::new(py, reason.as_str()).into_any(),
+            PyString::new(py, python_reason(reason)).into_any(),
         ];
         if let Err(error) = call(py, &handler, head, Vec::new()) {
             log_exception(py, &error, "disconnect handler failed");

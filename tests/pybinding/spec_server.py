@@ -27,6 +27,11 @@ from typing import Any, Deque, Dict, List, Optional
 import ferrosocket
 
 NAMESPACES = ("/", "/admin", "/auth")
+# The binding's (python-socketio's) reason names -> SPEC.md's `disconnect_log` names.
+SPEC_REASONS = {
+    ferrosocket.Server.reason.CLIENT_DISCONNECT: "client namespace disconnect",
+    ferrosocket.Server.reason.SERVER_DISCONNECT: "server namespace disconnect",
+}
 
 
 def ms(value: str) -> float:
@@ -104,6 +109,9 @@ def create(options: argparse.Namespace) -> ferrosocket.Server:
 
         @on("disconnect")
         def disconnect(sid: str, reason: str) -> None:
+            # SPEC.md's names are the Socket.IO (JS) ones; the Python API speaks
+            # python-socketio's for these two.
+            reason = SPEC_REASONS.get(reason, reason)
             with log_lock:
                 log.append({"sid": sid, "nsp": nsp, "reason": reason})
 

@@ -225,7 +225,7 @@ def test_server_disconnect(server: ferrosocket.Server, clients: Clients) -> None
     server.on("disconnect", lambda sid, reason: reasons.put(reason))
     client = clients.connect()
     server.disconnect(client.get_sid())
-    assert reasons.wait() == ["server namespace disconnect"]
+    assert reasons.wait() == [ferrosocket.Server.reason.SERVER_DISCONNECT]
     wait_for(lambda: not client.connected)
 
 

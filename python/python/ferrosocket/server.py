@@ -16,7 +16,7 @@ import time
 import weakref
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar, Union
 
-from ferrosocket import _lifecycle, _logging
+from ferrosocket import _lifecycle, _logging, _reasons
 from ferrosocket._native import DEFAULTS as _DEFAULTS
 from ferrosocket._native import Server as _NativeServer
 from ferrosocket._native import namespace_name as _namespace_name
@@ -74,7 +74,19 @@ class Server:
     above the minimum that had nothing to do for ``handler_idle_timeout`` seconds
     (default 30) exits. The cap bounds what a flood of slow handlers costs: each thread
     holds a stack and a Python thread state.
+
+    Disconnect reasons: ``disconnect(sid, reason)`` receives one of the strings in
+    :attr:`reason` (``Server.reason.CLIENT_DISCONNECT`` …): python-socketio's
+    ``'server disconnect'``, ``'client disconnect'``, ``'ping timeout'``,
+    ``'transport close'`` and ``'transport error'``, and three of ferrosocket's own,
+    which python-socketio has no case for: ``'parse error'`` (the client sent an invalid
+    packet), ``'client too slow'`` (its outgoing queue passed a ``max_queue*`` limit) and
+    ``'server shutting down'``.
     """
+
+    #: The disconnect reasons (python-socketio's ``Server.reason``, plus ferrosocket's
+    #: ``PARSE_ERROR``, ``CLIENT_TOO_SLOW`` and ``SERVER_SHUTTING_DOWN``).
+    reason = _reasons.reason
 
     def __init__(
         self,
