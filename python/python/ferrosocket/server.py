@@ -271,8 +271,13 @@ class Server:
     ) -> Any:
         """Emits ``event`` to one client and waits for its acknowledgement (the GIL is
         released while waiting). Returns None, the value, or a tuple of values. Raises
-        ``TimeoutError`` when it does not answer in ``timeout`` seconds and
-        ``ConnectionError`` when it is not (or no longer) connected."""
+        :class:`ferrosocket.exceptions.TimeoutError` (python-socketio's
+        ``socketio.exceptions.TimeoutError``, also a builtin ``TimeoutError``) when it
+        does not answer in ``timeout`` seconds, and
+        :class:`ferrosocket.exceptions.ConnectionError` (also a builtin
+        ``ConnectionError``) at once when it is not connected or disconnects while
+        waited for, where python-socketio would wait out the timeout. ``ValueError``
+        without ``to``/``sid`` (python-socketio: "Cannot use call() to broadcast")."""
         return self._native.call(
             event, data, to=to or sid, namespace=namespace, timeout=float(timeout)
         )
