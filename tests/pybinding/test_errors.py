@@ -4,6 +4,7 @@ and python-socketio raise for the same mistake, and signatures checked at regist
 from __future__ import annotations
 
 import errno
+import inspect
 import socket
 import socketserver
 import time
@@ -151,3 +152,13 @@ def test_call_bad_arguments(server: ferrosocket.Server, clients: Clients) -> Non
     assert isinstance(error.value, ConnectionError)
     with pytest.raises(ValueError):
         server.call("x", to="no-such-sid", timeout=-1)
+
+
+def test_default_address_is_flask_socketios() -> None:
+    # Flask-SocketIO's socketio.run(app, host='127.0.0.1', port=5000) serves the app and
+    # the socket there, and python-socketio's examples serve on 5000 too.
+    for method in (ferrosocket.Server.start, ferrosocket.Server.run):
+        parameters = inspect.signature(method).parameters
+        assert parameters["host"].default == "127.0.0.1"
+        assert parameters["port"].default == 5000
+        assert "5000" in (method.__doc__ or "") + (ferrosocket.Server.start.__doc__ or "")

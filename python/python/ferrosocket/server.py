@@ -355,11 +355,25 @@ class Server:
     # -- running ----------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
-        """Starts serving in the background (port 0 picks one); returns the port."""
+        """Starts serving in the background (port 0 picks one); returns the port.
+
+        The defaults, ``127.0.0.1:5000``, are Flask-SocketIO's ``socketio.run(app)``
+        and the port python-socketio's examples serve on, so a ported app's clients find
+        it where they did. python-socketio's ``Server`` has no port of its own: it is
+        mounted in the app (``socketio.WSGIApp(sio, app)``), one port for both; serve a
+        Flask app that way with ``ferrosocket.flask`` rather than Flask's ``app.run()``
+        (also 5000) beside this server. Two servers on one port: the second raises
+        ``OSError`` (``errno.EADDRINUSE``); pass another port, or 0.
+
+        Raises ``OSError`` with the system's errno when it cannot listen (in use, not a
+        local address, no permission: ``PermissionError``), ``socket.gaierror`` when
+        ``host`` does not resolve, ``RuntimeError`` after :meth:`stop`.
+        """
         return self._native.start(host, port)
 
     def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serves until Ctrl-C (or :meth:`stop` from another thread)."""
+        """Serves until Ctrl-C (or :meth:`stop` from another thread); the defaults and
+        errors are :meth:`start`'s."""
         self.start(host, port)
         try:
             while not self._native.stopped:
