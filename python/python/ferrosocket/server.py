@@ -38,6 +38,64 @@ def _accepts(handler: Callable[..., Any], count: int) -> bool:
     return True
 
 
+# What the plain Server passes each kind of handler, as python-socketio's Server does:
+# connect gets (sid, environ, auth) when the handler takes three arguments, else
+# (sid, environ); disconnect (sid, reason) or (sid); an event (sid, *args); the
+# catch-all (event, sid, *args). The counts each kind can be called with, and how the
+# registration error spells them.
+_PASSES: Dict[str, Tuple[Tuple[int, ...], str]] = {
+    "connect": ((2, 3), "(sid, environ) or (sid, environ, auth)"),
+    "disconnect": ((1, 2), "(sid) or (sid, reason)"),
+    "*": ((2,), "(event, sid, *args)"),
+}
+_EVENT_PASSES: Tuple[Tuple[int, ...], str] = ((1,), "(sid, *args)")
+
+
+def _check_signature(event: str, handler: Callable[..., Any]) -> None:
+    """Raises ``TypeError`` when ``handler`` cannot be called with what the plain Server
+    passes for ``event`` (an event handler: at least ``sid``; it may take fewer of the
+    client's arguments than it sends, as in python-socketio, where that fails per call).
+    A handler without a signature (some builtins) is taken as it is."""
+    counts, passes = _PASSES.get(event, _EVENT_PASSES)
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return
+    if event in _PASSES:
+        fits = any(_binds(signature, count) for count in counts)
+    else:
+        fits = _takes_at_least(signature, counts[0])
+    if fits:
+        return
+    name = getattr(handler, "__qualname__", None) or type(handler).__name__
+    raise TypeError(
+        f"the {event!r} handler {name}{signature} cannot take what ferrosocket.Server "
+        f"passes it: {passes}. Flask-SocketIO-style handlers (no sid: connect(auth), "
+        f"disconnect(reason), event(data)) are for ferrosocket.flask's SocketIO."
+    )
+
+
+def _binds(signature: inspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def _takes_at_least(signature: inspect.Signature, count: int) -> bool:
+    """Whether some call with ``count`` or more positional arguments binds."""
+    positional = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            positional = count
+        elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return False  # a required keyword argument is never passed
+    return positional >= count
+
+
 def _namespace(namespace: Optional[str]) -> str:
     """The core's spelling of ``namespace`` (``"chat"`` is ``"/chat"``; None is ``"/"``),
     so sessions and handlers registered under either spelling are the same."""
@@ -145,6 +203,11 @@ class Server:
         Any other event: ``handler(sid, *args)``; the return value is the client's
         acknowledgement (a tuple for several values). ``"*"`` catches every event that
         has no handler: ``handler(event, sid, *args)``.
+
+        A handler that cannot be called that way (a Flask-SocketIO-style ``connect()``
+        or ``message(data)`` without ``sid`` and ``environ``) raises ``TypeError`` here,
+        where python-socketio would fail each client; defaults, ``*args``/``**kwargs``,
+        bound methods, ``functools.partial`` and callable objects are fine.
         """
         namespace = _namespace(namespace)
 
@@ -173,6 +236,7 @@ class Server:
     def _register(self, event: str, handler: Callable[..., Any], namespace: str) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        _check_signature(event, handler)
         if event == "connect":
             self._native.on_connect(namespace, self._connect_adapter(handler))
             self._ensure_disconnect_hook(namespace)
@@ -188,11 +252,20 @@ class Server:
 
     @staticmethod
     def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
-        if _accepts(handler, 3):
-            return handler
+        """The native server passes ``(sid, environ, auth)``; this passes what
+        python-socketio does: ``auth`` when the client sent a non-empty one (the
+        python-socketio client sends ``{}`` when given none); otherwise ``(sid,
+        environ)`` if the handler takes that, else ``auth`` as None. (Where a handler of
+        only ``(sid, environ)`` is sent ``auth``, python-socketio refuses the client with
+        a ``TypeError``; here it is called without it.)"""
+        with_auth, without = _accepts(handler, 3), _accepts(handler, 2)
 
         def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
-            return handler(sid, environ)
+            if auth and with_auth:
+                return handler(sid, environ, auth)
+            if without:
+                return handler(sid, environ)
+            return handler(sid, environ, None)
 
         return connect
 
