@@ -39,9 +39,9 @@ def _accepts(handler: Callable[..., Any], count: int) -> bool:
 
 
 # What the plain Server passes each kind of handler, as python-socketio's Server does:
-# connect gets (sid, environ, auth) when the handler takes three arguments, else
-# (sid, environ); disconnect (sid, reason) or (sid); an event (sid, *args); the
-# catch-all (event, sid, *args). The counts each kind can be called with, and how the
+# connect (sid, environ) or (sid, environ, auth) (which one: `Server._connect_adapter`);
+# disconnect (sid, reason) or (sid); an event (sid, *args); the catch-all
+# (event, sid, *args). The counts each kind can be called with, and how the
 # registration error spells them.
 _PASSES: Dict[str, Tuple[Tuple[int, ...], str]] = {
     "connect": ((2, 3), "(sid, environ) or (sid, environ, auth)"),
@@ -252,20 +252,21 @@ class Server:
 
     @staticmethod
     def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
-        """The native server passes ``(sid, environ, auth)``; this passes what
-        python-socketio does: ``auth`` when the client sent a non-empty one (the
-        python-socketio client sends ``{}`` when given none); otherwise ``(sid,
-        environ)`` if the handler takes that, else ``auth`` as None. (Where a handler of
-        only ``(sid, environ)`` is sent ``auth``, python-socketio refuses the client with
-        a ``TypeError``; here it is called without it.)"""
+        """The native server passes ``(sid, environ, auth)``. A handler that takes only
+        that gets it as is: the client's auth, ``{}`` for an empty one (python-socketio
+        passes None there, since it first tries ``(sid, environ)``; the test server's
+        SPEC echoes ``{}``), None for none. A handler that takes both shapes (a default,
+        ``*args``) gets ``auth`` only when it is non-empty, else ``(sid, environ)``, as
+        in python-socketio. A handler of only ``(sid, environ)`` is called without it
+        (python-socketio refuses a client that sends auth to it, with a TypeError)."""
         with_auth, without = _accepts(handler, 3), _accepts(handler, 2)
+        if with_auth and not without:
+            return handler
 
         def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
             if auth and with_auth:
                 return handler(sid, environ, auth)
-            if without:
-                return handler(sid, environ)
-            return handler(sid, environ, None)
+            return handler(sid, environ)
 
         return connect
 
