@@ -19,21 +19,64 @@ use std::time::Duration;
 
 use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
 use ferrosocket::{normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, Socket};
-use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 use handlers::{Key, Kind, Registry};
 
-/// The Python exception for an embedding error: bad input is a `ValueError`, a server
-/// that cannot do it now a `RuntimeError`.
+// The exceptions of `ferrosocket/exceptions.py` (python-socketio's names), imported when
+// first raised.
+pyo3::import_exception!(ferrosocket.exceptions, TimeoutError);
+pyo3::import_exception!(ferrosocket.exceptions, ConnectionError);
+
+/// The Python exception for an embedding error, as a Python server would raise it:
+/// - the address cannot be bound or listened on: `OSError(errno, ...)` with the system's
+///   errno (`EADDRINUSE`; `EACCES` becomes `PermissionError`, as `socket.bind` does);
+/// - the host does not resolve: `socket.gaierror` (`OSError`), as `socket.create_server`
+///   raises; its errno is `EAI_NONAME`, since Rust's resolver does not tell which
+///   `getaddrinfo` error it was (a system error, `EAI_SYSTEM`, is its `OSError`);
+/// - `serve_dir` given no directory: `ValueError`;
+/// - a stopped (or dropped) server: `RuntimeError`, as `threading.Thread.start` twice.
 fn embed_error(error: EmbedError) -> PyErr {
+    let message = error.to_string();
     match error {
-        EmbedError::Resolve { .. } | EmbedError::NotADirectory(_) => {
-            PyValueError::new_err(error.to_string())
-        }
-        _ => PyRuntimeError::new_err(error.to_string()),
+        EmbedError::Listen { addr, source } => match source.raw_os_error() {
+            Some(errno) => Python::attach(|py| {
+                let reason = py
+                    .import("os")
+                    .and_then(|os| os.call_method1("strerror", (errno,)))
+                    .and_then(|text| text.extract::<String>())
+                    .unwrap_or_else(|_| source.to_string());
+                let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+                    " (another server listens there: pass another port, or 0 for a free one)"
+                } else {
+                    ""
+                };
+                PyOSError::new_err((errno, format!("could not listen on {addr}: {reason}{hint}")))
+            }),
+            None => PyOSError::new_err(message),
+        },
+        EmbedError::Resolve { source, .. } => match source.raw_os_error() {
+            Some(errno) => PyOSError::new_err((errno, message)),
+            None => Python::attach(|py| {
+                let gaierror = || -> PyResult<PyErr> {
+                    let socket = py.import("socket")?;
+                    let errno = socket.getattr("EAI_NONAME")?;
+                    let exception = socket
+                        .getattr("gaierror")?
+                        .call1((errno, message.as_str()))?;
+                    Ok(PyErr::from_value(exception))
+                };
+                gaierror().unwrap_or_else(|_| PyOSError::new_err(message.clone()))
+            }),
+        },
+        EmbedError::NotADirectory(_) => PyValueError::new_err(message),
+        EmbedError::Stopped | EmbedError::RuntimeGone => PyRuntimeError::new_err(message),
+        // Lookups the binding turns into "nothing to do" before they get here; and
+        // whatever a later core version adds.
+        _ => PyRuntimeError::new_err(message),
     }
 }
 
@@ -445,7 +488,7 @@ impl NativeServer {
         };
         let timeout = seconds("timeout", timeout)?;
         let Some(socket) = self.socket(to, namespace)? else {
-            return Err(PyConnectionError::new_err(format!("no client {to}")));
+            return Err(ConnectionError::new_err(format!("no client {to}")));
         };
         let embedded = self.embedded()?;
         let reply = {
@@ -465,9 +508,9 @@ impl NativeServer {
                 })
             }
             Err(ferrosocket::AckError::Timeout) => {
-                Err(PyTimeoutError::new_err("the client did not answer in time"))
+                Err(TimeoutError::new_err("the client did not answer in time"))
             }
-            Err(ferrosocket::AckError::Disconnected) => Err(PyConnectionError::new_err(
+            Err(ferrosocket::AckError::Disconnected) => Err(ConnectionError::new_err(
                 "the client disconnected before answering",
             )),
         }
@@ -559,8 +602,9 @@ impl NativeServer {
     }
 
     /// Starts listening (port 0 picks a free port); returns the bound port.
-    /// `ValueError` when `host` does not resolve, `RuntimeError` when it cannot listen or
-    /// the server was stopped. Resolving waits (DNS) with the GIL released.
+    /// `socket.gaierror` when `host` does not resolve, `OSError` (with its errno) when it
+    /// cannot listen, `RuntimeError` when the server was stopped (see [`embed_error`]).
+    /// Resolving waits (DNS) with the GIL released.
     fn start(&self, py: Python<'_>, host: &str, port: u16) -> PyResult<u16> {
         let embedded = self.embedded()?;
         let bound = py

@@ -30,9 +30,10 @@ from __future__ import annotations
 # the crate's version (Cargo.toml), the one the wheel's metadata carries too.
 from ferrosocket._logging import logger as logger
 from ferrosocket._native import __version__ as __version__
+from ferrosocket import exceptions as exceptions
 from ferrosocket.exceptions import ConnectionRefusedError as ConnectionRefusedError
 from ferrosocket.server import Handler as Handler
 from ferrosocket.server import Rooms as Rooms
 from ferrosocket.server import Server as Server
 
-__all__ = ["Server", "ConnectionRefusedError", "__version__"]
+__all__ = ["Server", "ConnectionRefusedError", "exceptions", "__version__"]

@@ -38,6 +38,64 @@ def _accepts(handler: Callable[..., Any], count: int) -> bool:
     return True
 
 
+# What the plain Server passes each kind of handler, as python-socketio's Server does:
+# connect (sid, environ) or (sid, environ, auth) (which one: `Server._connect_adapter`);
+# disconnect (sid, reason) or (sid); an event (sid, *args); the catch-all
+# (event, sid, *args). The counts each kind can be called with, and how the
+# registration error spells them.
+_PASSES: Dict[str, Tuple[Tuple[int, ...], str]] = {
+    "connect": ((2, 3), "(sid, environ) or (sid, environ, auth)"),
+    "disconnect": ((1, 2), "(sid) or (sid, reason)"),
+    "*": ((2,), "(event, sid, *args)"),
+}
+_EVENT_PASSES: Tuple[Tuple[int, ...], str] = ((1,), "(sid, *args)")
+
+
+def _check_signature(event: str, handler: Callable[..., Any]) -> None:
+    """Raises ``TypeError`` when ``handler`` cannot be called with what the plain Server
+    passes for ``event`` (an event handler: at least ``sid``; it may take fewer of the
+    client's arguments than it sends, as in python-socketio, where that fails per call).
+    A handler without a signature (some builtins) is taken as it is."""
+    counts, passes = _PASSES.get(event, _EVENT_PASSES)
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return
+    if event in _PASSES:
+        fits = any(_binds(signature, count) for count in counts)
+    else:
+        fits = _takes_at_least(signature, counts[0])
+    if fits:
+        return
+    name = getattr(handler, "__qualname__", None) or type(handler).__name__
+    raise TypeError(
+        f"the {event!r} handler {name}{signature} cannot take what ferrosocket.Server "
+        f"passes it: {passes}. Flask-SocketIO-style handlers (no sid: connect(auth), "
+        f"disconnect(reason), event(data)) are for ferrosocket.flask's SocketIO."
+    )
+
+
+def _binds(signature: inspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        return False
+    return True
+
+
+def _takes_at_least(signature: inspect.Signature, count: int) -> bool:
+    """Whether some call with ``count`` or more positional arguments binds."""
+    positional = 0
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            positional = count
+        elif parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            positional += 1
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            return False  # a required keyword argument is never passed
+    return positional >= count
+
+
 def _namespace(namespace: Optional[str]) -> str:
     """The core's spelling of ``namespace`` (``"chat"`` is ``"/chat"``; None is ``"/"``),
     so sessions and handlers registered under either spelling are the same."""
@@ -157,6 +215,11 @@ class Server:
         Any other event: ``handler(sid, *args)``; the return value is the client's
         acknowledgement (a tuple for several values). ``"*"`` catches every event that
         has no handler: ``handler(event, sid, *args)``.
+
+        A handler that cannot be called that way (a Flask-SocketIO-style ``connect()``
+        or ``message(data)`` without ``sid`` and ``environ``) raises ``TypeError`` here,
+        where python-socketio would fail each client; defaults, ``*args``/``**kwargs``,
+        bound methods, ``functools.partial`` and callable objects are fine.
         """
         namespace = _namespace(namespace)
 
@@ -185,6 +248,7 @@ class Server:
     def _register(self, event: str, handler: Callable[..., Any], namespace: str) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        _check_signature(event, handler)
         if event == "connect":
             self._native.on_connect(namespace, self._connect_adapter(handler))
             self._ensure_disconnect_hook(namespace)
@@ -200,10 +264,20 @@ class Server:
 
     @staticmethod
     def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
-        if _accepts(handler, 3):
+        """The native server passes ``(sid, environ, auth)``. A handler that takes only
+        that gets it as is: the client's auth, ``{}`` for an empty one (python-socketio
+        passes None there, since it first tries ``(sid, environ)``; the test server's
+        SPEC echoes ``{}``), None for none. A handler that takes both shapes (a default,
+        ``*args``) gets ``auth`` only when it is non-empty, else ``(sid, environ)``, as
+        in python-socketio. A handler of only ``(sid, environ)`` is called without it
+        (python-socketio refuses a client that sends auth to it, with a TypeError)."""
+        with_auth, without = _accepts(handler, 3), _accepts(handler, 2)
+        if with_auth and not without:
             return handler
 
         def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
+            if auth and with_auth:
+                return handler(sid, environ, auth)
             return handler(sid, environ)
 
         return connect
@@ -283,8 +357,13 @@ class Server:
     ) -> Any:
         """Emits ``event`` to one client and waits for its acknowledgement (the GIL is
         released while waiting). Returns None, the value, or a tuple of values. Raises
-        ``TimeoutError`` when it does not answer in ``timeout`` seconds and
-        ``ConnectionError`` when it is not (or no longer) connected."""
+        :class:`ferrosocket.exceptions.TimeoutError` (python-socketio's
+        ``socketio.exceptions.TimeoutError``, also a builtin ``TimeoutError``) when it
+        does not answer in ``timeout`` seconds, and
+        :class:`ferrosocket.exceptions.ConnectionError` (also a builtin
+        ``ConnectionError``) at once when it is not connected or disconnects while
+        waited for, where python-socketio would wait out the timeout. ``ValueError``
+        without ``to``/``sid`` (python-socketio: "Cannot use call() to broadcast")."""
         return self._native.call(
             event, data, to=to or sid, namespace=namespace, timeout=float(timeout)
         )
@@ -362,11 +441,25 @@ class Server:
     # -- running ----------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
-        """Starts serving in the background (port 0 picks one); returns the port."""
+        """Starts serving in the background (port 0 picks one); returns the port.
+
+        The defaults, ``127.0.0.1:5000``, are Flask-SocketIO's ``socketio.run(app)``
+        and the port python-socketio's examples serve on, so a ported app's clients find
+        it where they did. python-socketio's ``Server`` has no port of its own: it is
+        mounted in the app (``socketio.WSGIApp(sio, app)``), one port for both; serve a
+        Flask app that way with ``ferrosocket.flask`` rather than Flask's ``app.run()``
+        (also 5000) beside this server. Two servers on one port: the second raises
+        ``OSError`` (``errno.EADDRINUSE``); pass another port, or 0.
+
+        Raises ``OSError`` with the system's errno when it cannot listen (in use, not a
+        local address, no permission: ``PermissionError``), ``socket.gaierror`` when
+        ``host`` does not resolve, ``RuntimeError`` after :meth:`stop`.
+        """
         return self._native.start(host, port)
 
     def run(self, host: str = "127.0.0.1", port: int = 5000) -> None:
-        """Serves until Ctrl-C (or :meth:`stop` from another thread)."""
+        """Serves until Ctrl-C (or :meth:`stop` from another thread); the defaults and
+        errors are :meth:`start`'s."""
         self.start(host, port)
         try:
             while not self._native.stopped:
