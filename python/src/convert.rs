@@ -14,9 +14,10 @@
 //! of each placeholder.
 
 use std::borrow::Cow;
-use std::io::Write as _;
+use std::fmt::Write as _;
 
 use bytes::Bytes;
+use ferrosocket::protocol::socket::push_json_string;
 use ferrosocket::Payload;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -58,7 +59,7 @@ pub(crate) fn to_json_value(value: &Bound<'_, PyAny>) -> PyResult<Box<RawValue>>
     if !writer.binary.is_empty() {
         return Err(PyTypeError::new_err("bytes are not allowed here"));
     }
-    let text = writer.into_text()?;
+    let text = writer.into_text();
     // Checked like any payload (no NaN, no number out of range).
     Payload::from_json(format!("[{text}]"), Vec::new())
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -67,35 +68,34 @@ pub(crate) fn to_json_value(value: &Bound<'_, PyAny>) -> PyResult<Box<RawValue>>
 
 fn values_to_payload<'py>(values: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Payload> {
     let mut writer = Writer::default();
-    writer.out.push(b'[');
+    writer.out.push('[');
     for (i, value) in values.enumerate() {
         if i > 0 {
-            writer.out.push(b',');
+            writer.out.push(',');
         }
         writer.value(&value, 0)?;
     }
-    writer.out.push(b']');
+    writer.out.push(']');
     let binary = std::mem::take(&mut writer.binary);
-    Payload::from_json(writer.into_text()?, binary)
-        .map_err(|e| PyValueError::new_err(e.to_string()))
+    Payload::from_json(writer.into_text(), binary).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-/// JSON text written straight from Python objects, strings escaped by serde_json (as the
-/// core's encoders escape them).
+/// JSON text written straight from Python objects, strings escaped by the core's
+/// encoder (`ferrosocket::protocol::socket::push_json_string`), so everything the server
+/// sends is escaped one way.
 #[derive(Default)]
 struct Writer {
-    out: Vec<u8>,
+    out: String,
     binary: Vec<Bytes>,
 }
 
 impl Writer {
-    fn into_text(self) -> PyResult<String> {
-        // Only UTF-8 is ever written; the check is cheap and keeps this free of `unsafe`.
-        String::from_utf8(self.out).map_err(|e| PyValueError::new_err(e.to_string()))
+    fn into_text(self) -> String {
+        self.out
     }
 
-    fn str(&mut self, text: &str) -> PyResult<()> {
-        serde_json::to_writer(&mut self.out, text).map_err(|e| PyValueError::new_err(e.to_string()))
+    fn str(&mut self, text: &str) {
+        push_json_string(&mut self.out, text);
     }
 
     fn value(&mut self, value: &Bound<'_, PyAny>, depth: usize) -> PyResult<()> {
@@ -105,13 +105,13 @@ impl Writer {
             ));
         }
         if value.is_none() {
-            self.out.extend_from_slice(b"null");
+            self.out.push_str("null");
             return Ok(());
         }
         // bool before int: bool is a subclass of int.
         if let Ok(flag) = value.cast::<PyBool>() {
-            let text: &[u8] = if flag.is_true() { b"true" } else { b"false" };
-            self.out.extend_from_slice(text);
+            self.out
+                .push_str(if flag.is_true() { "true" } else { "false" });
             return Ok(());
         }
         if let Ok(int) = value.cast::<PyInt>() {
@@ -126,8 +126,7 @@ impl Writer {
                     .py()
                     .get_type::<PyInt>()
                     .call_method1("__repr__", (int,))?;
-                self.out
-                    .extend_from_slice(text.cast::<PyString>()?.to_cow()?.as_bytes());
+                self.out.push_str(&text.cast::<PyString>()?.to_cow()?);
             }
             return Ok(());
         }
@@ -136,11 +135,21 @@ impl Writer {
             if !f.is_finite() {
                 return Err(PyValueError::new_err("NaN and infinity are not valid JSON"));
             }
-            return serde_json::to_writer(&mut self.out, &f)
-                .map_err(|e| PyValueError::new_err(e.to_string()));
+            // serde_json's shortest round-trip form (`1.0`, `1e21`: a float stays a float,
+            // as with `json.dumps`), at most 24 bytes, written through a stack buffer.
+            let mut buf = [0u8; 32];
+            let mut rest = &mut buf[..];
+            serde_json::to_writer(&mut rest, &f)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            let written = 32 - rest.len();
+            let text = std::str::from_utf8(&buf[..written])
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            self.out.push_str(text);
+            return Ok(());
         }
         if let Ok(text) = value.cast::<PyString>() {
-            return self.str(&text.to_cow()?);
+            self.str(&text.to_cow()?);
+            return Ok(());
         }
         if let Ok(bytes) = value.cast::<PyBytes>() {
             self.placeholder(Bytes::copy_from_slice(bytes.as_bytes()));
@@ -151,7 +160,7 @@ impl Writer {
             return Ok(());
         }
         if let Ok(dict) = value.cast::<PyDict>() {
-            self.out.push(b'{');
+            self.out.push('{');
             for (i, (key, item)) in dict.iter().enumerate() {
                 let Ok(key) = key.cast::<PyString>() else {
                     return Err(PyTypeError::new_err(format!(
@@ -160,13 +169,13 @@ impl Writer {
                     )));
                 };
                 if i > 0 {
-                    self.out.push(b',');
+                    self.out.push(',');
                 }
-                self.str(&key.to_cow()?)?;
-                self.out.push(b':');
+                self.str(&key.to_cow()?);
+                self.out.push(':');
                 self.value(&item, depth + 1)?;
             }
-            self.out.push(b'}');
+            self.out.push('}');
             return Ok(());
         }
         if let Ok(list) = value.cast::<PyList>() {
@@ -186,14 +195,14 @@ impl Writer {
         items: impl Iterator<Item = Bound<'py, PyAny>>,
         depth: usize,
     ) -> PyResult<()> {
-        self.out.push(b'[');
+        self.out.push('[');
         for (i, item) in items.enumerate() {
             if i > 0 {
-                self.out.push(b',');
+                self.out.push(',');
             }
             self.value(&item, depth + 1)?;
         }
-        self.out.push(b']');
+        self.out.push(']');
         Ok(())
     }
 

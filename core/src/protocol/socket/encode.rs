@@ -44,7 +44,9 @@ pub(super) fn json_string_len(text: &str) -> usize {
 /// it: `"` and `\` with a backslash, `\b \f \n \r \t` short, the other control
 /// characters as `\u00xx` (lowercase hex), everything else verbatim. Written out
 /// rather than through `serde_json::to_writer`, which needs a `std::io::Write` sink.
-pub(super) fn push_json_string(out: &mut String, text: &str) {
+/// Public for bindings that write JSON text themselves (the Python binding's converter),
+/// so that every string the server sends is escaped one way.
+pub fn push_json_string(out: &mut String, text: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push('"');
     let mut plain = 0;

@@ -20,6 +20,7 @@ pub use decode::decode;
 pub(crate) use decode::{decode_borrowed, Borrowed};
 pub use encode::{
     encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
+    push_json_string,
 };
 
 use super::payload::Payload;
