@@ -17,15 +17,19 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import flask
+from flask.ctx import RequestContext
 from flask.sessions import SessionMixin
 
-if TYPE_CHECKING:
-    from flask.ctx import RequestContext
-
-__all__ = ["Connection", "ManagedSession", "run_in_context", "complete_environ"]
+__all__ = [
+    "Connection",
+    "ManagedSession",
+    "SocketRequestContext",
+    "run_in_context",
+    "complete_environ",
+]
 
 
 class ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
@@ -61,7 +65,21 @@ def complete_environ(environ: Dict[str, Any], app: flask.Flask) -> Dict[str, Any
     return environ
 
 
-def _set_session(ctx: "RequestContext", session: Optional[SessionMixin]) -> None:
+class SocketRequestContext(RequestContext):
+    """A request context pushed once per event for the connection's life. The URL of a
+    Socket.IO connection never changes, so it is matched against the app's routes on
+    the first push only (Flask matches on every push; that was a third of what a push
+    and pop cost here: bench/flask/context_cost.py); everything else is Flask's."""
+
+    _matched = False
+
+    def match_request(self) -> None:
+        if not self._matched:
+            super().match_request()
+            self._matched = True
+
+
+def _set_session(ctx: RequestContext, session: Optional[SessionMixin]) -> None:
     """Replaces the session of a request context (Flask >= 3.1.3 keeps it in
     ``_session``, earlier versions in ``session``)."""
     if hasattr(ctx, "_session"):
@@ -82,7 +100,7 @@ class Connection:
         self.environ = complete_environ(environ, app)
         self.app = app
         self.eio_sid: Optional[str] = environ.get("ferrosocket.eio_sid")
-        self.ctx: "RequestContext" = app.request_context(self.environ)
+        self.ctx: RequestContext = SocketRequestContext(app, self.environ)
         request = self.ctx.request
         request.sid = sid  # type: ignore[attr-defined]
         request.namespace = namespace  # type: ignore[attr-defined]
