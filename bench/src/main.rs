@@ -7,6 +7,7 @@ mod chat;
 mod conn;
 mod echo;
 mod fanout;
+mod http;
 mod idle;
 mod server;
 mod slow;
@@ -202,6 +203,24 @@ enum Cmd {
         #[arg(long)]
         via_emit: bool,
     },
+    /// HTTP/1.1 closed loop: N keep-alive connections, each sending GET PATH and waiting
+    /// for the whole response before the next (hyper client; reconnects when the server
+    /// answers `Connection: close`).
+    Http {
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Seconds of traffic before measuring.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// The request target, e.g. `/` or `/json?x=1`.
+        #[arg(long, default_value = "/")]
+        path: String,
+        /// The status every response must have (another one fails the run).
+        #[arg(long, default_value_t = 200)]
+        expect_status: u16,
+    },
 }
 
 impl Cmd {
@@ -211,6 +230,7 @@ impl Cmd {
             | Cmd::Echo { clients, .. }
             | Cmd::Storm { clients }
             | Cmd::Chat { clients, .. } => *clients,
+            Cmd::Http { connections, .. } => *connections,
             Cmd::Fanout {
                 clients,
                 publishers,
@@ -509,6 +529,25 @@ fn run(cli: Cli) -> i32 {
                             size: *size,
                             via_emit: *via_emit,
                             concurrency,
+                        },
+                    )
+                    .await
+                }
+                Cmd::Http {
+                    connections,
+                    duration,
+                    warmup,
+                    path,
+                    expect_status,
+                } => {
+                    http::run(
+                        &mut server,
+                        http::Params {
+                            connections: (*connections).max(1),
+                            duration: Duration::from_secs_f64(*duration),
+                            warmup: Duration::from_secs_f64(*warmup),
+                            path: path.clone(),
+                            expect_status: *expect_status,
                         },
                     )
                     .await
