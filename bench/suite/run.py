@@ -43,7 +43,8 @@ HOST = "127.0.0.1"
 FERRO = "ferrosocket"
 FERRO_PY = "ferrosocket-python"
 FERRO_C = "ferrosocket-c"
-OURS = (FERRO, FERRO_PY, FERRO_C)
+FERRO_FLASK = "ferrosocket-flask"
+OURS = (FERRO, FERRO_PY, FERRO_C, FERRO_FLASK)
 # Most dispatch threads of the ferrosocket-python and ferrosocket-c peers. Pinned (the
 # bindings' default cap is 64 since the pool grows on demand) so the `sleep` scenario
 # keeps measuring a pool of this size, comparable with earlier runs.
@@ -61,6 +62,11 @@ PEERS = {
               f"(dispatch threads {HANDLER_THREADS}); `ack` and `sleep` only",
               [os.path.join(ROOT, "target", "c-bench", "echo"),
                "--dispatch-threads", str(HANDLER_THREADS)]),
+    FERRO_FLASK: (f"ferrosocket.flask: the Flask-SocketIO peer with only the import changed "
+                  f"(`request.sid`, context-bound `emit`), served by `socketio.run`'s server "
+                  f"(handler_threads {HANDLER_THREADS})",
+                  [VENV_PY, os.path.join(BENCH, "peers", "ferrosocket_python", "flask_server.py"),
+                   "--handler-threads", str(HANDLER_THREADS)]),
     "node-socket.io": ("node socket.io 4.x (ws)",
                        ["node", os.path.join(BENCH, "peers", "node", "server.js")]),
     "socketioxide": ("socketioxide on axum (Rust)",
@@ -117,7 +123,8 @@ SECTIONS = {
 
 def scen(**kw):
     # The C peer implements `ack` and `sleep` only: it takes part where it is listed.
-    kw.setdefault("peers", [n for n in PEERS if n != FERRO_C])
+    # ferrosocket-flask takes part in the echo runs only (and in bench/flask/run.py).
+    kw.setdefault("peers", [n for n in PEERS if n not in (FERRO_C, FERRO_FLASK)])
     kw.setdefault("skip", {})
     kw.setdefault("subject", FERRO)
     kw.setdefault("once", False)
@@ -153,7 +160,7 @@ def scenarios(quick):
             key=f"echo-{n}", section="S1",
             title=f"echo, {n} client{'s' if n > 1 else ''}, {echo_d} s closed loop",
             args=["echo", "--clients", str(n), "--duration", echo_d, "--warmup", warm],
-            peers=[FERRO, FERRO_C, FERRO_PY] + [p for p in PEERS if p not in OURS],
+            peers=[FERRO, FERRO_C, FERRO_PY, FERRO_FLASK] + [p for p in PEERS if p not in OURS],
             metric="events_per_sec", unit="acks/s", higher=True, kind="echo", skip=skip,
             bound=60,
             note="ferrosocket answers in a Rust handler on the I/O thread; ferrosocket-c and "

@@ -2,7 +2,8 @@
 # Installs everything the peer-server suite needs, from the package registries only.
 # Idempotent: re-running skips what is already there and up to date.
 #   - bench/.venv: python-socketio + uvicorn, Flask-SocketIO (eventlet, gevent, threading),
-#     matplotlib (charts), maturin, pinned in bench/peers/python/requirements.txt
+#     matplotlib (charts), maturin, pinned in bench/peers/python/requirements.txt, and the
+#     HTTP servers of bench/flask/ (gunicorn, granian) in requirements-http.txt
 #   - ferrosocket's Python binding (python/), built with maturin (release, abi3 wheel into
 #     target/bench-wheels) and installed into bench/.venv (the ferrosocket-python peer)
 #   - bench/peers/node/node_modules: socket.io 4.x from the committed package-lock.json
@@ -21,10 +22,11 @@ fi
 # Keep the venv out of git without touching any .gitignore outside bench/peers, bench/suite.
 [ -f bench/.venv/.gitignore ] || echo '*' > bench/.venv/.gitignore
 REQ=bench/peers/python/requirements.txt
+REQ_HTTP=bench/peers/python/requirements-http.txt  # gunicorn, granian: bench/flask/
 STAMP=bench/.venv/.requirements.sha256
 if [ ! -f "$STAMP" ] || ! sha256sum -c --status "$STAMP" 2>/dev/null; then
-  bench/.venv/bin/pip install -q --disable-pip-version-check -r "$REQ"
-  sha256sum "$REQ" > "$STAMP"
+  bench/.venv/bin/pip install -q --disable-pip-version-check -r "$REQ" -r "$REQ_HTTP"
+  sha256sum "$REQ" "$REQ_HTTP" > "$STAMP"
 else
   echo "   up to date"
 fi
