@@ -379,7 +379,7 @@ def pick_http(r, err, tail=""):
     if r is None:
         return {"error": err or "no result", "tail": tail}
     out = {k: r.get(k) for k in ("requests_per_sec", "latency_p50_us", "latency_p99_us",
-                                  "latency_p999_us", "ok")}
+                                  "latency_p999_us", "ok", "server_cpu_util")}
     if not r.get("ok"):
         out["error"] = err or suite.failure_reason(r) or "not ok"
     return out
@@ -580,8 +580,9 @@ def md_mixed(doc):
         ss = [s for s in doc["steps"] if s.get("mode") == mode]
         rows.append((mode, ss))
     out.append("| run | chat msgs/s | chat deliveries/s | chat p50 / p99 µs (send → last member) "
-               "| sustained | HTTP req/s | HTTP p50 / p99 µs | runs | failures |")
-    out.append("|---|---:|---:|---:|---|---:|---:|---:|---|")
+               "| sustained | HTTP req/s | HTTP p50 / p99 µs | server CPU (of one core) | runs "
+               "| failures |")
+    out.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
     label = {"chat": "chat alone", "http": "HTTP alone", "both": "together"}
     for mode, ss in rows:
         c = [s["chat"] for s in ss if "chat" in s and not s["chat"].get("error")]
@@ -595,7 +596,7 @@ def md_mixed(doc):
             f"{fmt(med([x['latency_p50_us'] for x in c]))} / {fmt(med([x['latency_p99_us'] for x in c]))} | "
             f"{sus} | {fmt(med([x['requests_per_sec'] for x in h]))} | "
             f"{fmt(med([x['latency_p50_us'] for x in h]))} / {fmt(med([x['latency_p99_us'] for x in h]))} | "
-            f"{len(ss)} | {'; '.join(str(b) for b in bad[:2]) or '—'} |")
+            f"{fmt(med([x.get('server_cpu_util') for x in (h or c)]), 2)} | {len(ss)} | {'; '.join(str(b) for b in bad[:2]) or '—'} |")
     out.append("")
     hr, cr = [], []
     for r in sorted({s["round"] for s in doc["steps"]}):
