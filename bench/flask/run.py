@@ -76,19 +76,22 @@ def http_servers():
 
     def gran(app, port):
         return [granian, "--interface", "wsgi", "--host", HOST, "--port", str(port),
-                "--workers", "1", "--http", "1", "--no-ws", "--log-level", "warning",
-                f"http_app:{app}"]
+                "--workers", "1", "--blocking-threads", str(THREADS), "--http", "1", "--no-ws",
+                "--log-level", "warning", f"http_app:{app}"]
 
     return {
         "ferrosocket": (f"ferrosocket's WSGI bridge (`socketio.run`'s server: "
                         f"bench/peers/ferrosocket_python/flask_server.py, {THREADS} dispatch "
                         f"threads), Socket.IO on the same port", ferro),
-        "gunicorn-sync": ("gunicorn, sync workers, `-w 3` (its (2 × cores) + 1 for one core); "
-                          "closes the connection after every response", g_sync),
+        "gunicorn-sync": ("gunicorn, sync workers, `-w 3` (its (2 × cores) + 1 for one core; "
+                          "≥ `-w 1` in a sweep); closes the connection after every response",
+                          g_sync),
         "gunicorn-gthread": (f"gunicorn, gthread worker, `-w 1 --threads {THREADS}`, "
-                             "keep-alive", g_thread),
-        "granian": ("granian, `--interface wsgi --workers 1 --http 1` (one Rust runtime "
-                    "thread, its default blocking threads)", gran),
+                             "keep-alive (better than `-w 1 --threads 2` and `-w 2 --threads 4` "
+                             "in a sweep)", g_thread),
+        "granian": (f"granian, `--interface wsgi --workers 1 --blocking-threads {THREADS} "
+                    f"--http 1` (one Rust runtime thread; {THREADS} blocking threads did better "
+                    f"than its default and than 1 in a sweep)", gran),
     }
 
 
