@@ -337,11 +337,13 @@ def run_mixed(opts, logdir):
                  "--duration", str(opts.duration + 4), "--warmup", "2"]
     http_args = ["http", "--connections", str(opts.connections), "--duration",
                  str(opts.duration), "--warmup", "3", "--path", opts.path]
+    rate_args = http_args + ["--rate", str(opts.http_rate)]
     doc["chat_args"] = chat_args
     doc["http_args"] = http_args
+    doc["http_rate"] = opts.http_rate
     doc["peer"] = "ferrosocket-flask"
     for rnd in range(opts.rounds):
-        modes = ["chat", "http", "both"]
+        modes = ["chat", "http", "both", "http-rate", "both-rate"]
         if rnd % 2:
             modes.reverse()
         for mode in modes:
@@ -351,14 +353,15 @@ def run_mixed(opts, logdir):
             except (RuntimeError, OSError) as e:
                 step(doc, round=rnd, mode=mode, error=f"server did not start: {e}")
                 continue
+            hargs = rate_args if mode.endswith("-rate") else http_args
+            rec = {"round": rnd, "mode": mode, "load1_before": load1()}
             try:
-                rec = {"round": rnd, "mode": mode, "load1_before": load1()}
                 if mode == "chat":
                     rec["chat"] = pick_chat(*suite.run_loadgen(chat_args, port, p.pid, 90))
-                elif mode == "http":
-                    rec["http"] = pick_http(*suite.run_loadgen(http_args, port, p.pid, 60))
+                elif mode.startswith("http"):
+                    rec["http"] = pick_http(*suite.run_loadgen(hargs, port, p.pid, 60))
                 else:
-                    rec.update(both(chat_args, http_args, port, p.pid, opts.duration))
+                    rec.update(both(chat_args, hargs, port, p.pid, opts.duration))
             finally:
                 rec["server_stop"] = suite.stop(p)
             for side in ("chat", "http"):
@@ -576,17 +579,24 @@ def md_mixed(doc):
                f"per client per second: 1,000 msgs/s in, 50,000 deliveries/s out). HTTP: "
                f"`loadgen --pin {' '.join(doc['http_args'])}`. Alone: each by itself on a fresh "
                f"server; together: the HTTP loadgen starts once the chat clients are "
-               f"connected, its measured window inside the chat's. Both loadgens share CPU 1.")
+               f"connected, its measured window inside the chat's. Both loadgens share CPU 1. "
+               f"The closed-loop HTTP runs take all the server's CPU the chat leaves; the "
+               f"fixed-rate pair (`--rate`) is the same at a load the server can carry.")
     out.append("")
+    rate = doc.get("http_rate")
     rows = []
-    for mode in ("chat", "http", "both"):
+    for mode in ("chat", "http", "both", "http-rate", "both-rate"):
         ss = [s for s in doc["steps"] if s.get("mode") == mode]
-        rows.append((mode, ss))
+        if ss:
+            rows.append((mode, ss))
     out.append("| run | chat msgs/s | chat deliveries/s | chat p50 / p99 µs (send → last member) "
                "| sustained | HTTP req/s | HTTP p50 / p99 µs | server CPU (of one core) | runs "
                "| failures |")
     out.append("|---|---:|---:|---:|---|---:|---:|---:|---:|---|")
-    label = {"chat": "chat alone", "http": "HTTP alone", "both": "together"}
+    label = {"chat": "chat alone", "http": "HTTP alone, closed loop",
+             "both": "together, HTTP closed loop",
+             "http-rate": f"HTTP alone, {fmt(rate)} req/s (`--rate`)",
+             "both-rate": f"together, HTTP {fmt(rate)} req/s"}
     for mode, ss in rows:
         c = [s["chat"] for s in ss if "chat" in s and not s["chat"].get("error")]
         h = [s["http"] for s in ss if "http" in s and not s["http"].get("error")]
@@ -601,23 +611,27 @@ def md_mixed(doc):
             f"{fmt(med([x['latency_p50_us'] for x in h]))} / {fmt(med([x['latency_p99_us'] for x in h]))} | "
             f"{fmt(med([x.get('server_cpu_util') for x in (h or c)]), 2)} | {len(ss)} | {'; '.join(str(b) for b in bad[:2]) or '—'} |")
     out.append("")
-    hr, cr = [], []
-    for r in sorted({s["round"] for s in doc["steps"]}):
-        get = {s["mode"]: s for s in doc["steps"] if s["round"] == r}
-        try:
-            hr.append(get["both"]["http"]["requests_per_sec"] / get["http"]["http"]["requests_per_sec"])
-        except (KeyError, TypeError, ZeroDivisionError):
-            pass
-        try:
-            cr.append(get["both"]["chat"]["latency_p99_us"] / get["chat"]["chat"]["latency_p99_us"])
-        except (KeyError, TypeError, ZeroDivisionError):
-            pass
-    if hr:
-        out.append(f"- HTTP throughput together / alone, per round: "
-                   f"{', '.join(f'{x:.2f}' for x in hr)}; median **{med(hr):.2f}**.")
-    if cr:
-        out.append(f"- chat p99 together / alone, per round: "
-                   f"{', '.join(f'{x:.2f}' for x in cr)}; median **{med(cr):.2f}**.")
+    for suffix, what in (("", "HTTP closed loop"), ("-rate", f"HTTP at {fmt(rate)} req/s")):
+        hr, hl, cr = [], [], []
+        for r in sorted({s["round"] for s in doc["steps"]}):
+            get = {s["mode"]: s for s in doc["steps"] if s["round"] == r}
+            both_, alone = get.get("both" + suffix, {}), get.get("http" + suffix, {})
+            chat = get.get("chat", {})
+            try:
+                hr.append(both_["http"]["requests_per_sec"] / alone["http"]["requests_per_sec"])
+                hl.append(both_["http"]["latency_p99_us"] / alone["http"]["latency_p99_us"])
+            except (KeyError, TypeError, ZeroDivisionError):
+                pass
+            try:
+                cr.append(both_["chat"]["latency_p99_us"] / chat["chat"]["latency_p99_us"])
+            except (KeyError, TypeError, ZeroDivisionError):
+                pass
+        if hr or cr:
+            out.append(f"- {what}, together / alone, per round: HTTP req/s "
+                       f"{', '.join(f'{x:.2f}' for x in hr) or '—'} (median **{fmt(med(hr), 2)}**); "
+                       f"HTTP p99 {', '.join(f'{x:.2f}' for x in hl) or '—'} (median "
+                       f"**{fmt(med(hl), 2)}**); chat p99 {', '.join(f'{x:.2f}' for x in cr) or '—'} "
+                       f"(median **{fmt(med(cr), 2)}**).")
     out.append("")
     return out
 
@@ -657,6 +671,8 @@ def main():
     ap.add_argument("--connections", type=int, default=32, help="http connections")
     ap.add_argument("--chat-clients", type=int, default=1000)
     ap.add_argument("--path", default="/json", help="mixed: the HTTP path")
+    ap.add_argument("--http-rate", type=float, default=1000.0,
+                    help="mixed: the fixed HTTP rate of the second pair of runs (req/s)")
     opts = ap.parse_args()
     opts.rounds = max(1, min(opts.rounds, 10))
     if opts.what == "report":

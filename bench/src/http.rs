@@ -30,6 +30,9 @@ pub struct Params {
     pub path: String,
     /// Status every response must have.
     pub expect_status: u16,
+    /// Requests per second, all connections together, on a fixed schedule (each
+    /// connection still waits for its response before the next); None: closed loop.
+    pub rate: Option<f64>,
 }
 
 #[derive(Debug, Default)]
@@ -69,11 +72,22 @@ async fn client(
     start: tokio::time::Instant,
     measure_from: tokio::time::Instant,
     end: tokio::time::Instant,
+    interval: Option<Duration>,
 ) -> ClientReport {
     let mut report = ClientReport::default();
     tokio::time::sleep_until(start).await;
     let mut sender: Option<Sender> = None;
+    let mut n = 0u64;
     while tokio::time::Instant::now() < end {
+        if let Some(every) = interval {
+            // On schedule; a late request goes at once (still after the previous answer).
+            let at = start + every.mul_f64(n as f64);
+            if at >= end {
+                break;
+            }
+            tokio::time::sleep_until(at).await;
+        }
+        n += 1;
         // A request's time includes the reconnect it needed, if any.
         let t0 = Instant::now();
         let mut s = match sender.take() {
@@ -211,15 +225,25 @@ pub async fn run(server: &mut ServerProc, p: Params) -> Result<Outcome, String> 
         p.warmup.as_secs_f64(),
         p.duration.as_secs_f64()
     );
+    // --rate R: every connection sends R / N requests per second, the connections'
+    // schedules spread evenly over one interval.
+    let interval = p
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(p.connections as f64 / r));
     let mut tasks = Vec::with_capacity(p.connections);
-    for _ in 0..p.connections {
+    for i in 0..p.connections {
+        let offset = interval.map_or(Duration::ZERO, |every| {
+            every.mul_f64(i as f64 / p.connections as f64)
+        });
         tasks.push(tokio::spawn(client(
             addr,
             host.clone(),
             p.clone(),
-            start,
+            start + offset,
             measure_from,
             end,
+            interval,
         )));
     }
     tokio::time::sleep_until(measure_from).await;
@@ -297,6 +321,7 @@ pub async fn run(server: &mut ServerProc, p: Params) -> Result<Outcome, String> 
         "scenario": "http",
         "path": p.path,
         "connections": p.connections,
+        "rate_asked": p.rate,
         "duration_secs": secs,
         "warmup_secs": p.warmup.as_secs_f64(),
         "responses": count,

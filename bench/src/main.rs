@@ -220,6 +220,10 @@ enum Cmd {
         /// The status every response must have (another one fails the run).
         #[arg(long, default_value_t = 200)]
         expect_status: u16,
+        /// Requests per second, all connections together, on a fixed schedule (each
+        /// connection still waits for its response before the next); default: closed loop.
+        #[arg(long)]
+        rate: Option<f64>,
     },
 }
 
@@ -539,6 +543,7 @@ fn run(cli: Cli) -> i32 {
                     warmup,
                     path,
                     expect_status,
+                    rate,
                 } => {
                     http::run(
                         &mut server,
@@ -548,6 +553,7 @@ fn run(cli: Cli) -> i32 {
                             warmup: Duration::from_secs_f64(*warmup),
                             path: path.clone(),
                             expect_status: *expect_status,
+                            rate: *rate,
                         },
                     )
                     .await
