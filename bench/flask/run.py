@@ -42,7 +42,8 @@ VENV_BIN = os.path.join(BENCH, ".venv", "bin")
 PY_DIR = os.path.join(BENCH, "peers", "python")
 FLASK_PEER = os.path.join(BENCH, "peers", "ferrosocket_python", "flask_server.py")
 HOST = "127.0.0.1"
-BUSY_LOAD = 1.5  # 1-minute load average above which a figure is labelled provisional
+BUSY_LOAD = 1.5  # 1-minute load average before a run above which it is labelled provisional
+BUSY_OTHER = 0.1  # cores used by other processes (median over the windows), same
 
 _spec = importlib.util.spec_from_file_location("suite_run", os.path.join(BENCH, "suite", "run.py"))
 suite = importlib.util.module_from_spec(_spec)
@@ -375,7 +376,8 @@ def pick_chat(r, err, tail=""):
     if r is None:
         return {"error": err or "no result", "tail": tail}
     out = {k: r.get(k) for k in ("messages_per_sec", "deliveries_per_sec", "latency_p50_us",
-                                  "latency_p99_us", "sustained", "ok", "server_cpu_util")}
+                                  "latency_p99_us", "sustained", "ok", "server_cpu_util",
+                                  "other_cpu_secs", "duration_secs")}
     if not r.get("ok"):
         out["error"] = err or suite.failure_reason(r) or "not ok"
     return out
@@ -385,7 +387,8 @@ def pick_http(r, err, tail=""):
     if r is None:
         return {"error": err or "no result", "tail": tail}
     out = {k: r.get(k) for k in ("requests_per_sec", "latency_p50_us", "latency_p99_us",
-                                  "latency_p999_us", "ok", "server_cpu_util")}
+                                  "latency_p999_us", "ok", "server_cpu_util", "other_cpu_secs",
+                                  "duration_secs")}
     if not r.get("ok"):
         out["error"] = err or suite.failure_reason(r) or "not ok"
     return out
@@ -447,9 +450,24 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def other_share(doc):
+    """CPU used by other processes during each measured window, in cores (loadgen's
+    `other_cpu_secs` over the window): the machine's quietness, which the load average
+    cannot tell (it counts this benchmark's own threads too)."""
+    out = []
+    for s in doc["steps"]:
+        for rec in [s] + [s[k] for k in ("chat", "http") if isinstance(s.get(k), dict)]:
+            o, d = rec.get("other_cpu_secs"), rec.get("duration_secs") or doc.get("duration")
+            if o is not None and d:
+                out.append(o / d)
+    return out
+
+
 def provisional(doc):
     loads = [s.get("load1_before") for s in doc["steps"] if s.get("load1_before") is not None]
-    return (max(loads) if loads else None), any(x >= BUSY_LOAD for x in loads)
+    shares = other_share(doc)
+    busy = bool(loads) and loads[0] >= BUSY_LOAD or (med(shares) or 0) > BUSY_OTHER
+    return (max(loads) if loads else None), busy
 
 
 def head_md(doc, title):
@@ -458,15 +476,22 @@ def head_md(doc, title):
     out.append(f"Command: `{doc['command']}` · date {doc['date']} · commit `{doc['commit']}` · "
                f"{doc['rounds']} round(s), medians")
     out.append("")
+    shares = other_share(doc)
+    first = next((s.get("load1_before") for s in doc["steps"] if s.get("load1_before") is not None), None)
     out.append(f"Machine: {doc['machine']}; shared with other engineers' builds. "
-               f"1-minute load before each step: at most {fmt(peak, 2)}.")
+               f"1-minute load before the first step {fmt(first, 2)}, at most {fmt(peak, 2)} "
+               f"before a step (this benchmark's own threads count in it: Flask-SocketIO's "
+               f"threading mode alone has 100 runnable). CPU taken outside the server and loadgen "
+               f"(other processes, the kernel) in the measured windows: median {fmt(med(shares), 2)}, at most "
+               f"{fmt(max(shares) if shares else None, 2)} of a core.")
     out.append("")
     out.append(f"Versions: {doc['versions']}.")
     out.append("")
     if busy:
-        out.append(f"**Provisional**: at least one step started with the 1-minute load at or "
-                   f"above {BUSY_LOAD} (other processes on the machine), so the absolute "
-                   f"figures are low and noisy; the ratios, taken within a round, less so.")
+        out.append(f"**Provisional**: the machine was busy (1-minute load ≥ {BUSY_LOAD} before "
+                   f"the first step, or other processes took more than {BUSY_OTHER} of a core "
+                   f"in the median window), so the absolute figures are low and noisy; the "
+                   f"ratios, taken within a round, less so.")
         out.append("")
     return out
 
