@@ -21,7 +21,7 @@ import flask
 if TYPE_CHECKING:
     from ferrosocket.flask._socketio import SocketIO
 
-__all__ = ["run", "serve", "warn_flask_run"]
+__all__ = ["run", "serve", "under_flask_run", "warn_flask_run"]
 
 _access = logging.getLogger("ferrosocket.access")
 
@@ -162,6 +162,15 @@ def _banner(app: Any, host: str, port: Any, debug: bool, reloader: bool, parent:
         lines.append(" * Restarting with the reloader on file changes")
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
+
+
+def under_flask_run() -> bool:
+    """Whether the app is being loaded by ``flask run`` (not by another ``flask``
+    command such as ``flask shell``, which sets ``FLASK_RUN_FROM_CLI`` too)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "run"
 
 
 def warn_flask_run(app: flask.Flask, socketio: "SocketIO") -> None:

@@ -191,7 +191,8 @@ class SocketIO:
         if app is not None and os.environ.get("FLASK_RUN_FROM_CLI"):
             from ferrosocket.flask import _serve
 
-            _serve.warn_flask_run(app, self)
+            if _serve.under_flask_run():
+                _serve.warn_flask_run(app, self)
 
     def _require_server(self) -> Server:
         if self.server is None:
