@@ -78,12 +78,13 @@ class App:
         full_env = dict(os.environ)
         full_env.update(env or {})
         full_env["PYTHONUNBUFFERED"] = "1"
+        self._sink = open(self.log, "w")
         self.proc = subprocess.Popen(
             argv,
             cwd=tmp_path,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(self.log, "w"),
+            stderr=self._sink,
             env=full_env,
             start_new_session=True,
         )
@@ -99,6 +100,7 @@ class App:
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=5)
+        self._sink.close()
         return self.proc.returncode
 
 

@@ -177,7 +177,7 @@ def warn_flask_run(app: flask.Flask, socketio: "SocketIO") -> None:
     """Under ``flask run``, Flask serves the app with Werkzeug and never starts this
     server: say so, and answer the Socket.IO path with what to run instead (rather than
     a bare 404 the browser retries forever)."""
-    module = os.environ.get("FLASK_APP") or "app"
+    module = os.environ.get("FLASK_APP") or app.import_name
     command = f"python -m ferrosocket {module}"
     logging.getLogger("ferrosocket.flask").warning(
         "`flask run` serves only the Flask app (Werkzeug); the Socket.IO endpoint needs "

@@ -48,8 +48,6 @@ _IGNORED: Dict[str, str] = {
     "cors_credentials": "credentials are allowed for every allowed origin",
     "serializer": "packets are always JSON ('default')",
     "allow_unsafe_werkzeug": "run() serves with ferrosocket's server, not Werkzeug's",
-    "engineio_logger": "Engine.IO messages are logged with logger=True",
-    "always_connect": "",  # replaced below when the server supports it
 }
 
 # ferrosocket.Server's own options, passed on as they are.
@@ -173,11 +171,15 @@ class SocketIO:
         for name, value in options.items():
             if name == "ping_interval" and isinstance(value, (tuple, list)):
                 value = value[0]  # (interval, grace): the grace is python-engineio's own
-            if name == "logger":
-                value = bool(value)
+            if name in ("logger", "engineio_logger"):
+                # The core's messages (Engine.IO's included) go to the "ferrosocket"
+                # logger tree; a logger object given here only turns them on.
+                if value:
+                    server_kwargs["logger"] = True
+                continue
             if name in _SERVER_OPTIONS:
                 server_kwargs[name] = value
-            elif name in _IGNORED and _IGNORED[name]:
+            elif name in _IGNORED:
                 _log_ignored(name, _IGNORED[name])
             else:
                 _log.warning("SocketIO option %s is not known to ferrosocket; ignored", name)
