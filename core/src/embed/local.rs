@@ -324,8 +324,11 @@ impl LocalClient {
     }
 
     /// Answers the server's event `id` in namespace `nsp` (a [`Received::Event`] with an
-    /// ack id) with `args`, then settles (up to `timeout`): the server's callback for the
-    /// answer runs on this client's lane.
+    /// ack id) with `args`, then settles (up to `timeout`). A waiting
+    /// [`Socket::emit_with_ack`](crate::Socket::emit_with_ack) resolves at once; the
+    /// reply callback of [`Embedded::emit_with_ack`](super::Embedded::emit_with_ack) is
+    /// queued on this client's lane by a runtime task after that, so it may not have run
+    /// when this returns.
     pub fn ack(
         &self,
         nsp: &str,

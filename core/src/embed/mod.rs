@@ -371,6 +371,14 @@ impl Embedded {
                 Ok(Ok(())) => {}
                 Err(_) => tracing::warn!("server did not finish shutting down in time"),
             }
+        } else if let Some(runtime) = self.runtime.as_ref() {
+            // Never started: only local clients can be connected. Close them as the
+            // shutdown of a started server does, while the pool still runs their
+            // disconnect callbacks.
+            let _entered = runtime.enter();
+            for session in self.server.engine().0.start_shutdown() {
+                session.close(DisconnectReason::ServerShuttingDown);
+            }
         }
         self.pool.stop();
         true
