@@ -97,14 +97,18 @@ fn auth_json(auth: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     }
 }
 
+/// The arguments of an emit or ack: a list or tuple, one argument per item.
 fn args_payload(args: &Bound<'_, PyAny>) -> PyResult<Payload> {
-    if args.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err(
-            "args must be a sequence of arguments, not a str",
-        ));
+    if let Ok(list) = args.cast::<PyList>() {
+        return values_to_payload(list.iter());
     }
-    let items: Vec<Bound<'_, PyAny>> = args.try_iter()?.collect::<PyResult<_>>()?;
-    values_to_payload(items.into_iter())
+    if let Ok(tuple) = args.cast::<PyTuple>() {
+        return values_to_payload(tuple.iter());
+    }
+    Err(PyTypeError::new_err(format!(
+        "args must be a list or tuple of arguments, not {}",
+        args.get_type().name()?
+    )))
 }
 
 #[pymethods]

@@ -284,3 +284,20 @@ def test_check_payload_raises_what_emit_raises(server: ferrosocket.Server) -> No
         with pytest.raises(type(checked.value)) as emitted:
             server.emit("e", bad)
         assert str(emitted.value) == str(checked.value)
+
+
+def test_arguments_are_a_list_or_tuple(server: ferrosocket.Server) -> None:
+    seen: List[Any] = []
+    server.on("args", lambda sid, *args: seen.append(args))
+    client = local(server)
+    assert client.connect()
+    client.emit("/", "args", ("a", "b"))
+    client.emit("/", "args")
+    assert seen == [("a", "b"), ()]
+    for bad in ("ab", {"a": 1}, b"ab"):
+        with pytest.raises(TypeError, match="list or tuple"):
+            client.emit("/", "args", bad)
+    with pytest.raises(TypeError):
+        client.emit("/", "args", [object()])
+    assert len(seen) == 2
+    client.close()

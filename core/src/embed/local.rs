@@ -414,7 +414,8 @@ impl LocalClient {
     /// then its attachments.
     fn push(&self, text: &str, attachments: &[Bytes]) -> Result<(), LocalError> {
         let _entered = self.runtime.enter();
-        let sent = self.session.push_text(&text[1..]).and_then(|()| {
+        let text = text.strip_prefix('4').unwrap_or(text);
+        let sent = self.session.push_text(text).and_then(|()| {
             attachments
                 .iter()
                 .try_for_each(|data| self.session.push_binary(data.clone()))

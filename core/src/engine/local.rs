@@ -135,12 +135,18 @@ impl<H: Handler> LocalSession<H> {
         let mut out = Vec::new();
         for item in queued {
             match item {
+                // Every queued text starts with the Engine.IO `4` (the encoders and
+                // `send_text` write it); checked anyway rather than sliced blindly.
                 Outbound::Text(mut text) => {
-                    text.remove(0);
+                    if text.starts_with('4') {
+                        text.remove(0);
+                    }
                     out.push(LocalMessage::Text(text));
                 }
                 Outbound::Packet(packet) => {
-                    out.push(LocalMessage::Text(packet.text.as_str()[1..].to_owned()));
+                    let text = packet.text.as_str();
+                    let text = text.strip_prefix('4').unwrap_or(text);
+                    out.push(LocalMessage::Text(text.to_owned()));
                     out.extend(packet.binary.iter().cloned().map(LocalMessage::Binary));
                 }
                 Outbound::Binary(data) => out.push(LocalMessage::Binary(*data)),
