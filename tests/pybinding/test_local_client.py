@@ -301,3 +301,28 @@ def test_arguments_are_a_list_or_tuple(server: ferrosocket.Server) -> None:
         client.emit("/", "args", [object()])
     assert len(seen) == 2
     client.close()
+
+
+def test_a_cycle_through_a_local_client_is_collected() -> None:
+    import gc
+    import weakref
+
+    sio = ferrosocket.Server(handler_threads=1)
+
+    class Handler:
+        client: Any = None
+
+        def __call__(self, sid: str) -> None:
+            pass
+
+    handler = Handler()
+    # server -> handler -> local client -> server: the collector must see the last edge.
+    handler.client = sio._native.local_client()
+    assert handler.client.connect()
+    sio.on("x", handler)
+    handler_ref = weakref.ref(handler)
+    server_ref = weakref.ref(sio)
+    del sio, handler
+    gc.collect()
+    assert server_ref() is None
+    assert handler_ref() is None
