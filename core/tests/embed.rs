@@ -620,3 +620,58 @@ fn a_local_client_settles_on_the_real_server() {
         Err(EmbedError::Stopped)
     ));
 }
+
+/// What a local client holds is bounded like any client's queue: packets the server
+/// queued past `max_queued_packets`, or read but not taken past it, close the client as
+/// too slow.
+#[test]
+fn a_local_client_that_takes_nothing_is_closed_at_the_queue_bound() {
+    use ferrosocket::embed::LocalError;
+    use ferrosocket::{DisconnectReason, Handshake};
+
+    let options = EmbedOptions {
+        io_threads: 1,
+        dispatch_threads: 1,
+        min_dispatch_threads: 1,
+        ..EmbedOptions::default()
+    };
+    let config = Config::builder().max_queued_packets(4).build();
+    let embedded = Embedded::new(config, options, None).unwrap();
+    let handshake = || Handshake::new("/", [], "127.0.0.1:0".parse().unwrap());
+    let news = Payload::one("news").unwrap();
+
+    // Past the session queue's bound before anything was read.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    for _ in 0..5 {
+        embedded.server().emit("news", &news);
+    }
+    assert!(client.is_closed());
+    assert_eq!(
+        client.emit("/", "x", &Payload::empty(), false, WAIT),
+        Err(LocalError::Closed(DisconnectReason::ClientTooSlow))
+    );
+
+    // Read into the client (by `sid`) but never taken.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    for _ in 0..3 {
+        embedded.server().emit("news", &news);
+    }
+    assert!(client.sid("/").is_some());
+    assert!(!client.is_closed());
+    embedded.server().emit("news", &news);
+    client.sid("/");
+    assert!(client.is_closed());
+
+    // Taking what came keeps it open.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    assert_eq!(client.received().len(), 1);
+    for _ in 0..20 {
+        embedded.server().emit("news", &news);
+        assert_eq!(client.received().len(), 1);
+    }
+    assert!(!client.is_closed());
+    embedded.stop();
+}
