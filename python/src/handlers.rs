@@ -230,6 +230,9 @@ fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>
     let remote: SocketAddr = handshake.remote_addr();
     environ.set_item("REMOTE_ADDR", remote.ip().to_string())?;
     environ.set_item("REMOTE_PORT", remote.port().to_string())?;
+    // Which connection the handler serves (shared by its namespaces): how the Flask
+    // layer's test client finds the handler runs of its own client.
+    environ.set_item("ferrosocket.eio_sid", socket.engine_id().as_str())?;
     for (name, value) in handshake.headers() {
         let key = name.trim().to_ascii_uppercase().replace('-', "_");
         let key = match key.as_str() {

@@ -1,6 +1,7 @@
 //! `ferrosocket._native`: the private native module under the `ferrosocket` Python package.
 //!
-//! One class, `Server`, over [`ferrosocket::embed::Embedded`], plus the core's defaults
+//! One class, `Server`, over [`ferrosocket::embed::Embedded`], its in-process test
+//! client (`LocalClient`, in `local`) and `check_payload`, plus the core's defaults
 //! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
 //! bridge. It only converts Python values and crosses the ABI: what a binding needs
 //! beyond that (host resolution, ack replies on a lane, shutdown, lookups) is the
@@ -12,6 +13,7 @@
 
 mod convert;
 mod handlers;
+mod local;
 mod log;
 mod wsgi;
 
@@ -681,6 +683,28 @@ impl NativeServer {
         Ok(self.embedded()?.local_addr().map(|a| a.port()))
     }
 
+    /// An in-process client of this server, with no network (see `_native.LocalClient`):
+    /// its connection was opened by a request for `target` with `headers` (name, value
+    /// pairs; None for none) from `remote_addr`, which its handlers see in `environ`. Works whether or
+    /// not the server was started; `RuntimeError` once it is stopped. Used by
+    /// `ferrosocket.flask`'s test client.
+    #[pyo3(signature = (target = "/socket.io/?EIO=4&transport=polling", headers = None, remote_addr = "127.0.0.1:0"))]
+    fn local_client(
+        slf: &Bound<'_, Self>,
+        target: &str,
+        headers: Option<Vec<(String, String)>>,
+        remote_addr: &str,
+    ) -> PyResult<local::PyLocalClient> {
+        let server = slf.get();
+        local::PyLocalClient::open(
+            slf.clone().unbind(),
+            server.embedded()?,
+            target,
+            headers.unwrap_or_default(),
+            remote_addr,
+        )
+    }
+
     /// Whether `stop` has run.
     #[getter]
     fn stopped(&self) -> PyResult<bool> {
@@ -721,6 +745,8 @@ fn namespace_name(name: &str) -> String {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
     module.add_class::<Defaults>()?;
+    module.add_class::<local::PyLocalClient>()?;
+    module.add_function(wrap_pyfunction!(local::check_payload, module)?)?;
     module.add("DEFAULTS", Defaults::of_core())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(namespace_name, module)?)?;

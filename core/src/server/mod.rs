@@ -78,6 +78,11 @@ impl Server {
         self.0.config()
     }
 
+    /// The engine under the Socket.IO layer (for the embedding layer's local clients).
+    pub(crate) fn engine(&self) -> &Engine<SocketIo> {
+        &self.0
+    }
+
     /// The Socket.IO layer: the engine's handler.
     fn sio(&self) -> &SocketIo {
         self.0.handler()

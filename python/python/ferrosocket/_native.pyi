@@ -1,9 +1,11 @@
 """Private native module of ferrosocket (PyO3). Use ``ferrosocket.Server``."""
 
-from typing import Any, Callable, List, Optional, Sequence, Union, final
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
     "Server",
+    "LocalClient",
+    "check_payload",
     "Defaults",
     "DEFAULTS",
     "__version__",
@@ -17,6 +19,8 @@ __version__: str
 def forward_logs(level: int) -> None: ...
 def close_logs() -> None: ...
 def namespace_name(name: str) -> str: ...
+def check_payload(value: Any) -> None:
+    """Raise the TypeError/ValueError ``Server.emit`` would raise for ``value``."""
 
 @final
 class Defaults:
@@ -128,7 +132,48 @@ class Server:
         """
     def start(self, host: str, port: int) -> int: ...
     def stop(self) -> None: ...
+    def local_client(
+        self,
+        target: str = "/socket.io/?EIO=4&transport=polling",
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+        remote_addr: str = "127.0.0.1:0",
+    ) -> "LocalClient": ...
     @property
     def port(self) -> Optional[int]: ...
     @property
     def stopped(self) -> bool: ...
+
+#: One item of ``LocalClient.received()``: (namespace, kind, data, ack id or None).
+_Received = Tuple[str, str, Any, Optional[int]]
+
+@final
+class LocalClient:
+    """An in-process client of a ``Server``, no network (ferrosocket.flask's test client)."""
+
+    @property
+    def eio_sid(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def sid(self, namespace: str = "/") -> Optional[str]: ...
+    def connect(
+        self, namespace: str = "/", auth: Optional[Any] = None, timeout: float = 5.0
+    ) -> bool: ...
+    def emit(
+        self,
+        namespace: str,
+        event: str,
+        args: Optional[Sequence[Any]] = None,
+        ack: bool = False,
+        timeout: float = 5.0,
+    ) -> Optional[List[Any]]: ...
+    def ack(
+        self,
+        namespace: str,
+        id: int,
+        args: Optional[Sequence[Any]] = None,
+        timeout: float = 5.0,
+    ) -> None: ...
+    def disconnect(self, namespace: str = "/", timeout: float = 5.0) -> None: ...
+    def received(self) -> List[_Received]: ...
+    def settle(self, timeout: float = 5.0) -> None: ...
+    def close(self, timeout: float = 5.0) -> None: ...

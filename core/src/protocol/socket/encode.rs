@@ -169,3 +169,14 @@ pub fn encode_disconnect(nsp: &str) -> String {
     write_header(&mut out, PacketKind::Disconnect, 0, nsp, None);
     out
 }
+
+/// Encodes a client's namespace CONNECT `40[/nsp,][auth]`, as a client sends it (the
+/// server's in-process test client does): `auth` is the JSON text of an object, or
+/// `None` for none.
+pub fn encode_connect_request(nsp: &str, auth: Option<&str>) -> String {
+    let auth = auth.unwrap_or("");
+    let mut out = String::with_capacity(header_len(0, nsp, None) + auth.len());
+    write_header(&mut out, PacketKind::Connect, 0, nsp, None);
+    out.push_str(auth);
+    out
+}
