@@ -109,6 +109,24 @@ fn origins(value: Option<&Bound<'_, PyAny>>) -> PyResult<AllowedOrigins> {
     Ok(AllowedOrigins::List(list))
 }
 
+/// Which transports `transports` names, as python-engineio reads it: `None` keeps both;
+/// a str is a list of one; names other than `polling` and `websocket` are dropped, and
+/// a list with neither is a `ValueError`.
+fn transports_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(bool, bool)>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let names = rooms(Some(value)).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("transports must be a str or a list of str")
+    })?;
+    let polling = names.iter().any(|n| n == "polling");
+    let websocket = names.iter().any(|n| n == "websocket");
+    if !polling && !websocket {
+        return Err(PyValueError::new_err("No valid transports provided"));
+    }
+    Ok(Some((polling, websocket)))
+}
+
 /// Room names from `None`, a str or a list/tuple of str.
 fn rooms(value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     match value.filter(|v| !v.is_none()) {
@@ -292,6 +310,7 @@ impl NativeServer {
         header_timeout = None,
         body_timeout = None,
         allowed_hosts = None,
+        transports = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -311,6 +330,7 @@ impl NativeServer {
         header_timeout: Option<f64>,
         body_timeout: Option<f64>,
         allowed_hosts: Option<Vec<String>>,
+        transports: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -348,6 +368,9 @@ impl NativeServer {
         }
         if let Some(hosts) = allowed_hosts {
             builder = builder.allowed_hosts(AllowedHosts::new(hosts));
+        }
+        if let Some((polling, websocket)) = transports_of(transports)? {
+            builder = builder.transports(polling, websocket);
         }
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,

@@ -122,6 +122,12 @@ class Server:
     files are served to every HTTP request outside ``path``; ``/`` serves
     ``index.html``).
 
+    Transports (python-engineio's options): ``transports``, the allowed transports,
+    ``'polling'`` and ``'websocket'`` (default both; a str is a list of one; other names
+    are ignored, none valid is a ``ValueError``). A request for a transport left out is
+    answered 400; with ``['websocket']`` clients must connect with the WebSocket
+    transport directly, with ``['polling']`` the open packet offers no upgrade.
+
     Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
     run at once, the most threads the server starts for them. It keeps
     ``min_handler_threads`` (default 4, at most ``handler_threads``) and starts one more
@@ -166,6 +172,7 @@ class Server:
         header_timeout: float = _DEFAULTS.header_timeout,
         body_timeout: float = _DEFAULTS.body_timeout,
         allowed_hosts: Optional[List[str]] = None,
+        transports: Union[str, List[str], None] = None,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -184,6 +191,7 @@ class Server:
             header_timeout=float(header_timeout),
             body_timeout=float(body_timeout),
             allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
+            transports=transports,
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)

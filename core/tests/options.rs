@@ -1,0 +1,65 @@
+//! Server options a python-socketio / Flask-SocketIO app passes, checked on the wire:
+//! transports, upgrades, the session cookie, catch-all namespaces and always-connect.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use bytes::Bytes;
+use ferrosocket::{Config, Server};
+use support::*;
+
+fn open_of(body: &Bytes) -> serde_json::Value {
+    let text = std::str::from_utf8(body).unwrap();
+    assert!(text.starts_with('0'), "not an open packet: {text:?}");
+    serde_json::from_str(&text[1..]).unwrap()
+}
+
+/// Whether a direct WebSocket handshake is answered 101.
+async fn websocket_accepted(addr: std::net::SocketAddr) -> bool {
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_tungstenite::client_async(url, tcp).await.is_ok()
+}
+
+#[tokio::test]
+async fn transports_limit_what_is_offered_and_accepted() {
+    // Both (the default): polling offers the upgrade.
+    let running = start(Server::new(Config::default())).await;
+    let (status, _, body) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 200);
+    assert_eq!(open_of(&body)["upgrades"], serde_json::json!(["websocket"]));
+    assert!(websocket_accepted(running.addr).await);
+    running.shutdown().await;
+
+    // Polling only: no upgrade offered, a WebSocket is refused with 400.
+    let running = start(Server::new(
+        Config::builder().transports(true, false).build(),
+    ))
+    .await;
+    let (status, _, body) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 200);
+    assert_eq!(open_of(&body)["upgrades"], serde_json::json!([]));
+    assert!(!websocket_accepted(running.addr).await);
+    let (status, _, body) = http(
+        running.addr,
+        "GET",
+        "/socket.io/?EIO=4&transport=websocket",
+        &[],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(text(&body), r#"{"code":0,"message":"Transport unknown"}"#);
+    running.shutdown().await;
+
+    // WebSocket only: the polling handshake is refused, a direct WebSocket works.
+    let running = start(Server::new(
+        Config::builder().transports(false, true).build(),
+    ))
+    .await;
+    let (status, _, _) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 400);
+    let (_, open) = WsClient::open(running.addr).await;
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    running.shutdown().await;
+}

@@ -1,0 +1,147 @@
+"""Server options python-socketio apps pass (``transports``, ``allow_upgrades``,
+``cookie``, ``namespaces``, ``always_connect``, handlers of ``namespace='*'``), each
+checked against a python-socketio ``Server`` given the same option (threading mode under
+werkzeug + simple-websocket, as in test_fidelity.py): what a client sees on the wire and
+what the handlers are called with must be the same."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import requests
+import socketio
+import websocket
+from werkzeug.serving import make_server
+
+import ferrosocket
+
+Install = Callable[[Any], None]
+
+
+def _noop(sio: Any) -> None:
+    pass
+
+
+def run_psio(options: Dict[str, Any], install: Install) -> Iterator[Tuple[int, Any]]:
+    sio = socketio.Server(async_mode="threading", **options)
+    install(sio)
+    http = make_server("127.0.0.1", 0, socketio.WSGIApp(sio), threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield http.server_port, sio
+    finally:
+        http.shutdown()
+        http.server_close()
+        thread.join(5)
+
+
+def run_ferrosocket(options: Dict[str, Any], install: Install) -> Iterator[Tuple[int, Any]]:
+    sio = ferrosocket.Server(handler_threads=4, **options)
+    install(sio)
+    try:
+        yield sio.start("127.0.0.1", 0), sio
+    finally:
+        sio.stop()
+
+
+SERVERS = {"python-socketio": run_psio, "ferrosocket": run_ferrosocket}
+
+
+def each(
+    options: Dict[str, Any],
+    script: Callable[[int, Any], Any],
+    install: Install = _noop,
+) -> Dict[str, Any]:
+    """What ``script(port, server)`` returned against each server, by server."""
+    results = {}
+    for name, run in SERVERS.items():
+        gen = run(options, install)
+        port, sio = next(gen)
+        try:
+            results[name] = script(port, sio)
+        finally:
+            gen.close()
+    return results
+
+
+def both(
+    options: Dict[str, Any],
+    script: Callable[[int, Any], Any],
+    install: Install = _noop,
+) -> Any:
+    """What ``script(port, server)`` returned against each server; asserts they agree."""
+    results = each(options, script, install)
+    ours, theirs = results["ferrosocket"], results["python-socketio"]
+    assert ours == theirs, f"ferrosocket saw {ours!r}\npython-socketio saw {theirs!r}"
+    return ours
+
+
+def polling_open(port: int) -> Tuple[int, Optional[Dict[str, Any]], requests.Response]:
+    """The polling handshake: status, the open packet (None when refused), the response."""
+    response = requests.get(
+        f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling", timeout=5
+    )
+    if response.status_code != 200:
+        return response.status_code, None, response
+    assert response.text.startswith("0{"), response.text
+    return 200, json.loads(response.text[1:]), response
+
+
+def websocket_open(port: int, sid: Optional[str] = None) -> Optional[websocket.WebSocket]:
+    """A WebSocket to the Engine.IO endpoint (on ``sid``'s session when given), None when
+    the handshake is refused."""
+    query = "" if sid is None else f"&sid={sid}"
+    try:
+        return websocket.create_connection(
+            f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket{query}", timeout=5
+        )
+    except websocket.WebSocketBadStatusException:
+        return None
+
+
+def handshakes(port: int, sio: Any) -> Any:
+    """What the polling and the direct WebSocket handshakes give."""
+    status, open_packet, _ = polling_open(port)
+    ws = websocket_open(port)
+    ws_open = None
+    if ws is not None:
+        frame = ws.recv()
+        ws.close()
+        ws_open = json.loads(frame[1:])["upgrades"]
+    return status, open_packet and open_packet["upgrades"], ws_open
+
+
+@pytest.mark.parametrize(
+    "transports, expected",
+    [
+        (None, (200, ["websocket"], [])),
+        (["polling", "websocket"], (200, ["websocket"], [])),
+        (["websocket"], (400, None, [])),
+        ("websocket", (400, None, [])),
+    ],
+)
+def test_transports(transports: Any, expected: Any) -> None:
+    options = {} if transports is None else {"transports": transports}
+    assert both(options, handshakes) == expected
+
+
+@pytest.mark.parametrize("transports", [["polling"], ["polling", "carrier-pigeon"]])
+def test_polling_only_offers_no_upgrade(transports: Any) -> None:
+    # python-engineio 4.13 still offers ["websocket"] with polling only, then answers the
+    # client's upgrade 400 (the client stays on polling). Offering nothing is what the
+    # option means and spares the client a doomed request; the rest is the same.
+    results = each({"transports": transports}, handshakes)
+    assert results["python-socketio"] == (200, ["websocket"], None)
+    assert results["ferrosocket"] == (200, [], None)
+
+
+def test_no_valid_transport_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="No valid transports provided"):
+        socketio.Server(async_mode="threading", transports=["carrier-pigeon"])
+    with pytest.raises(ValueError, match="No valid transports provided"):
+        ferrosocket.Server(transports=["carrier-pigeon"])
