@@ -221,6 +221,7 @@ pub struct Config {
     pub(crate) ws_write_buffer_size: usize,
     pub(crate) allow_polling: bool,
     pub(crate) allow_websocket: bool,
+    pub(crate) allow_upgrades: bool,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -245,6 +246,7 @@ impl Default for Config {
             ws_write_buffer_size: 64 * 1024,
             allow_polling: true,
             allow_websocket: true,
+            allow_upgrades: true,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -493,6 +495,17 @@ impl ConfigBuilder {
     pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
         self.0.allow_polling = polling;
         self.0.allow_websocket = websocket;
+        self
+    }
+
+    /// Whether a long-polling session may upgrade to WebSocket. Off, the open packet
+    /// offers no upgrade and a WebSocket that asks to take over a polling session is
+    /// accepted and closed at once (as for a session that already upgraded), while
+    /// WebSocket connections opened directly still work. python-engineio's
+    /// `allow_upgrades`, except that it still lets a client upgrade that tries although
+    /// none was offered. Default: `true`.
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.0.allow_upgrades = allow;
         self
     }
 

@@ -63,3 +63,44 @@ async fn transports_limit_what_is_offered_and_accepted() {
     assert_eq!(open["upgrades"], serde_json::json!([]));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn allow_upgrades_off_offers_none_and_refuses_an_upgrade() {
+    let server = Server::new(Config::builder().allow_upgrades(false).build());
+    server.of("/").on("echo", |_socket, mut event| async move {
+        let _ = event.ack_echo();
+    });
+    let running = start(server).await;
+    let addr = running.addr;
+    let (status, _, body) = http(addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 200);
+    let open = open_of(&body);
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    let sid = open["sid"].as_str().unwrap().to_owned();
+
+    // A WebSocket asking to take the session over is accepted, then closed at once.
+    let mut ws = WsClient::raw(addr, &format!("&sid={sid}")).await;
+    assert!(ws.closed(WAIT).await, "the upgrade attempt is closed");
+
+    // The polling session is untouched.
+    http(addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    let (_, _, body) = http(addr, "GET", &polling(Some(&sid)), &[], Bytes::new()).await;
+    assert!(text(&body).starts_with("40{"), "{}", text(&body));
+    http(
+        addr,
+        "POST",
+        &polling(Some(&sid)),
+        &[],
+        r#"421["echo","still polling"]"#,
+    )
+    .await;
+    let (_, _, body) = http(addr, "GET", &polling(Some(&sid)), &[], Bytes::new()).await;
+    assert_eq!(text(&body), r#"431["still polling"]"#);
+
+    // A direct WebSocket still works.
+    let (mut direct, open) = WsClient::open(addr).await;
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    direct.send("40").await;
+    assert!(direct.recv().await.starts_with("40{"));
+    running.shutdown().await;
+}

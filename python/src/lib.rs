@@ -311,6 +311,7 @@ impl NativeServer {
         body_timeout = None,
         allowed_hosts = None,
         transports = None,
+        allow_upgrades = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -331,6 +332,7 @@ impl NativeServer {
         body_timeout: Option<f64>,
         allowed_hosts: Option<Vec<String>>,
         transports: Option<&Bound<'_, PyAny>>,
+        allow_upgrades: Option<bool>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -371,6 +373,9 @@ impl NativeServer {
         }
         if let Some((polling, websocket)) = transports_of(transports)? {
             builder = builder.transports(polling, websocket);
+        }
+        if let Some(allow) = allow_upgrades {
+            builder = builder.allow_upgrades(allow);
         }
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,

@@ -145,3 +145,34 @@ def test_no_valid_transport_is_a_value_error() -> None:
         socketio.Server(async_mode="threading", transports=["carrier-pigeon"])
     with pytest.raises(ValueError, match="No valid transports provided"):
         ferrosocket.Server(transports=["carrier-pigeon"])
+
+
+def test_allow_upgrades_off() -> None:
+    # The open packet of each transport, and that a direct WebSocket still connects.
+    assert both({"allow_upgrades": False}, handshakes) == (200, [], [])
+
+
+def test_allow_upgrades_off_closes_an_upgrade_attempt() -> None:
+    # ferrosocket only: python-engineio offers no upgrade but still performs one a client
+    # asks for; here the WebSocket is closed and the polling session goes on.
+    sio = ferrosocket.Server(allow_upgrades=False, handler_threads=2)
+    sio.on("echo", lambda sid, data: data)
+    port = sio.start("127.0.0.1", 0)
+    try:
+        base = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=polling"
+        status, open_packet, _ = polling_open(port)
+        assert status == 200 and open_packet is not None
+        sid = open_packet["sid"]
+        ws = websocket_open(port, sid)
+        assert ws is not None
+        with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError)):
+            ws.send("2probe")
+            ws.recv()  # the server's close
+            ws.recv()
+        ws.close()
+        requests.post(f"{base}&sid={sid}", data="40", timeout=5)
+        assert requests.get(f"{base}&sid={sid}", timeout=5).text.startswith("40{")
+        requests.post(f"{base}&sid={sid}", data='421["echo","polling"]', timeout=5)
+        assert requests.get(f"{base}&sid={sid}", timeout=5).text == '431["polling"]'
+    finally:
+        sio.stop()

@@ -161,7 +161,7 @@ fn polling_handshake<H: Handler>(
     let config = &state.config;
     let open = open_packet(
         session.id.as_str(),
-        config.allow_websocket,
+        config.allow_websocket && config.allow_upgrades,
         config.ping_interval.as_millis() as u64,
         config.ping_timeout.as_millis() as u64,
         config.max_payload as u64,
@@ -295,6 +295,10 @@ async fn websocket_request<H: Handler>(
     let claim = match sid {
         Some(sid) => match state.session(&sid) {
             // A closed session that lingers for its last polls is as good as gone.
+            Some(session) if !session.is_closed() && !state.config.allow_upgrades => {
+                tracing::info!(sid = %session.id, "websocket upgrade refused: allow_upgrades is off");
+                Some(None)
+            }
             Some(session) if !session.is_closed() => Some(session.claim_upgrade()),
             _ => return EngineError::UnknownSid.response(),
         },

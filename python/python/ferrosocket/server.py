@@ -127,6 +127,10 @@ class Server:
     are ignored, none valid is a ``ValueError``). A request for a transport left out is
     answered 400; with ``['websocket']`` clients must connect with the WebSocket
     transport directly, with ``['polling']`` the open packet offers no upgrade.
+    ``allow_upgrades`` (default True): False offers no upgrade from long-polling to
+    WebSocket and closes a WebSocket that tries one anyway (python-engineio lets that
+    one through), while clients that connect with the WebSocket transport directly are
+    served as usual.
 
     Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
     run at once, the most threads the server starts for them. It keeps
@@ -173,6 +177,7 @@ class Server:
         body_timeout: float = _DEFAULTS.body_timeout,
         allowed_hosts: Optional[List[str]] = None,
         transports: Union[str, List[str], None] = None,
+        allow_upgrades: bool = True,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -192,6 +197,7 @@ class Server:
             body_timeout=float(body_timeout),
             allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
             transports=transports,
+            allow_upgrades=bool(allow_upgrades),
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
