@@ -199,6 +199,91 @@ impl AllowedHosts {
     }
 }
 
+/// The cookie the polling handshake sets with the Engine.IO session id (python-engineio's
+/// `cookie` option), for sticky sessions behind a load balancer. Set with
+/// [`ConfigBuilder::cookie`]; by default no cookie is sent.
+///
+/// The header is `name=<sid>` followed by each attribute in the order added:
+/// `; Name=value` for [`attribute`](Self::attribute), `; Name` for [`flag`](Self::flag).
+/// [`SidCookie::named`] is python-engineio's cookie for a name given as a string.
+///
+/// ```
+/// use ferrosocket::SidCookie;
+/// let cookie = SidCookie::new("io").attribute("path", "/").flag("HttpOnly");
+/// assert_eq!(cookie.header("abc"), "io=abc; path=/; HttpOnly");
+/// assert_eq!(SidCookie::named("io").header("abc"), "io=abc; path=/; SameSite=Lax");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidCookie {
+    name: String,
+    /// `(name, None)` is a flag, `(name, Some(value))` an attribute with a value.
+    attributes: Vec<(String, Option<String>)>,
+}
+
+impl SidCookie {
+    /// A cookie called `name` with no attributes.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    /// python-engineio's cookie for `cookie="name"`: `path=/` and `SameSite=Lax`.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self::new(name)
+            .attribute("path", "/")
+            .attribute("SameSite", "Lax")
+    }
+
+    /// Adds `; name=value`.
+    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Adds `; name` (an attribute without a value, such as `Secure` or `HttpOnly`).
+    pub fn flag(mut self, name: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), None));
+        self
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `Set-Cookie` header value for session `sid`.
+    pub fn header(&self, sid: &str) -> String {
+        let mut out = format!("{}={sid}", self.name);
+        for (name, value) in &self.attributes {
+            out.push_str("; ");
+            out.push_str(name);
+            if let Some(value) = value {
+                out.push('=');
+                out.push_str(value);
+            }
+        }
+        out
+    }
+
+    /// Whether the header is one HTTP allows: visible ASCII and spaces only (no control
+    /// characters, so no header can be smuggled in), and a name that is not empty and
+    /// holds no `=`, `;` or space. A cookie that is not valid is never sent.
+    pub fn is_valid(&self) -> bool {
+        let visible = |text: &str| text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        let token =
+            |text: &str| !text.is_empty() && visible(text) && !text.contains(['=', ';', ' ', ',']);
+        token(&self.name)
+            && self.attributes.iter().all(|(name, value)| {
+                token(name)
+                    && value
+                        .as_deref()
+                        .is_none_or(|v| visible(v) && !v.contains(';'))
+            })
+    }
+}
+
 /// Server configuration. Build it with [`Config::builder`]; [`Config::default`] gives
 /// every default listed on the builder methods.
 #[derive(Debug, Clone)]
@@ -222,6 +307,7 @@ pub struct Config {
     pub(crate) allow_polling: bool,
     pub(crate) allow_websocket: bool,
     pub(crate) allow_upgrades: bool,
+    pub(crate) cookie: Option<SidCookie>,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -247,6 +333,7 @@ impl Default for Config {
             allow_polling: true,
             allow_websocket: true,
             allow_upgrades: true,
+            cookie: None,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -506,6 +593,15 @@ impl ConfigBuilder {
     /// none was offered. Default: `true`.
     pub fn allow_upgrades(mut self, allow: bool) -> Self {
         self.0.allow_upgrades = allow;
+        self
+    }
+
+    /// The cookie the long-polling handshake response sets with the session id (see
+    /// [`SidCookie`]); a WebSocket handshake sets none, as in python-engineio. One that is
+    /// not [valid](SidCookie::is_valid) is never sent (logged once per handshake at
+    /// warning level). Default: `None`, no cookie.
+    pub fn cookie(mut self, cookie: Option<SidCookie>) -> Self {
+        self.0.cookie = cookie;
         self
     }
 

@@ -104,3 +104,41 @@ async fn allow_upgrades_off_offers_none_and_refuses_an_upgrade() {
     assert!(direct.recv().await.starts_with("40{"));
     running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_polling_handshake_sets_the_sid_cookie() {
+    let cookie = ferrosocket::SidCookie::new("sticky")
+        .attribute("Path", "/app")
+        .flag("HttpOnly")
+        .attribute("SameSite", "Strict");
+    let running = start(Server::new(Config::builder().cookie(Some(cookie)).build())).await;
+    let (status, headers, body) =
+        http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 200);
+    let sid = open_of(&body)["sid"].as_str().unwrap().to_owned();
+    let set: Vec<_> = headers.get_all("set-cookie").iter().collect();
+    assert_eq!(set.len(), 1);
+    assert_eq!(
+        set[0].to_str().unwrap(),
+        format!("sticky={sid}; Path=/app; HttpOnly; SameSite=Strict")
+    );
+    // Later requests of the session set nothing; neither does a WebSocket handshake.
+    let (_, headers, _) = http(running.addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    assert!(headers.get("set-cookie").is_none());
+    running.shutdown().await;
+
+    // None (the default): no cookie.
+    let running = start(Server::new(Config::default())).await;
+    let (_, headers, _) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert!(headers.get("set-cookie").is_none());
+    running.shutdown().await;
+
+    // One that would break the header is not sent, and the handshake still works.
+    let bad = ferrosocket::SidCookie::new("io").attribute("Path", "/\r\nX-Injected: 1");
+    assert!(!bad.is_valid());
+    let running = start(Server::new(Config::builder().cookie(Some(bad)).build())).await;
+    let (status, headers, _) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
+    assert_eq!(status, 200);
+    assert!(headers.get("set-cookie").is_none() && headers.get("x-injected").is_none());
+    running.shutdown().await;
+}

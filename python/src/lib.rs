@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
-use ferrosocket::{normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, Socket};
+use ferrosocket::{
+    normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, SidCookie, Socket,
+};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
@@ -125,6 +127,67 @@ fn transports_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(bool, boo
         return Err(PyValueError::new_err("No valid transports provided"));
     }
     Ok(Some((polling, websocket)))
+}
+
+/// The sid cookie of python-engineio's `cookie` option: `None` for none; a str names a
+/// cookie with `path=/` and `SameSite=Lax`; a dict gives `name` (default `io`) and the
+/// attributes in its order, a str value as `; Key=value`, `True` as `; Key`, `False`
+/// leaves the attribute out, an int is written in decimal. A callable value (which
+/// python-engineio calls on every handshake) is a `TypeError`: the handshake is answered
+/// on an I/O thread, where Python never runs. A header HTTP would not carry (a control
+/// character, a `;` in a value) is a `ValueError`.
+fn cookie_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SidCookie>> {
+    use pyo3::exceptions::PyTypeError;
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let cookie = if let Ok(name) = value.cast::<PyString>() {
+        SidCookie::named(name.to_cow()?)
+    } else if let Ok(dict) = value.cast::<pyo3::types::PyDict>() {
+        let name = match dict.get_item("name")? {
+            Some(name) => name
+                .extract::<String>()
+                .map_err(|_| PyTypeError::new_err("cookie['name'] must be a str"))?,
+            None => "io".to_owned(),
+        };
+        let mut cookie = SidCookie::new(name);
+        for (key, item) in dict.iter() {
+            let key: String = key
+                .extract()
+                .map_err(|_| PyTypeError::new_err("cookie attribute names must be str"))?;
+            if key == "name" {
+                continue;
+            }
+            if let Ok(flag) = item.cast::<pyo3::types::PyBool>() {
+                if flag.is_true() {
+                    cookie = cookie.flag(key);
+                }
+            } else if let Ok(text) = item.cast::<PyString>() {
+                cookie = cookie.attribute(key, text.to_cow()?);
+            } else if let Ok(number) = item.extract::<i64>() {
+                cookie = cookie.attribute(key, number.to_string());
+            } else if item.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "cookie[{key:?}] is a callable: ferrosocket answers the handshake on an \
+                     I/O thread, where no Python runs; pass its value (a str or a bool)"
+                )));
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "cookie[{key:?}] must be a str, a bool or an int"
+                )));
+            }
+        }
+        cookie
+    } else {
+        return Err(PyTypeError::new_err("cookie must be None, a str or a dict"));
+    };
+    if !cookie.is_valid() {
+        return Err(PyValueError::new_err(format!(
+            "cookie {:?} is not a valid Set-Cookie header",
+            cookie.header("<sid>")
+        )));
+    }
+    Ok(Some(cookie))
 }
 
 /// Room names from `None`, a str or a list/tuple of str.
@@ -312,6 +375,7 @@ impl NativeServer {
         allowed_hosts = None,
         transports = None,
         allow_upgrades = None,
+        cookie = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -333,6 +397,7 @@ impl NativeServer {
         allowed_hosts: Option<Vec<String>>,
         transports: Option<&Bound<'_, PyAny>>,
         allow_upgrades: Option<bool>,
+        cookie: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -377,6 +442,7 @@ impl NativeServer {
         if let Some(allow) = allow_upgrades {
             builder = builder.allow_upgrades(allow);
         }
+        builder = builder.cookie(cookie_of(cookie)?);
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,
         // now as the pool's cap; the pool keeps `min_handler_threads` (at most that many)

@@ -176,3 +176,40 @@ def test_allow_upgrades_off_closes_an_upgrade_attempt() -> None:
         assert requests.get(f"{base}&sid={sid}", timeout=5).text == '431["polling"]'
     finally:
         sio.stop()
+
+
+def set_cookie(port: int, sio: Any) -> Any:
+    """The polling handshake's Set-Cookie headers, the sid written ``<sid>``."""
+    status, open_packet, response = polling_open(port)
+    assert status == 200 and open_packet is not None
+    headers = response.raw.headers.getlist("Set-Cookie")
+    return [h.replace(open_packet["sid"], "<sid>") for h in headers]
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        None,
+        "io",
+        "sticky",
+        {"name": "sticky", "path": "/app", "SameSite": "None", "Secure": True},
+        {"HttpOnly": True, "path": "/", "Max-Age": "3600"},
+        {"name": "io"},
+    ],
+)
+def test_cookie(cookie: Any) -> None:
+    options = {} if cookie is None else {"cookie": cookie}
+    headers = both(options, set_cookie)
+    if cookie is None:
+        assert headers == []
+    else:
+        assert len(headers) == 1 and "=<sid>" in headers[0]
+
+
+def test_cookie_refused_values() -> None:
+    with pytest.raises(TypeError, match="I/O thread"):
+        ferrosocket.Server(cookie={"name": "io", "Expires": lambda: "never"})
+    with pytest.raises(ValueError, match="not a valid Set-Cookie header"):
+        ferrosocket.Server(cookie={"name": "io", "path": "/\r\nX-Injected: 1"})
+    with pytest.raises(TypeError, match="cookie must be None, a str or a dict"):
+        ferrosocket.Server(cookie=["io"])

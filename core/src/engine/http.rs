@@ -166,7 +166,18 @@ fn polling_handshake<H: Handler>(
         config.ping_timeout.as_millis() as u64,
         config.max_payload as u64,
     );
-    full(StatusCode::OK, "text/plain; charset=UTF-8", open)
+    let mut response = full(StatusCode::OK, "text/plain; charset=UTF-8", open);
+    if let Some(cookie) = &config.cookie {
+        match HeaderValue::from_str(&cookie.header(session.id.as_str())) {
+            Ok(value) if cookie.is_valid() => {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            _ => {
+                tracing::warn!(name = %clip(cookie.name()), "the sid cookie is not a valid header, not sent")
+            }
+        }
+    }
+    response
 }
 
 async fn polling_post<H: Handler>(

@@ -1,6 +1,6 @@
 """Private native module of ferrosocket (PyO3). Use ``ferrosocket.Server``."""
 
-from typing import Any, Callable, List, Optional, Sequence, Union, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union, final
 
 __all__ = [
     "Server",
@@ -75,6 +75,7 @@ class Server:
         allowed_hosts: Optional[Sequence[str]] = None,
         transports: Union[str, Sequence[str], None] = None,
         allow_upgrades: Optional[bool] = None,
+        cookie: Union[str, Dict[str, Union[str, bool, int]], None] = None,
     ) -> "Server": ...
     def on_connect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
     def on_disconnect(self, namespace: str, handler: Callable[..., Any]) -> None: ...

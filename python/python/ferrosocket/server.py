@@ -131,6 +131,13 @@ class Server:
     WebSocket and closes a WebSocket that tries one anyway (python-engineio lets that
     one through), while clients that connect with the WebSocket transport directly are
     served as usual.
+    ``cookie`` (default None: no cookie): the cookie the long-polling handshake sets
+    with the Engine.IO session id, for sticky load balancing. A str is the cookie's
+    name, sent with ``path=/`` and ``SameSite=Lax``; a dict has the ``name`` (default
+    ``'io'``) and the attributes in order, a str value written ``Key=value``, ``True`` a
+    bare ``Key`` (``'HttpOnly': True``), ``False`` left out. python-engineio also takes
+    a callable value, called on each handshake; here that is a ``TypeError`` (the
+    handshake is answered on an I/O thread, where Python never runs): pass its value.
 
     Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
     run at once, the most threads the server starts for them. It keeps
@@ -178,6 +185,7 @@ class Server:
         allowed_hosts: Optional[List[str]] = None,
         transports: Union[str, List[str], None] = None,
         allow_upgrades: bool = True,
+        cookie: Union[str, Dict[str, Any], None] = None,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -198,6 +206,7 @@ class Server:
             allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
             transports=transports,
             allow_upgrades=bool(allow_upgrades),
+            cookie=cookie,
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
