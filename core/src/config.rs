@@ -308,6 +308,7 @@ pub struct Config {
     pub(crate) allow_websocket: bool,
     pub(crate) allow_upgrades: bool,
     pub(crate) cookie: Option<SidCookie>,
+    pub(crate) always_connect: bool,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -334,6 +335,7 @@ impl Default for Config {
             allow_websocket: true,
             allow_upgrades: true,
             cookie: None,
+            always_connect: false,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -602,6 +604,18 @@ impl ConfigBuilder {
     /// warning level). Default: `None`, no cookie.
     pub fn cookie(mut self, cookie: Option<SidCookie>) -> Self {
         self.0.cookie = cookie;
+        self
+    }
+
+    /// When a namespace CONNECT is acknowledged (python-socketio's `always_connect`).
+    /// `false`: after the connect handler accepts; until then what it emits is held and
+    /// follows the acknowledgement, and a refusal is a CONNECT_ERROR. `true`: at once,
+    /// before the handler runs, so what it emits goes out as it is emitted; a refusal
+    /// then disconnects the socket with `41{"message":…,"data":…}` (the client sees a
+    /// server disconnect) and the disconnect handler does not run, as in
+    /// python-socketio. Default: `false`.
+    pub fn always_connect(mut self, always: bool) -> Self {
+        self.0.always_connect = always;
         self
     }
 

@@ -4,8 +4,12 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
 use bytes::Bytes;
-use ferrosocket::{Config, Server};
+use ferrosocket::{Config, ConnectRefused, DisconnectReason, Payload, Server};
+use serde_json::json;
 use support::*;
 
 fn open_of(body: &Bytes) -> serde_json::Value {
@@ -140,5 +144,69 @@ async fn the_polling_handshake_sets_the_sid_cookie() {
     let (status, headers, _) = http(running.addr, "GET", &polling(None), &[], Bytes::new()).await;
     assert_eq!(status, 200);
     assert!(headers.get("set-cookie").is_none() && headers.get("x-injected").is_none());
+    running.shutdown().await;
+}
+
+/// A server whose `/` connect handler emits `hello`, then accepts only `{"token":"ok"}`,
+/// recording every disconnect reason.
+fn gatekeeper(config: Config) -> (Server, Arc<Mutex<Vec<DisconnectReason>>>) {
+    let server = Server::new(config);
+    server.of("/").on_connect(|socket, auth| async move {
+        let _ = socket.emit("hello", &Payload::one("before the verdict").unwrap());
+        match auth.parse::<serde_json::Value>() {
+            Ok(v) if v["token"] == "ok" => Ok(()),
+            _ => Err(ConnectRefused::new("unauthorized").with_data(&json!({"retry": false}))),
+        }
+    });
+    let reasons: Arc<Mutex<Vec<DisconnectReason>>> = Arc::default();
+    let sink = Arc::clone(&reasons);
+    server.of("/").on_disconnect(move |_socket, reason| {
+        let sink = Arc::clone(&sink);
+        async move { sink.lock().unwrap().push(reason) }
+    });
+    (server, reasons)
+}
+
+#[tokio::test]
+async fn always_connect_acknowledges_first_and_takes_a_refusal_back() {
+    let (server, reasons) = gatekeeper(Config::builder().always_connect(true).build());
+    let running = start(server).await;
+    let (mut client, _) = WsClient::open(running.addr).await;
+    client.send(r#"40{"token":"bad"}"#).await;
+    assert!(client.recv().await.starts_with(r#"40{"sid":"#));
+    assert_eq!(client.recv().await, r#"42["hello","before the verdict"]"#);
+    assert_eq!(
+        client.recv().await,
+        r#"41{"message":"unauthorized","data":{"retry":false}}"#
+    );
+    // The session stays open; an accepted connect then works as usual.
+    client.send(r#"40{"token":"ok"}"#).await;
+    assert!(client.recv().await.starts_with(r#"40{"sid":"#));
+    assert_eq!(client.recv().await, r#"42["hello","before the verdict"]"#);
+    client.send("41").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while reasons.lock().unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no disconnect");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Only the accepted socket's disconnect ran the handler.
+    assert_eq!(
+        *reasons.lock().unwrap(),
+        vec![DisconnectReason::ClientNamespaceDisconnect]
+    );
+    running.shutdown().await;
+
+    // The default: the verdict first, then what the handler emitted; a refusal is 44.
+    let (server, _) = gatekeeper(Config::default());
+    let running = start(server).await;
+    let (mut client, _) = WsClient::open(running.addr).await;
+    client.send(r#"40{"token":"bad"}"#).await;
+    assert_eq!(
+        client.recv().await,
+        r#"44{"message":"unauthorized","data":{"retry":false}}"#
+    );
+    client.send(r#"40{"token":"ok"}"#).await;
+    assert!(client.recv().await.starts_with(r#"40{"sid":"#));
+    assert_eq!(client.recv().await, r#"42["hello","before the verdict"]"#);
     running.shutdown().await;
 }

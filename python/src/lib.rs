@@ -376,6 +376,7 @@ impl NativeServer {
         transports = None,
         allow_upgrades = None,
         cookie = None,
+        always_connect = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -398,6 +399,7 @@ impl NativeServer {
         transports: Option<&Bound<'_, PyAny>>,
         allow_upgrades: Option<bool>,
         cookie: Option<&Bound<'_, PyAny>>,
+        always_connect: Option<bool>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -443,6 +445,9 @@ impl NativeServer {
             builder = builder.allow_upgrades(allow);
         }
         builder = builder.cookie(cookie_of(cookie)?);
+        if let Some(always) = always_connect {
+            builder = builder.always_connect(always);
+        }
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,
         // now as the pool's cap; the pool keeps `min_handler_threads` (at most that many)

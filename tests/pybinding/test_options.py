@@ -213,3 +213,77 @@ def test_cookie_refused_values() -> None:
         ferrosocket.Server(cookie={"name": "io", "path": "/\r\nX-Injected: 1"})
     with pytest.raises(TypeError, match="cookie must be None, a str or a dict"):
         ferrosocket.Server(cookie=["io"])
+
+
+def frames_until(ws: websocket.WebSocket, last: Callable[[str], bool]) -> List[str]:
+    """Engine.IO message frames (pings answered) up to the first for which ``last`` holds."""
+    frames: List[str] = []
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        frame = ws.recv()
+        assert isinstance(frame, str)
+        if frame == "2":
+            ws.send("3")
+            continue
+        frames.append(frame[1:])
+        if last(frame[1:]):
+            return frames
+    raise AssertionError(f"no last frame within 5 s, got {frames!r}")
+
+
+def install_gatekeeper(sio: Any) -> None:
+    """``/``'s connect handler emits ``hello``, then accepts only ``{"token": "ok"}``
+    (False otherwise, or ConnectionRefusedError with data for ``"raise"``)."""
+
+    def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
+        sio.emit("hello", "before the verdict", to=sid)
+        token = (auth or {}).get("token")
+        if token == "raise":
+            raise socketio.exceptions.ConnectionRefusedError("go away", {"retry": False})
+        return token == "ok"
+
+    sio.on("connect", connect)
+    sio.on("disconnect", lambda sid, reason: sio.emit("left", sid))
+
+
+def connect_script(auth: str) -> Callable[[int, Any], Any]:
+    def script(port: int, sio: Any) -> Any:
+        ws = websocket_open(port)
+        assert ws is not None
+        try:
+            assert ws.recv().startswith("0{")
+            ws.send("40" + auth)
+            frames = frames_until(ws, lambda f: f[0] in "14")
+            # Then a good connect on the same session, to see nothing else was sent.
+            ws.send('40{"token":"ok"}')
+            # Its CONNECT and the hello, in whichever order the server sends them.
+            frames += frames_until(ws, lambda f: True) + frames_until(ws, lambda f: True)
+            return ["0<sid>" if f.startswith('0{"sid"') else f for f in frames]
+        finally:
+            ws.close()
+
+    return script
+
+
+@pytest.mark.parametrize(
+    "auth, refusal",
+    [
+        ('{"token":"bad"}', '1{"message":"Connection rejected by server"}'),
+        ('{"token":"raise"}', '1{"message":"go away","data":{"retry":false}}'),
+    ],
+)
+def test_always_connect_acknowledges_then_takes_back(auth: str, refusal: str) -> None:
+    frames = both({"always_connect": True}, connect_script(auth), install_gatekeeper)
+    hello = '2["hello","before the verdict"]'
+    assert frames == ["0<sid>", hello, refusal, "0<sid>", hello]
+
+
+def test_always_connect_off_refuses_with_connect_error() -> None:
+    # The refusal is the same; the emit of a refused handler is not sent here, where
+    # python-socketio sends it before the CONNECT_ERROR; and an accepted client gets its
+    # CONNECT before what the handler emitted (python-socketio: after).
+    results = each({}, connect_script('{"token":"raise"}'), install_gatekeeper)
+    hello = '2["hello","before the verdict"]'
+    refusal = '4{"message":"go away","data":{"retry":false}}'
+    assert results["python-socketio"] == [hello, refusal, hello, "0<sid>"]
+    assert results["ferrosocket"] == [refusal, "0<sid>", hello]

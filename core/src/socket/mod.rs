@@ -268,6 +268,10 @@ impl Connection {
         lock(&self.sockets).push(Arc::clone(&socket));
         ns.add_socket(&socket);
         let handler = ns.connect_handler();
+        let always_connect = session.config().always_connect;
+        if always_connect {
+            socket.finish_connect();
+        }
         run_inline(Box::pin(async move {
             let result = match handler {
                 Some(handler) => handler(Socket(Arc::clone(&socket)), Auth::new(auth)).await,
@@ -275,6 +279,7 @@ impl Connection {
             };
             match result {
                 Ok(()) => socket.finish_connect(),
+                Err(refused) if always_connect => socket.take_back(refused),
                 Err(refused) => socket.refuse(refused),
             }
         }));
@@ -371,6 +376,25 @@ impl SocketInner {
         self.ns.remove_socket(self);
         let text =
             codec::encode_connect_error(&self.ns.name, &refused.message, refused.data.as_deref());
+        let _ = self.session.send(Outbound::Text(text));
+    }
+
+    /// Disconnects a socket acknowledged before its connect handler ran
+    /// (`always_connect`) that the handler then refused: `41` with the refusal, and no
+    /// disconnect handler, since the application never accepted it.
+    fn take_back(&self, refused: ConnectRefused) {
+        if self.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+            return;
+        }
+        *lock(&self.pending) = Vec::new();
+        self.session.data().remove(self);
+        self.ns.remove_socket(self);
+        lock(&self.acks).clear();
+        let text = codec::encode_disconnect_refused(
+            &self.ns.name,
+            &refused.message,
+            refused.data.as_deref(),
+        );
         let _ = self.session.send(Outbound::Text(text));
     }
 

@@ -139,6 +139,14 @@ class Server:
     a callable value, called on each handshake; here that is a ``TypeError`` (the
     handshake is answered on an I/O thread, where Python never runs): pass its value.
 
+    ``always_connect`` (python-socketio's; default False): False, a client's namespace
+    connect is acknowledged once the ``connect`` handler accepts it, and what the
+    handler emits reaches the client after that acknowledgement (python-socketio sends
+    it before); True, it is acknowledged before the handler runs, and a refusal (False,
+    ``ConnectionRefusedError``) then disconnects the client from the namespace with the
+    refusal's message, without running the ``disconnect`` handler, as python-socketio
+    does.
+
     Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
     run at once, the most threads the server starts for them. It keeps
     ``min_handler_threads`` (default 4, at most ``handler_threads``) and starts one more
@@ -186,6 +194,7 @@ class Server:
         transports: Union[str, List[str], None] = None,
         allow_upgrades: bool = True,
         cookie: Union[str, Dict[str, Any], None] = None,
+        always_connect: bool = False,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -207,6 +216,7 @@ class Server:
             transports=transports,
             allow_upgrades=bool(allow_upgrades),
             cookie=cookie,
+            always_connect=bool(always_connect),
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)

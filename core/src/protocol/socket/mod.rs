@@ -19,8 +19,8 @@ pub use binary::BinaryAssembler;
 pub use decode::decode;
 pub(crate) use decode::{decode_borrowed, Borrowed};
 pub use encode::{
-    encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
-    push_json_string,
+    encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_disconnect_refused,
+    encode_event, push_json_string,
 };
 
 use super::payload::Payload;
