@@ -284,6 +284,42 @@ impl SidCookie {
     }
 }
 
+/// Which namespaces a client may connect to besides those the application created
+/// (python-socketio's `namespaces` option). Set with [`ConfigBuilder::namespaces`].
+///
+/// A namespace accepted this way that nobody created is made on the first CONNECT to
+/// it; the handlers of the catch-all namespace `"*"` (`server.of("*")`) serve it, and
+/// the application's own namespaces for the events they have no handler of their own.
+/// It is removed again when its last client leaves (python-socketio drops its state the
+/// same way), and at most [`ConfigBuilder::max_dynamic_namespaces`] exist at once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AcceptNamespaces {
+    /// Only namespaces created by the application ([`Server::of`](crate::Server::of),
+    /// handlers registered there, `/` always); others are refused with
+    /// `Invalid namespace` (the default).
+    #[default]
+    Created,
+    /// Any namespace (python-socketio's `namespaces='*'`).
+    Any,
+    /// These too (spelled with or without the leading `/`).
+    Listed(Vec<String>),
+}
+
+impl AcceptNamespaces {
+    /// Whether a CONNECT to `name` (a client's spelling, with its `/`), which nobody
+    /// created, is accepted. The catch-all `/*` itself never is.
+    pub fn accepts(&self, name: &str) -> bool {
+        if name == "/*" {
+            return false;
+        }
+        match self {
+            Self::Created => false,
+            Self::Any => true,
+            Self::Listed(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
 /// Server configuration. Build it with [`Config::builder`]; [`Config::default`] gives
 /// every default listed on the builder methods.
 #[derive(Debug, Clone)]
@@ -309,6 +345,8 @@ pub struct Config {
     pub(crate) allow_upgrades: bool,
     pub(crate) cookie: Option<SidCookie>,
     pub(crate) always_connect: bool,
+    pub(crate) namespaces: AcceptNamespaces,
+    pub(crate) max_dynamic_namespaces: usize,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -336,6 +374,8 @@ impl Default for Config {
             allow_upgrades: true,
             cookie: None,
             always_connect: false,
+            namespaces: AcceptNamespaces::Created,
+            max_dynamic_namespaces: 1000,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -616,6 +656,39 @@ impl ConfigBuilder {
     /// python-socketio. Default: `false`.
     pub fn always_connect(mut self, always: bool) -> Self {
         self.0.always_connect = always;
+        self
+    }
+
+    /// Which namespaces clients may connect to besides those the application created
+    /// (see [`AcceptNamespaces`]). Default: [`AcceptNamespaces::Created`].
+    pub fn namespaces(mut self, namespaces: AcceptNamespaces) -> Self {
+        self.0.namespaces = match namespaces {
+            AcceptNamespaces::Listed(names) => AcceptNamespaces::Listed(
+                // The spelling of `normalize_namespace`, which lives above this module.
+                names
+                    .into_iter()
+                    .map(|n| {
+                        if n.starts_with('/') {
+                            n
+                        } else {
+                            format!("/{n}")
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        self
+    }
+
+    /// Most namespaces made on a client's CONNECT (see [`AcceptNamespaces`]) that exist
+    /// at once. Each holds its handlers' lookup, its sockets and its rooms; one client
+    /// could otherwise connect to any number of names (`namespaces=Any`), each a new
+    /// namespace. A CONNECT over the limit is refused with `Too many namespaces` and a
+    /// warning; namespaces are made again as others empty. python-socketio has no such
+    /// bound. Default: 1000.
+    pub fn max_dynamic_namespaces(mut self, max: usize) -> Self {
+        self.0.max_dynamic_namespaces = max;
         self
     }
 

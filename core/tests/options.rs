@@ -210,3 +210,142 @@ async fn always_connect_acknowledges_first_and_takes_a_refusal_back() {
     assert_eq!(client.recv().await, r#"42["hello","before the verdict"]"#);
     running.shutdown().await;
 }
+
+/// A server whose catch-all namespace answers `whoami` with the namespace and records
+/// connects and disconnects by namespace; `/own` has an `own` event of its own.
+fn catch_all_server(config: Config) -> (Server, Arc<Mutex<Vec<String>>>) {
+    let server = Server::new(config);
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let all = server.of("*");
+    let sink = Arc::clone(&seen);
+    all.on_connect(move |socket, _auth| {
+        sink.lock()
+            .unwrap()
+            .push(format!("connect {}", socket.namespace()));
+        async { Ok(()) }
+    });
+    let sink = Arc::clone(&seen);
+    all.on_disconnect(move |socket, _reason| {
+        sink.lock()
+            .unwrap()
+            .push(format!("disconnect {}", socket.namespace()));
+        async {}
+    });
+    all.on("whoami", |socket, mut event| async move {
+        let _ = socket.join("members");
+        let _ = event.ack(&Payload::one(socket.namespace()).unwrap());
+    });
+    server
+        .of("/own")
+        .on("own", |_socket, mut event| async move {
+            let _ = event.ack(&Payload::one("own handler").unwrap());
+        });
+    (server, seen)
+}
+
+async fn connect_to(client: &mut WsClient, nsp: &str) -> String {
+    client.send(&format!("40{nsp},")).await;
+    client.recv().await
+}
+
+#[tokio::test]
+async fn catch_all_handlers_serve_namespaces_accepted_on_connect() {
+    let (server, seen) = catch_all_server(
+        Config::builder()
+            .namespaces(ferrosocket::AcceptNamespaces::Any)
+            .max_dynamic_namespaces(2)
+            .build(),
+    );
+    let running = start(server.clone()).await;
+    let (mut client, _) = WsClient::open(running.addr).await;
+    assert!(connect_to(&mut client, "/room-a")
+        .await
+        .starts_with("40/room-a,{"));
+    client.send(r#"42/room-a,1["whoami"]"#).await;
+    assert_eq!(client.recv().await, r#"43/room-a,1["/room-a"]"#);
+    // Rooms and broadcasts of a namespace made on connect work as any other's.
+    assert_eq!(
+        server
+            .namespace("room-a")
+            .unwrap()
+            .to("members")
+            .emit("news", &Payload::one(&1).unwrap()),
+        1
+    );
+    assert_eq!(client.recv().await, r#"42/room-a,["news",1]"#);
+
+    // The application's namespaces fall back to the catch-all for what they lack.
+    assert!(connect_to(&mut client, "/own")
+        .await
+        .starts_with("40/own,{"));
+    client.send(r#"42/own,2["own"]"#).await;
+    assert_eq!(client.recv().await, r#"43/own,2["own handler"]"#);
+    client.send(r#"42/own,3["whoami"]"#).await;
+    assert_eq!(client.recv().await, r#"43/own,3["/own"]"#);
+
+    // The catch-all itself is not a namespace clients join; the bound refuses clearly.
+    assert_eq!(
+        connect_to(&mut client, "/*").await,
+        r#"44/*,{"message":"Invalid namespace"}"#
+    );
+    assert!(connect_to(&mut client, "/room-b")
+        .await
+        .starts_with("40/room-b,{"));
+    assert_eq!(
+        connect_to(&mut client, "/room-c").await,
+        r#"44/room-c,{"message":"Too many namespaces"}"#
+    );
+    // A made namespace goes away with its last client, which makes room for another.
+    client.send("41/room-a,").await;
+    assert!(connect_to(&mut client, "/room-c")
+        .await
+        .starts_with("40/room-c,{"));
+    assert!(server.namespace("/room-a").is_none());
+    let seen = seen.lock().unwrap().clone();
+    for expected in [
+        "connect /room-a",
+        "connect /own",
+        "connect /room-b",
+        "disconnect /room-a",
+        "connect /room-c",
+    ] {
+        assert!(
+            seen.contains(&expected.to_owned()),
+            "{expected} in {seen:?}"
+        );
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn namespaces_accepted_by_list_only_and_none_by_default() {
+    let (server, _) = catch_all_server(
+        Config::builder()
+            .namespaces(ferrosocket::AcceptNamespaces::Listed(vec!["listed".into()]))
+            .build(),
+    );
+    let running = start(server).await;
+    let (mut client, _) = WsClient::open(running.addr).await;
+    assert!(connect_to(&mut client, "/listed")
+        .await
+        .starts_with("40/listed,{"));
+    assert_eq!(
+        connect_to(&mut client, "/other").await,
+        r#"44/other,{"message":"Invalid namespace"}"#
+    );
+    running.shutdown().await;
+
+    // The default: handlers under "*" serve the application's namespaces, nothing else.
+    let (server, _) = catch_all_server(Config::default());
+    let running = start(server).await;
+    let (mut client, _) = WsClient::open(running.addr).await;
+    assert_eq!(
+        connect_to(&mut client, "/other").await,
+        r#"44/other,{"message":"Invalid namespace"}"#
+    );
+    client.send("40").await;
+    assert!(client.recv().await.starts_with("40{"));
+    client.send(r#"421["whoami"]"#).await;
+    assert_eq!(client.recv().await, r#"431["/"]"#);
+    running.shutdown().await;
+}
