@@ -442,6 +442,12 @@ impl Config {
         self.max_queue_age
     }
 
+    /// Most namespaces made on a client's CONNECT that exist at once (see
+    /// [`ConfigBuilder::max_dynamic_namespaces`]).
+    pub fn max_dynamic_namespaces(&self) -> usize {
+        self.max_dynamic_namespaces
+    }
+
     /// The most TCP connections served at once: the configured value, or the default
     /// derived from the open-file limit (see [`ConfigBuilder::max_connections`]).
     pub fn max_connections(&self) -> usize {

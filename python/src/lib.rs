@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
 use ferrosocket::{
-    normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, SidCookie, Socket,
+    normalize_namespace, AcceptNamespaces, AllowedHosts, AllowedOrigins, Config, Namespace,
+    SidCookie, Socket,
 };
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -190,6 +191,21 @@ fn cookie_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SidCookie>> {
     Ok(Some(cookie))
 }
 
+/// python-socketio's `namespaces` option: `None`, only the namespaces that have handlers
+/// (and `/`); `'*'` (or a list holding it), any; a str or a list of str, those too.
+fn namespaces_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<AcceptNamespaces> {
+    if value.is_none_or(|v| v.is_none()) {
+        return Ok(AcceptNamespaces::Created);
+    }
+    let names = rooms(value).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("namespaces must be '*', a str or a list of str")
+    })?;
+    if names.iter().any(|n| n == "*") {
+        return Ok(AcceptNamespaces::Any);
+    }
+    Ok(AcceptNamespaces::Listed(names))
+}
+
 /// Room names from `None`, a str or a list/tuple of str.
 fn rooms(value: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
     match value.filter(|v| !v.is_none()) {
@@ -313,6 +329,9 @@ pub struct Defaults {
     /// Seconds a long-polling POST body may take.
     #[pyo3(get)]
     body_timeout: f64,
+    /// Most namespaces made on a client's connect that exist at once.
+    #[pyo3(get)]
+    max_dynamic_namespaces: usize,
 }
 
 impl Defaults {
@@ -333,6 +352,7 @@ impl Defaults {
             max_queue_age: config.max_queue_age().as_secs_f64(),
             header_timeout: config.header_timeout().as_secs_f64(),
             body_timeout: config.body_timeout().as_secs_f64(),
+            max_dynamic_namespaces: config.max_dynamic_namespaces(),
         }
     }
 }
@@ -377,6 +397,8 @@ impl NativeServer {
         allow_upgrades = None,
         cookie = None,
         always_connect = None,
+        namespaces = None,
+        max_dynamic_namespaces = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -400,6 +422,8 @@ impl NativeServer {
         allow_upgrades: Option<bool>,
         cookie: Option<&Bound<'_, PyAny>>,
         always_connect: Option<bool>,
+        namespaces: Option<&Bound<'_, PyAny>>,
+        max_dynamic_namespaces: Option<usize>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -447,6 +471,10 @@ impl NativeServer {
         builder = builder.cookie(cookie_of(cookie)?);
         if let Some(always) = always_connect {
             builder = builder.always_connect(always);
+        }
+        builder = builder.namespaces(namespaces_of(namespaces)?);
+        if let Some(max) = max_dynamic_namespaces {
+            builder = builder.max_dynamic_namespaces(max);
         }
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,

@@ -287,3 +287,131 @@ def test_always_connect_off_refuses_with_connect_error() -> None:
     refusal = '4{"message":"go away","data":{"retry":false}}'
     assert results["python-socketio"] == [hello, refusal, hello, "0<sid>"]
     assert results["ferrosocket"] == [refusal, "0<sid>", hello]
+
+
+def install_catch_all(sio: Any) -> None:
+    """Handlers under ``namespace='*'`` (each takes the namespace first), and ``/own``
+    with an event of its own; what connect and disconnect saw goes to ``sio.seen``."""
+    sio.seen = []
+
+    def connect(namespace: str, sid: str, environ: Dict[str, Any], auth: Any = None) -> Any:
+        sio.seen.append(("connect", namespace))
+        return namespace != "/closed"
+
+    def disconnect(namespace: str, sid: str, reason: str) -> None:
+        sio.seen.append(("disconnect", namespace, reason))
+
+    def whoami(namespace: str, sid: str) -> str:
+        sio.enter_room(sid, "members", namespace=namespace)
+        return namespace
+
+    sio.on("connect", connect, namespace="*")
+    sio.on("disconnect", disconnect, namespace="*")
+    sio.on("whoami", whoami, namespace="*")
+    sio.on("*", lambda event, namespace, sid, *args: [event, namespace, *args], namespace="*")
+    sio.on("own", lambda sid: "own handler", namespace="/own")
+
+
+def catch_all_script(port: int, sio: Any) -> Any:
+    ws = websocket_open(port)
+    assert ws is not None
+
+    def exchange(text: str) -> str:
+        ws.send(text)
+        frame = frames_until(ws, lambda f: True)[0]
+        return "0<sid>" if frame.startswith("0") and '{"sid":' in frame else frame
+
+    try:
+        assert ws.recv().startswith("0{")
+        got = [
+            exchange("40/room-a,"),
+            exchange('42/room-a,1["whoami"]'),
+            exchange('42/room-a,2["other",5]'),
+        ]
+        sio.emit("news", 1, room="members", namespace="/room-a")
+        got.append(frames_until(ws, lambda f: True)[0])
+        got += [
+            exchange("40/own,"),
+            exchange('42/own,3["own"]'),
+            exchange('42/own,4["whoami"]'),
+            exchange("40/closed,"),
+        ]
+        ws.send("41/room-a,")
+        deadline = time.monotonic() + 5
+        while ("disconnect", "/room-a", "client disconnect") not in sio.seen:
+            assert time.monotonic() < deadline, sio.seen
+            time.sleep(0.01)
+        return got, list(sio.seen)
+    finally:
+        ws.close()
+
+
+def test_catch_all_namespace_handlers() -> None:
+    got, seen = both({"namespaces": "*"}, catch_all_script, install_catch_all)
+    assert got == [
+        "0<sid>",
+        '3/room-a,1["/room-a"]',
+        '3/room-a,2[["other","/room-a",5]]',
+        '2/room-a,["news",1]',
+        "0<sid>",
+        '3/own,3["own handler"]',
+        '3/own,4["/own"]',
+        '4/closed,{"message":"Connection rejected by server"}',
+    ]
+    assert seen == [
+        ("connect", "/room-a"),
+        ("connect", "/own"),
+        ("connect", "/closed"),
+        ("disconnect", "/room-a", "client disconnect"),
+    ]
+
+
+@pytest.mark.parametrize("namespaces", [["/room-a"], "/room-a", ["room-a"]])
+def test_namespaces_listed(namespaces: Any) -> None:
+    def script(port: int, sio: Any) -> Any:
+        ws = websocket_open(port)
+        assert ws is not None
+        try:
+            assert ws.recv().startswith("0{")
+            ws.send("40/room-a,")
+            accepted = frames_until(ws, lambda f: True)[0].startswith("0/room-a,{")
+            ws.send("40/room-b,")
+            refused = frames_until(ws, lambda f: True)[0].startswith("4/room-b,")
+            return accepted, refused
+        finally:
+            ws.close()
+
+    results = each({"namespaces": namespaces}, script, install_catch_all)
+    assert results["ferrosocket"] == (True, True)
+    # python-socketio compares the name as given: "room-a" without its "/" names nothing.
+    expected = (namespaces != ["room-a"], True)
+    assert results["python-socketio"] == expected
+
+
+def test_unknown_namespace_refusal_by_default() -> None:
+    # The same refusal, in different words: python-socketio sends the string
+    # "Unable to connect", ferrosocket node socket.io's {"message":"Invalid namespace"}.
+    def script(port: int, sio: Any) -> Any:
+        ws = websocket_open(port)
+        assert ws is not None
+        try:
+            assert ws.recv().startswith("0{")
+            ws.send("40/room-a,")
+            return frames_until(ws, lambda f: True)[0]
+        finally:
+            ws.close()
+
+    results = each({}, script, install_catch_all)
+    assert results["python-socketio"] == '4/room-a,"Unable to connect"'
+    assert results["ferrosocket"] == '4/room-a,{"message":"Invalid namespace"}'
+
+
+def test_catch_all_signature_checks() -> None:
+    sio = ferrosocket.Server()
+    with pytest.raises(TypeError, match=r"\(namespace, sid, environ\)"):
+        sio.on("connect", lambda sid, environ: None, namespace="*")
+    with pytest.raises(TypeError, match=r"\(event, namespace, sid, \*args\)"):
+        sio.on("*", lambda event, sid: None, namespace="*")
+    sio.on("connect", lambda namespace, sid, environ: None, namespace="*")
+    sio.on("message", lambda namespace, sid, data: None, namespace="*")
+    sio.stop()
