@@ -337,8 +337,11 @@ def catch_all_script(port: int, sio: Any) -> Any:
             exchange("40/closed,"),
         ]
         ws.send("41/room-a,")
+        # /own has handlers (and so its own disconnect hook) but no disconnect handler:
+        # the catch-all's runs, as in python-socketio.
+        ws.send("41/own,")
         deadline = time.monotonic() + 5
-        while ("disconnect", "/room-a", "client disconnect") not in sio.seen:
+        while ("disconnect", "/own", "client disconnect") not in sio.seen:
             assert time.monotonic() < deadline, sio.seen
             time.sleep(0.01)
         return got, list(sio.seen)
@@ -363,6 +366,7 @@ def test_catch_all_namespace_handlers() -> None:
         ("connect", "/own"),
         ("connect", "/closed"),
         ("disconnect", "/room-a", "client disconnect"),
+        ("disconnect", "/own", "client disconnect"),
     ]
 
 
