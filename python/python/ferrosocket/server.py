@@ -258,6 +258,9 @@ class Server:
         # namespace -> the user's disconnect handler (or None); the server's own
         # disconnect hook drops the session, then calls it.
         self._disconnect_handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        # namespace -> whether its user disconnect handler takes the reason, decided once
+        # at registration rather than on every disconnect.
+        self._disconnect_takes_reason: Dict[str, bool] = {}
         _lifecycle.track(self)
 
     # -- handlers ---------------------------------------------------------------------
@@ -319,6 +322,8 @@ class Server:
             self._ensure_disconnect_hook(namespace)
         elif event == "disconnect":
             self._disconnect_handlers[namespace] = handler
+            head = 2 if namespace == _CATCH_ALL else 1
+            self._disconnect_takes_reason[namespace] = _accepts(handler, head + 1)
             self._ensure_disconnect_hook(namespace, force=True)
         elif event == "*":
             self._native.on_any(namespace, handler)
@@ -381,11 +386,12 @@ class Server:
         handler = self._disconnect_handlers.get(namespace)
         head: Tuple[str, ...] = (sid,)
         if handler is None or namespace == _CATCH_ALL:
+            namespace = _CATCH_ALL
             handler = self._disconnect_handlers.get(_CATCH_ALL)
             head = (real, sid)
         if handler is None:
             return
-        if _accepts(handler, len(head) + 1):
+        if self._disconnect_takes_reason.get(namespace, True):
             handler(*head, reason)
         else:
             handler(*head)
