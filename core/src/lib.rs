@@ -53,7 +53,9 @@ mod sid;
 mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
-pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
+pub use config::{
+    AcceptNamespaces, AllowedHosts, AllowedOrigins, Config, ConfigBuilder, SidCookie, Site,
+};
 pub use engine::{shutdown_signal, BoxError, ConnectionInfo, Handshake, ResponseBody};
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
 pub use protocol::Payload;

@@ -675,3 +675,39 @@ fn a_local_client_that_takes_nothing_is_closed_at_the_queue_bound() {
     assert!(!client.is_closed());
     embedded.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_callbacks_of_the_catch_all_namespace_serve_any_namespace() {
+    let options = EmbedOptions {
+        io_threads: 1,
+        dispatch_threads: 2,
+        min_dispatch_threads: 2,
+        ..EmbedOptions::default()
+    };
+    let config = Config::builder()
+        .namespaces(ferrosocket::AcceptNamespaces::Any)
+        .build();
+    let embedded = Arc::new(Embedded::new(config, options, None).unwrap());
+    embedded.on_connect("*", |socket, _auth| {
+        assert!(on_dispatch_thread());
+        if socket.namespace() == "/closed" {
+            return Err(ConnectRefused::new("closed"));
+        }
+        Ok(())
+    });
+    embedded.on("*", "where", |socket, mut event| {
+        let _ = event.ack(&Payload::one(socket.namespace()).unwrap());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, _) = WsClient::open(addr).await;
+    client.send("40/anywhere,").await;
+    assert!(client.recv().await.starts_with("40/anywhere,{"));
+    client.send(r#"42/anywhere,7["where"]"#).await;
+    assert_eq!(client.recv().await, r#"43/anywhere,7["/anywhere"]"#);
+    client.send("40/closed,").await;
+    assert_eq!(client.recv().await, r#"44/closed,{"message":"closed"}"#);
+    // The refused namespace was made for the CONNECT and is gone with it.
+    assert!(embedded.namespace("closed").is_err());
+    assert!(embedded.namespace("anywhere").is_ok());
+    finish(embedded).await;
+}

@@ -544,6 +544,11 @@ impl Embedded {
     }
 
     /// Handles `event` in namespace `nsp` with a blocking callback on a dispatch thread.
+    ///
+    /// Here and in [`on_any`](Self::on_any), [`on_connect`](Self::on_connect) and
+    /// [`on_disconnect`](Self::on_disconnect), `nsp` `"*"` is the catch-all namespace
+    /// (see [`Server::of`]): its callbacks serve every namespace for what that one has no
+    /// callback of its own, and [`Socket::namespace`] says which one the client is in.
     pub fn on<F>(&self, nsp: &str, event: &str, callback: F)
     where
         F: Fn(Socket, Event) + Send + Sync + 'static,

@@ -1,6 +1,6 @@
 """Private native module of ferrosocket (PyO3). Use ``ferrosocket.Server``."""
 
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
     "Server",
@@ -52,6 +52,8 @@ class Defaults:
     def header_timeout(self) -> float: ...
     @property
     def body_timeout(self) -> float: ...
+    @property
+    def max_dynamic_namespaces(self) -> int: ...
 
 DEFAULTS: Defaults
 
@@ -77,6 +79,12 @@ class Server:
         header_timeout: Optional[float] = None,
         body_timeout: Optional[float] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
+        transports: Union[str, Sequence[str], None] = None,
+        allow_upgrades: Optional[bool] = None,
+        cookie: Union[str, Dict[str, Union[str, bool, int]], None] = None,
+        always_connect: Optional[bool] = None,
+        namespaces: Union[str, Sequence[str], None] = None,
+        max_dynamic_namespaces: Optional[int] = None,
     ) -> "Server": ...
     def on_connect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
     def on_disconnect(self, namespace: str, handler: Callable[..., Any]) -> None: ...

@@ -258,6 +258,10 @@ fn encodes() {
     );
     assert_eq!(encode_disconnect("/"), "41");
     assert_eq!(encode_disconnect("/a"), "41/a,");
+    assert_eq!(
+        encode_disconnect_refused("/a", "no", Some("[1]")),
+        r#"41/a,{"message":"no","data":[1]}"#
+    );
 }
 
 /// The two-pass split that `split_event` replaced: raw elements, then a full check.
