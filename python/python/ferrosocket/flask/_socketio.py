@@ -351,7 +351,7 @@ class SocketIO:
         # python-socketio passes no auth when the client sent none or an empty one.
         auth = auth or None
         try:
-            handler = self._functions.get((registered, "connect"))
+            handler = self._own_or_catch_all(registered, "connect")
             if handler is not None:
                 result = self._guarded(sid, lambda: self._handle_event(
                     handler, "connect", real, sid, environ, auth
@@ -369,9 +369,15 @@ class SocketIO:
             self._connections.pop(sid, None)
         return result
 
+    def _own_or_catch_all(self, registered: str, message: str) -> Optional[Handler]:
+        """The ``connect``/``disconnect`` handler of a namespace: its own, else the one
+        registered for ``namespace='*'`` (python-socketio's order; events fall back the
+        same way in the native server)."""
+        return self._functions.get((registered, message)) or self._functions.get(("*", message))
+
     def _disconnect(self, real: str, registered: str, sid: str, reason: str) -> None:
         try:
-            handler = self._functions.get((registered, "disconnect"))
+            handler = self._own_or_catch_all(registered, "disconnect")
             if handler is not None:
                 self._guarded(sid, lambda: self._handle_event(
                     handler, "disconnect", real, sid, reason
