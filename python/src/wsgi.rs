@@ -643,6 +643,8 @@ struct ChannelBody {
     /// Raised before the sender is dropped when the app failed mid-body: the connection
     /// is cut instead of the body ending as if complete.
     aborted: Arc<AtomicBool>,
+    /// Whether hyper had its turn to flush before the cut.
+    flushed: bool,
 }
 
 impl Body for ChannelBody {
@@ -660,6 +662,13 @@ impl Body for ChannelBody {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
             Poll::Ready(None) if self.aborted.load(Ordering::Acquire) => {
+                if !self.flushed {
+                    // Once more through hyper's write loop first, which flushes what the
+                    // app already sent: the client gets those bytes, then the cut.
+                    self.flushed = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Err("the WSGI application failed mid-response".into())))
             }
             Poll::Ready(None) => Poll::Ready(None),
@@ -776,6 +785,7 @@ impl Responder {
                 first: Some(chunk),
                 chunks: received,
                 aborted: Arc::clone(&aborted),
+                flushed: false,
             };
             self.send_head(body.boxed());
             self.stream = Some(Stream { chunks, aborted });

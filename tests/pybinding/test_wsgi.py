@@ -725,3 +725,23 @@ def test_mounting_again_replaces_the_app(mount: Callable[..., Served]) -> None:
 
     served.sio._native.mount_wsgi(other)
     assert served.request("GET", "/x")[2] == b"other"
+
+
+def test_stop_ends_an_open_event_stream(mount: Callable[..., Served]) -> None:
+    def forever(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        while True:
+            yield b"data: tick\n\n"
+            time.sleep(0.2)
+
+    served = mount(forever)
+    conn = served.connection()
+    conn.request("GET", "/events")
+    response = conn.getresponse()
+    assert response.readline() == b"data: tick\n"
+    stopper = threading.Thread(target=served.sio.stop)
+    stopper.start()
+    stopper.join(WAIT)
+    assert not stopper.is_alive(), "stop() does not wait for the endless stream"
+    wait_until(lambda: "/events" in served.closed, what="the stream closed at stop")
+    conn.close()
