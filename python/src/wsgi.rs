@@ -297,19 +297,22 @@ async fn serve(
         return too_large();
     }
     let too_large_flag = Arc::new(AtomicBool::new(false));
-    let input = if body.is_end_stream() {
-        Input::empty(Arc::clone(&mount.stopping))
-    } else {
+    let chunks = (!body.is_end_stream()).then(|| {
         let (chunks, received) = mpsc::channel(INPUT_CHUNKS);
         tokio::spawn(feed(body, chunks, max_body, mount.body_timeout));
-        Input::stream(received, Arc::clone(&mount.stopping))
-    };
+        received
+    });
+    let input = Input::new(
+        chunks,
+        Arc::clone(&too_large_flag),
+        Arc::clone(&mount.stopping),
+    );
     let (head, answered) = oneshot::channel();
     let job = Job {
         parts,
         connection,
         input,
-        too_large: Arc::clone(&too_large_flag),
+        too_large: too_large_flag,
         head,
         started,
     };
@@ -425,20 +428,18 @@ pub(crate) struct Input {
 }
 
 impl Input {
-    fn empty(stopping: Arc<AtomicBool>) -> Self {
+    /// The input of a request whose body is `chunks` (`None`: no body).
+    fn new(
+        chunks: Option<mpsc::Receiver<InputChunk>>,
+        too_large: Arc<AtomicBool>,
+        stopping: Arc<AtomicBool>,
+    ) -> Self {
         Self {
-            chunks: None,
+            chunks,
             buffer: Bytes::new(),
             failed: None,
-            too_large: Arc::new(AtomicBool::new(false)),
+            too_large,
             stopping,
-        }
-    }
-
-    fn stream(chunks: mpsc::Receiver<InputChunk>, stopping: Arc<AtomicBool>) -> Self {
-        Self {
-            chunks: Some(chunks),
-            ..Self::empty(stopping)
         }
     }
 
@@ -1041,7 +1042,7 @@ fn run(mount: &Mount, job: Job) {
         let Job {
             parts,
             connection,
-            mut input,
+            input,
             too_large,
             head,
             started,
@@ -1050,7 +1051,6 @@ fn run(mount: &Mount, job: Job) {
             let _ = head.send(internal_error());
             return;
         };
-        input.too_large = Arc::clone(&too_large);
         let responder = Responder {
             status: None,
             headers: HeaderMap::new(),
