@@ -769,3 +769,37 @@ def test_empty_chunks_and_an_empty_body(mount: Callable[..., Served]) -> None:
     status, headers, body = served.request("GET", "/nothing")
     assert (status, body, headers.get("content-length")) == (200, b"", "0")
     assert served.request("GET", "/late-error")[0] == 500
+
+
+def test_the_input_reads_by_size_line_and_lines(mount: Callable[..., Served]) -> None:
+    def reads(environ: Environ, start_response: StartResponse) -> List[bytes]:
+        stream = environ["wsgi.input"]
+        parts = [stream.read(3), stream.readline(), stream.readline(2), stream.readline(), stream.readlines(), stream.read(), stream.read(5)]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps([p.decode() if isinstance(p, bytes) else [x.decode() for x in p] for p in parts]).encode()]
+
+    served = mount(reads)
+    status, _, body = served.request("POST", "/", body=b"abcdef\nghij\nk\nl\nm")
+    assert status == 200
+    assert json.loads(body) == ["abc", "def\n", "gh", "ij\n", ["k\n", "l\n", "m"], "", ""]
+
+
+def test_write_sends_at_once_before_the_iterable(mount: Callable[..., Served]) -> None:
+    gate = threading.Event()
+
+    def imperative(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        # The client reads what write() sent while the app still runs.
+        assert gate.wait(WAIT)
+        yield b"then yielded"
+
+    served = mount(imperative)
+    conn = served.connection()
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.read1(100) == b"written "
+    gate.set()
+    assert response.read() == b"then yielded"
+    conn.close()
