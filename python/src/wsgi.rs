@@ -291,8 +291,12 @@ async fn serve(
     let (parts, body) = req.into_parts();
     let max_body = mount.options.max_body;
     if content_length(&parts.headers).is_some_and(|len| len > max_body) {
-        if started.is_some() {
-            tracing::info!(target: "ferrosocket::access", method = %parts.method, uri = %parts.uri, "413: Content-Length over max_body, the app was not called");
+        if let Some(started) = started {
+            // No Python on this thread: the line goes through the core's log forwarding,
+            // to the same `ferrosocket.access` logger (when it forwards INFO).
+            let status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+            let line = clf_line(&parts, connection, status, 0, started);
+            tracing::info!(target: "ferrosocket::access", "{line}");
         }
         return too_large();
     }
@@ -1403,25 +1407,12 @@ fn access_line(
     responder: &Responder,
     started: Instant,
 ) {
-    let remote = connection.map_or_else(|| "-".to_owned(), |c| c.remote.ip().to_string());
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
-    let status = responder
-        .sent_status
-        .map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
-    let bytes = if responder.sent == 0 {
-        "-".to_owned()
-    } else {
-        responder.sent.to_string()
-    };
-    let line = format!(
-        "{remote} - - [{}] \"{} {target} {:?}\" {status} {bytes} {:.6}",
-        clf_date(SystemTime::now()),
-        parts.method,
-        parts.version,
-        started.elapsed().as_secs_f64()
+    let line = clf_line(
+        parts,
+        connection,
+        responder.sent_status,
+        responder.sent,
+        started,
     );
     if let Err(error) = mount
         .access
@@ -1430,6 +1421,34 @@ fn access_line(
     {
         error.print(py);
     }
+}
+
+/// The text of an access-log line (see [`access_line`]).
+fn clf_line(
+    parts: &Parts,
+    connection: Option<ConnectionInfo>,
+    status: Option<StatusCode>,
+    sent: u64,
+    started: Instant,
+) -> String {
+    let remote = connection.map_or_else(|| "-".to_owned(), |c| c.remote.ip().to_string());
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
+    let status = status.map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
+    let bytes = if sent == 0 {
+        "-".to_owned()
+    } else {
+        sent.to_string()
+    };
+    format!(
+        "{remote} - - [{}] \"{} {target} {:?}\" {status} {bytes} {:.6}",
+        clf_date(SystemTime::now()),
+        parts.method,
+        parts.version,
+        started.elapsed().as_secs_f64()
+    )
 }
 
 /// `01/Dec/2026:15:04:05 +0000`, in UTC.

@@ -803,3 +803,20 @@ def test_write_sends_at_once_before_the_iterable(mount: Callable[..., Served]) -
     gate.set()
     assert response.read() == b"then yielded"
     conn.close()
+
+
+def test_a_413_before_the_app_is_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ferrosocket.access")
+    sio = ferrosocket.Server(logger=True)
+    try:
+        sio._native.mount_wsgi(hello, access_log=True, max_body=10)
+        sio.start("127.0.0.1", 0)
+        conn = http.client.HTTPConnection("127.0.0.1", sio.port or 0, timeout=WAIT)
+        conn.request("POST", "/up?x=1", body=b"x" * 11)
+        assert conn.getresponse().status == 413
+        conn.close()
+        wait_until(lambda: [r for r in caplog.records if r.name == "ferrosocket.access"], what="the line")
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "ferrosocket.access"]
+        assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "POST /up\?x=1 HTTP/1\.1" 413 - \d+\.\d{6}', line), line
+    finally:
+        sio.stop()
