@@ -8,6 +8,7 @@ waits are bounded, and only fail when something never happens.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import http.client
 import json
@@ -17,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 import wsgiref.validate
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -820,3 +822,21 @@ def test_a_413_before_the_app_is_in_the_access_log(caplog: pytest.LogCaptureFixt
         assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "POST /up\?x=1 HTTP/1\.1" 413 - \d+\.\d{6}', line), line
     finally:
         sio.stop()
+
+
+def test_a_dropped_server_frees_its_app_even_in_a_cycle() -> None:
+    app = flask_app()
+    sio = ferrosocket.Server(handler_threads=2)
+    # Flask-SocketIO's shape: the app's extensions hold the server, the server the app.
+    app.extensions["socketio"] = sio
+    sio._native.mount_wsgi(app)
+    sio.start("127.0.0.1", 0)
+    conn = http.client.HTTPConnection("127.0.0.1", sio.port or 0, timeout=WAIT)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"Hello, World!"
+    conn.close()
+    app_ref, server_ref = weakref.ref(app), weakref.ref(sio)
+    del app, sio
+    gc.collect()
+    assert server_ref() is None
+    assert app_ref() is None
