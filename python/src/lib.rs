@@ -1,7 +1,7 @@
 //! `ferrosocket._native`: the private native module under the `ferrosocket` Python package.
 //!
 //! One class, `Server`, over [`ferrosocket::embed::Embedded`] (with the WSGI bridge of
-//! [`wsgi`], `Server.mount_wsgi`, serving a Flask app on its port), plus the core's defaults
+//! `wsgi.rs`, `Server.mount_wsgi`, serving a Flask app on its port), plus the core's defaults
 //! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
 //! bridge. It only converts Python values and crosses the ABI: what a binding needs
 //! beyond that (host resolution, ack replies on a lane, shutdown, lookups) is the
