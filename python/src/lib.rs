@@ -1,6 +1,7 @@
 //! `ferrosocket._native`: the private native module under the `ferrosocket` Python package.
 //!
-//! One class, `Server`, over [`ferrosocket::embed::Embedded`], its in-process test
+//! One class, `Server`, over [`ferrosocket::embed::Embedded`] (with the WSGI bridge of
+//! `wsgi.rs`, `Server.mount_wsgi`, serving a Flask app on its port), its in-process test
 //! client (`LocalClient`, in `local`) and `check_payload`, plus the core's defaults
 //! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
 //! bridge. It only converts Python values and crosses the ABI: what a binding needs
