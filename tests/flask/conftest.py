@@ -161,7 +161,9 @@ class Peer:
         return sid
 
     def call(self, event: str, *args: Any, namespace: str = "/") -> Any:
-        return self.sio.call(event, *args if args else (), namespace=namespace, timeout=10)
+        # python-socketio sends a tuple as several arguments.
+        data = args[0] if len(args) == 1 else (tuple(args) if args else None)
+        return self.sio.call(event, data, namespace=namespace, timeout=10)
 
     def sync(self, namespace: str = "/") -> None:
         """Returns once everything the server sent this client before handling a `sync`
