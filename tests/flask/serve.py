@@ -8,8 +8,8 @@ It loads PATH for IMPL (`flask_socketio` or `ferrosocket`), then calls
 allow_unsafe_werkzeug=True)` exactly as a user's `__main__` block would (the seed articles
 hard-code port 5000; this picks a free one when N is 0). `allow_unsafe_werkzeug` is what
 Flask-SocketIO wants to run Werkzeug outside a terminal; ferrosocket.flask takes the same
-keywords. Prints `LISTENING 127.0.0.1:<port>` once the port accepts connections (neither
-`run` announces it), and stops on SIGTERM. It never serves anything itself.
+keywords. Prints `LISTENING 127.0.0.1:<port>` on stdout once the port accepts connections
+(neither `run` announces it); the app's own prints go to stderr. Stops on SIGTERM. It never serves anything itself.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from ferrosocket_testing import free_port, port_accepts, wait_until  # noqa: E40
 from flask_impl import IMPLS, load  # noqa: E402
 
 HOST = "127.0.0.1"
+# The LISTENING line goes to the real stdout; what the app prints goes to stderr, which
+# the tests read (ServerProcess.log_tail), like the seed articles' print() calls.
+STDOUT = sys.stdout
 
 
 def announce_when_listening(port: int) -> None:
@@ -36,7 +39,7 @@ def announce_when_listening(port: int) -> None:
     except AssertionError as error:
         print(f"serve.py: {error}", file=sys.stderr, flush=True)
         os._exit(3)
-    print(f"LISTENING {HOST}:{port}", flush=True)
+    print(f"LISTENING {HOST}:{port}", file=STDOUT, flush=True)
 
 
 def main() -> int:
@@ -55,6 +58,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    sys.stdout = sys.stderr
     folder = os.path.dirname(os.path.abspath(options.path))
     sys.path.insert(0, folder)  # an app importing a sibling module, as `python app.py` allows
     os.chdir(folder)
