@@ -2,6 +2,8 @@
 process for the tests:
 
     python serve.py IMPL PATH [--port N] [--attr socketio] [--app-attr app]
+    python serve.py IMPL PATH --main -- ARGS...
+
 
 It loads PATH for IMPL (`flask_socketio` or `ferrosocket`), then calls
 `socketio.run(app, host='127.0.0.1', port=N, debug=False, use_reloader=False,
@@ -9,7 +11,9 @@ allow_unsafe_werkzeug=True)` exactly as a user's `__main__` block would (the see
 hard-code port 5000; this picks a free one when N is 0). `allow_unsafe_werkzeug` is what
 Flask-SocketIO wants to run Werkzeug outside a terminal; ferrosocket.flask takes the same
 keywords. Prints `LISTENING 127.0.0.1:<port>` on stdout once the port accepts connections
-(neither `run` announces it); the app's own prints go to stderr. Stops on SIGTERM. It never serves anything itself.
+(neither `run` announces it); the app's own prints go to stderr. Stops on SIGTERM.
+With `--main`, it calls the module's `main(ARGS)` instead and exits with what it returns
+(examples/flask_chat/app.py, which announces its port itself). It never serves anything itself.
 """
 
 from __future__ import annotations
@@ -50,7 +54,14 @@ def main() -> int:
     parser.add_argument("--attr", default="socketio", help="the module's SocketIO instance")
     parser.add_argument("--app-attr", default="app", help="the module's Flask app")
     parser.add_argument("--name", default="app", help="the module name to load it under")
-    options = parser.parse_args()
+    parser.add_argument("--main", action="store_true", help="call main(ARGS) instead of run")
+    argv = sys.argv[1:]
+    rest = argv[argv.index("--") + 1:] if "--" in argv else []
+    options = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+    if options.main:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(options.path)))
+        module = load(options.path, options.impl, options.name)
+        return int(module.main(rest) or 0)
 
     # SIGTERM ends the process like Ctrl-C would: Werkzeug's serve_forever and
     # ferrosocket's run both stop on KeyboardInterrupt.
