@@ -54,7 +54,7 @@ mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
 pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
-pub use engine::{shutdown_signal, BoxError, Handshake, ResponseBody};
+pub use engine::{shutdown_signal, BoxError, ConnectionInfo, Handshake, ResponseBody};
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
 pub use protocol::Payload;
 pub use server::{serve_dir, Server};

@@ -723,3 +723,33 @@ async fn serve_dir_does_not_follow_links_out_of_its_directory() {
     running.shutdown().await;
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[tokio::test]
+async fn the_fallback_sees_the_connection_addresses() {
+    let server = Server::new(Config::default());
+    let seen = Arc::new(Mutex::new(None));
+    let record = Arc::clone(&seen);
+    server.set_fallback(move |req: http::Request<hyper::body::Incoming>| {
+        *record.lock().unwrap() = req
+            .extensions()
+            .get::<ferrosocket::ConnectionInfo>()
+            .copied();
+        let body = http_body_util::Full::new(Bytes::from_static(b"fallback"));
+        let body =
+            http_body_util::BodyExt::boxed(http_body_util::BodyExt::map_err(body, |never| {
+                match never {}
+            }));
+        std::future::ready(http::Response::new(body))
+    });
+    let running = start(server).await;
+    let (status, _, body) = http(running.addr, "GET", "/elsewhere", &[], Bytes::new()).await;
+    assert_eq!((status, &body[..]), (200, &b"fallback"[..]));
+    let info = seen
+        .lock()
+        .unwrap()
+        .expect("the fallback got a ConnectionInfo");
+    assert_eq!(info.local, running.addr, "the connection's own end");
+    assert_eq!(info.remote.ip(), running.addr.ip());
+    assert_ne!(info.remote.port(), running.addr.port());
+    running.shutdown().await;
+}

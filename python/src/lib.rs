@@ -13,6 +13,7 @@
 mod convert;
 mod handlers;
 mod log;
+mod wsgi;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +132,8 @@ pub struct NativeServer {
     embedded: Option<Embedded>,
     /// The Python callables; shared with the core handlers, visible to the GC.
     registry: Arc<Registry>,
+    /// The mounted WSGI app, visible to the GC, and the flag that stops its requests.
+    wsgi: wsgi::Bridge,
 }
 
 impl NativeServer {
@@ -389,6 +392,7 @@ impl NativeServer {
         Ok(Self {
             embedded: Some(embedded),
             registry: Arc::new(Registry::default()),
+            wsgi: wsgi::Bridge::default(),
         })
     }
 
@@ -617,6 +621,13 @@ impl NativeServer {
     /// the threads. Waits with the GIL released. Cannot be called from a handler.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         let embedded = self.embedded()?;
+        if ferrosocket::embed::on_dispatch_thread() {
+            return Err(PyRuntimeError::new_err(
+                "stop() cannot be called from a handler",
+            ));
+        }
+        // WSGI requests waiting on a client give up, so the dispatch threads can end.
+        self.wsgi.stop();
         if py.detach(|| embedded.stop()) {
             Ok(())
         } else {
@@ -633,6 +644,37 @@ impl NativeServer {
         self.embedded()?.serve_dir(path).map_err(embed_error)
     }
 
+    /// Serves the WSGI application `app` (PEP 3333; a Flask app) to every HTTP request
+    /// outside the Socket.IO path, on the server's own port, from `start()` on; calling
+    /// it again replaces the app. The app runs on the handler threads (each request on a
+    /// lane of its own, so a streaming response holds one thread and the others go on).
+    /// Options, keyword-only:
+    /// - `access_log`: one line per request on the `ferrosocket.access` logger at INFO,
+    ///   in the Common Log Format plus the duration in seconds. Off: no cost at all.
+    /// - `max_body`: the largest request body in bytes (default 100 MiB). A
+    ///   `Content-Length` over it is answered 413 without calling the app; a chunked
+    ///   body that goes past it makes `wsgi.input` raise `OSError` in the app, and the
+    ///   answer is 413 if the response has not started. Flask's `MAX_CONTENT_LENGTH` is
+    ///   the app's own limit, enforced by the app below this one.
+    /// - `url_scheme`: `wsgi.url_scheme`, `"http"` or `"https"` (behind a proxy that
+    ///   terminates TLS).
+    #[pyo3(signature = (app, *, access_log = false, max_body = wsgi::DEFAULT_MAX_BODY, url_scheme = "http"))]
+    fn mount_wsgi(
+        &self,
+        py: Python<'_>,
+        app: Py<PyAny>,
+        access_log: bool,
+        max_body: u64,
+        url_scheme: &str,
+    ) -> PyResult<()> {
+        let options = wsgi::Options {
+            access_log,
+            max_body,
+            url_scheme: wsgi::Scheme::parse(url_scheme)?,
+        };
+        wsgi::mount(py, self.embedded()?, &self.wsgi, app, options)
+    }
+
     /// The bound port once started, else None.
     #[getter]
     fn port(&self) -> PyResult<Option<u16>> {
@@ -646,11 +688,13 @@ impl NativeServer {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        self.registry.traverse(&visit)
+        self.registry.traverse(&visit)?;
+        self.wsgi.traverse(&visit)
     }
 
     fn __clear__(&self) {
         self.registry.clear();
+        self.wsgi.clear();
     }
 }
 
@@ -659,6 +703,7 @@ impl Drop for NativeServer {
         let Some(embedded) = self.embedded.take() else {
             return;
         };
+        self.wsgi.stop();
         // Shutting down waits for the dispatch threads, which may be waiting for the GIL:
         // wait without it. Collected inside a handler, `shutdown` moves the wait to a
         // thread of its own and returns at once.

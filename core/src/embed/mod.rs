@@ -497,6 +497,15 @@ impl Embedded {
         self.pool.submit(lane, job)
     }
 
+    /// The dispatch pool itself, for a binding that queues blocking work from outside a
+    /// callback: an HTTP fallback ([`Server::set_fallback`]) that runs each request on a
+    /// dispatch thread (the Python binding's WSGI bridge), on a lane of its own. Holding
+    /// it keeps no thread alive: after [`stop`](Self::stop), `submit` answers
+    /// [`SubmitError::Stopped`].
+    pub fn dispatch_pool(&self) -> Arc<DispatchPool> {
+        Arc::clone(&self.pool)
+    }
+
     /// Handles `event` in namespace `nsp` with a blocking callback on a dispatch thread.
     pub fn on<F>(&self, nsp: &str, event: &str, callback: F)
     where

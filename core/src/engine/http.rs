@@ -19,8 +19,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use super::cors::{self, preflight};
 use super::error::EngineError;
 use super::{
-    polling, query_param, websocket, ConnectionSlot, EngineState, Handler, Handshake, ResponseBody,
-    Session, Transport,
+    polling, query_param, websocket, ConnectionInfo, ConnectionSlot, EngineState, Handler,
+    Handshake, ResponseBody, Session, Transport,
 };
 use crate::clip::clip;
 use crate::error::DisconnectReason;
@@ -45,12 +45,14 @@ pub(crate) fn full(
 }
 
 /// Answers one HTTP request of a connection: hosts first, then the engine's path (with
-/// or without its trailing `/`), everything else to the fallback or 404.
+/// or without its trailing `/`), everything else to the fallback (with the request's
+/// [`ConnectionInfo`] in its extensions) or 404. `local` is the connection's own end.
 pub(crate) async fn route<H: Handler>(
     state: Arc<EngineState<H>>,
     slot: Arc<ConnectionSlot<H>>,
     remote: SocketAddr,
-    req: Request<Incoming>,
+    local: SocketAddr,
+    mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     if let Some(hosts) = &state.config.allowed_hosts {
         let host = req
@@ -72,7 +74,11 @@ pub(crate) async fn route<H: Handler>(
         return engine_request(state, slot, remote, req).await;
     }
     match state.fallback() {
-        Some(fallback) => fallback(req).await,
+        Some(fallback) => {
+            req.extensions_mut()
+                .insert(ConnectionInfo { remote, local });
+            fallback(req).await
+        }
         None => full(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",

@@ -78,11 +78,16 @@ impl<H: Handler> Engine<H> {
             let slot = Arc::new(ConnectionSlot(Arc::clone(&state)));
             // Socket.IO traffic is many small writes; never wait for Nagle.
             let _ = stream.set_nodelay(true);
+            // The fallback's `ConnectionInfo`: the interface this connection reached, which
+            // a wildcard listener's own address does not tell.
+            let local = stream
+                .local_addr()
+                .unwrap_or_else(|_| listener_addr(&listener));
             let service_state = Arc::clone(&state);
             let service = service_fn(move |req| {
                 let state = Arc::clone(&service_state);
                 let slot = Arc::clone(&slot);
-                async move { Ok::<_, Infallible>(route(state, slot, remote, req).await) }
+                async move { Ok::<_, Infallible>(route(state, slot, remote, local, req).await) }
             });
             let conn = http
                 .serve_connection(TokioIo::new(stream), service)
@@ -106,6 +111,13 @@ impl<H: Handler> Engine<H> {
         shutdown_gracefully(&state).await;
         Ok(())
     }
+}
+
+/// The listener's address, or the unspecified IPv4 address if even that is unknown.
+fn listener_addr(listener: &TcpListener) -> SocketAddr {
+    listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 /// What the accept loop logs about its failures and refusals: once when a burst

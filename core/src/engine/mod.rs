@@ -28,7 +28,7 @@ mod websocket;
 
 pub(crate) use http::full;
 pub use lifecycle::shutdown_signal;
-pub use state::{BoxError, Engine, Handler, ResponseBody};
+pub use state::{BoxError, ConnectionInfo, Engine, Handler, ResponseBody};
 pub(crate) use state::{BoxFuture, ConnectionGuard, ConnectionSlot, EngineState};
 
 use std::collections::VecDeque;

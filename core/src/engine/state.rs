@@ -30,6 +30,18 @@ pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every response the server writes.
 pub type ResponseBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+/// Where a request came from and where it arrived, in the extensions of every request
+/// the fallback gets (see [`Engine::set_fallback`]): `req.extensions().get::<ConnectionInfo>()`.
+/// A WSGI bridge reads `REMOTE_ADDR` and the server's own address from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The peer's address (the client, or the proxy in front).
+    pub remote: std::net::SocketAddr,
+    /// The address the connection arrived at: this server's end of the TCP connection
+    /// (the interface's own address when the listener is bound to a wildcard).
+    pub local: std::net::SocketAddr,
+}
+
 pub(crate) type Fallback =
     Arc<dyn Fn(Request<Incoming>) -> BoxFuture<Response<ResponseBody>> + Send + Sync>;
 
@@ -233,7 +245,9 @@ impl<H: Handler> Engine<H> {
     }
 
     /// Serves every request outside the engine's path with `fallback` (by default such
-    /// requests get 404). See [`serve_dir`](crate::serve_dir) for static files.
+    /// requests get 404). Each request carries its [`ConnectionInfo`] in its extensions.
+    /// Setting it again replaces the previous one. See [`serve_dir`](crate::serve_dir)
+    /// for static files.
     pub fn set_fallback<F, Fut>(&self, fallback: F)
     where
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,

@@ -122,7 +122,10 @@ impl Server {
     }
 
     /// Serves every request outside the Socket.IO path with `fallback` (by default such
-    /// requests get 404). See [`serve_dir`] for static files.
+    /// requests get 404). Each request carries its
+    /// [`ConnectionInfo`](crate::ConnectionInfo) (peer and local address) in its
+    /// extensions. Setting it again replaces the previous one. See [`serve_dir`] for
+    /// static files.
     pub fn set_fallback<F, Fut>(&self, fallback: F)
     where
         F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,

@@ -107,6 +107,25 @@ class Server:
         self, sid: str, namespace: Optional[str] = None, close_connection: bool = False
     ) -> None: ...
     def serve_dir(self, path: str) -> None: ...
+    def mount_wsgi(
+        self,
+        app: Callable[..., Any],
+        *,
+        access_log: bool = False,
+        max_body: int = ...,
+        url_scheme: str = "http",
+    ) -> None:
+        """Serves the WSGI app (PEP 3333; a Flask app) to every HTTP request outside the
+        Socket.IO path, on this server's port; calling it again replaces the app.
+
+        ``access_log``: one line per request on the ``ferrosocket.access`` logger at
+        INFO (Common Log Format plus the duration in seconds). ``max_body``: the largest
+        request body in bytes (100 MiB); a larger ``Content-Length`` gets 413 without
+        calling the app, a chunked body past it makes ``wsgi.input`` raise ``OSError``
+        (answer 413 if the response has not started). Flask's ``MAX_CONTENT_LENGTH`` is
+        the app's own, lower limit. ``url_scheme``: ``wsgi.url_scheme``, ``"http"`` or
+        ``"https"``.
+        """
     def start(self, host: str, port: int) -> int: ...
     def stop(self) -> None: ...
     @property
