@@ -49,7 +49,8 @@ cd "$here"
 #   Engine.IO, CORS, malformed input) against tests/test-server/SPEC.md written with the
 #   binding (spec_server.py), exactly as they run against the Rust test server;
 # - the Python and the Flask chat examples under the browser test (headless Chromium, the
-#   same page and checks as for the Rust and C chats), unless NO_BROWSER=1.
+#   same page and checks as for the Rust and C chats), and the seed articles' Flask apps
+#   with their own pages (tests/browser/seeds.test.mjs), unless NO_BROWSER=1.
 if [[ $# -eq 0 ]]; then
   log "tests/flask (${FLASK_IMPL:-flask_socketio and ferrosocket})"
   "$py" -m pytest "$root/tests/flask"
@@ -80,5 +81,7 @@ if [[ $# -eq 0 ]]; then
       log "examples/$chat under tests/browser"
       FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
     done
+    log "examples/flask_seeds under tests/browser"
+    BROWSER_TEST=seeds.test.mjs FERROSOCKET_SEEDS_PYTHON="$py" "$root/tests/browser/run.sh"
   fi
 fi
