@@ -324,6 +324,30 @@ class SocketIO:
         this = weakref.ref(self)
         wildcard = namespace == "*"
 
+        if not wildcard and message != "*":
+            # The common case, one event of one namespace, without the general path's
+            # layers: a handler's cost is mostly Flask's contexts already.
+            def plain(sid: str, *args: Any) -> Any:
+                socketio = this()
+                if socketio is None:
+                    return None
+                connection = socketio._connections.get(sid)
+                handler = socketio._functions.get((namespace, message))
+                if connection is None or handler is None:
+                    return None
+                if socketio._test_clients or socketio._json is not None:
+                    return socketio._event(namespace, namespace, message, message, sid, args)
+                connection.ctx.request.namespace = namespace  # type: ignore[attr-defined]
+                return run_in_context(
+                    connection,
+                    socketio.manage_session,
+                    message,
+                    args,
+                    lambda: socketio._invoke(handler, message, namespace, args),
+                )
+
+            return plain
+
         def event(*raw: Any) -> Any:
             socketio = this()
             if socketio is None:
@@ -448,28 +472,35 @@ class SocketIO:
         if connection is None:
             return None  # a client this server has no record of (already gone)
         connection.ctx.request.namespace = namespace  # type: ignore[attr-defined]
+        return run_in_context(
+            connection,
+            self.manage_session,
+            message,
+            args,
+            lambda: self._invoke(handler, message, namespace, args),
+        )
 
-        def call() -> Any:
-            try:
-                if message == "connect":
-                    auth = args[1] if len(args) > 1 else None
-                    return handler(auth) if _takes_one(handler) else handler()
-                if message == "disconnect":
-                    if args and _takes_one(handler):
-                        return handler(args[0])
-                    return handler()
-                return handler(*args)
-            except ConnectionRefusedError:
+    def _invoke(
+        self, handler: Handler, message: Optional[str], namespace: str, args: Tuple[Any, ...]
+    ) -> Any:
+        """Calls ``handler`` (the contexts are pushed) with what its kind takes; an
+        exception goes to the namespace's error handler, or the default one."""
+        try:
+            if message == "connect":
+                auth = args[1] if len(args) > 1 else None
+                return handler(auth) if _takes_one(handler) else handler()
+            if message == "disconnect":
+                if args and _takes_one(handler):
+                    return handler(args[0])
+                return handler()
+            return handler(*args)
+        except ConnectionRefusedError:
+            raise
+        except Exception:
+            error_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
+            if error_handler is None:
                 raise
-            except Exception:
-                error_handler = self.exception_handlers.get(
-                    namespace, self.default_exception_handler
-                )
-                if error_handler is None:
-                    raise
-                return error_handler(sys.exc_info()[1])
-
-        return run_in_context(connection, self.manage_session, message, args, call)
+            return error_handler(sys.exc_info()[1])
 
     def _outgoing(self, data: Any) -> Any:
         """What is emitted, through the ``json`` option's module when one was given
