@@ -68,8 +68,8 @@ c-chat:
 demo-c: chat-assets
 	$(MAKE) -C examples/c_chat run HOST=$(HOST) PORT=$(PORT)
 
-# The chat on the Python binding, and the Flask app that renders the page and hands its
-# socket to ferrosocket (on PORT+1): target/demo-venv, made like the tests' venvs (Flask
+# The chat on the Python binding, and the Flask-SocketIO-style app (ferrosocket.flask: the
+# page and the socket on one port, PORT): target/demo-venv, made like the tests' venvs (Flask
 # from examples/flask_chat/requirements.txt), then `pip install ./python` (rebuilt each time).
 DEMO_VENV := target/demo-venv
 demo-venv: chat-assets
@@ -80,7 +80,7 @@ demo-python: demo-venv
 	$(DEMO_VENV)/bin/python examples/python_chat/chat.py --host $(HOST) --port $(PORT)
 
 demo-flask: demo-venv
-	$(DEMO_VENV)/bin/python examples/flask_chat/app.py --host $(HOST) --port $(PORT) --sio-port $$(( $(PORT) + 1 ))
+	$(DEMO_VENV)/bin/python examples/flask_chat/app.py --host $(HOST) --port $(PORT)
 
 # The benchmark suite (bench/suite/README.md): scenarios S1..S7 against ferrosocket (Rust
 # and Python binding), node socket.io, socketioxide, python-socketio on uvicorn and

@@ -199,6 +199,127 @@ impl AllowedHosts {
     }
 }
 
+/// The cookie the polling handshake sets with the Engine.IO session id (python-engineio's
+/// `cookie` option), for sticky sessions behind a load balancer. Set with
+/// [`ConfigBuilder::cookie`]; by default no cookie is sent.
+///
+/// The header is `name=<sid>` followed by each attribute in the order added:
+/// `; Name=value` for [`attribute`](Self::attribute), `; Name` for [`flag`](Self::flag).
+/// [`SidCookie::named`] is python-engineio's cookie for a name given as a string.
+///
+/// ```
+/// use ferrosocket::SidCookie;
+/// let cookie = SidCookie::new("io").attribute("path", "/").flag("HttpOnly");
+/// assert_eq!(cookie.header("abc"), "io=abc; path=/; HttpOnly");
+/// assert_eq!(SidCookie::named("io").header("abc"), "io=abc; path=/; SameSite=Lax");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidCookie {
+    name: String,
+    /// `(name, None)` is a flag, `(name, Some(value))` an attribute with a value.
+    attributes: Vec<(String, Option<String>)>,
+}
+
+impl SidCookie {
+    /// A cookie called `name` with no attributes.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            attributes: Vec::new(),
+        }
+    }
+
+    /// python-engineio's cookie for `cookie="name"`: `path=/` and `SameSite=Lax`.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self::new(name)
+            .attribute("path", "/")
+            .attribute("SameSite", "Lax")
+    }
+
+    /// Adds `; name=value`.
+    pub fn attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Adds `; name` (an attribute without a value, such as `Secure` or `HttpOnly`).
+    pub fn flag(mut self, name: impl Into<String>) -> Self {
+        self.attributes.push((name.into(), None));
+        self
+    }
+
+    /// The cookie's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `Set-Cookie` header value for session `sid`.
+    pub fn header(&self, sid: &str) -> String {
+        let mut out = format!("{}={sid}", self.name);
+        for (name, value) in &self.attributes {
+            out.push_str("; ");
+            out.push_str(name);
+            if let Some(value) = value {
+                out.push('=');
+                out.push_str(value);
+            }
+        }
+        out
+    }
+
+    /// Whether the header is one HTTP allows: visible ASCII and spaces only (no control
+    /// characters, so no header can be smuggled in), and a name that is not empty and
+    /// holds no `=`, `;` or space. A cookie that is not valid is never sent.
+    pub fn is_valid(&self) -> bool {
+        let visible = |text: &str| text.bytes().all(|b| (0x20..0x7f).contains(&b));
+        let token =
+            |text: &str| !text.is_empty() && visible(text) && !text.contains(['=', ';', ' ', ',']);
+        token(&self.name)
+            && self.attributes.iter().all(|(name, value)| {
+                token(name)
+                    && value
+                        .as_deref()
+                        .is_none_or(|v| visible(v) && !v.contains(';'))
+            })
+    }
+}
+
+/// Which namespaces a client may connect to besides those the application created
+/// (python-socketio's `namespaces` option). Set with [`ConfigBuilder::namespaces`].
+///
+/// A namespace accepted this way that nobody created is made on the first CONNECT to
+/// it; the handlers of the catch-all namespace `"*"` (`server.of("*")`) serve it, and
+/// the application's own namespaces for the events they have no handler of their own.
+/// It is removed again when its last client leaves (python-socketio drops its state the
+/// same way), and at most [`ConfigBuilder::max_dynamic_namespaces`] exist at once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AcceptNamespaces {
+    /// Only namespaces created by the application ([`Server::of`](crate::Server::of),
+    /// handlers registered there, `/` always); others are refused with
+    /// `Invalid namespace` (the default).
+    #[default]
+    Created,
+    /// Any namespace (python-socketio's `namespaces='*'`).
+    Any,
+    /// These too (spelled with or without the leading `/`).
+    Listed(Vec<String>),
+}
+
+impl AcceptNamespaces {
+    /// Whether a CONNECT to `name` (a client's spelling, with its `/`), which nobody
+    /// created, is accepted. The catch-all `/*` itself never is.
+    pub fn accepts(&self, name: &str) -> bool {
+        if name == "/*" {
+            return false;
+        }
+        match self {
+            Self::Created => false,
+            Self::Any => true,
+            Self::Listed(names) => names.iter().any(|n| n == name),
+        }
+    }
+}
+
 /// Server configuration. Build it with [`Config::builder`]; [`Config::default`] gives
 /// every default listed on the builder methods.
 #[derive(Debug, Clone)]
@@ -221,6 +342,11 @@ pub struct Config {
     pub(crate) ws_write_buffer_size: usize,
     pub(crate) allow_polling: bool,
     pub(crate) allow_websocket: bool,
+    pub(crate) allow_upgrades: bool,
+    pub(crate) cookie: Option<SidCookie>,
+    pub(crate) always_connect: bool,
+    pub(crate) namespaces: AcceptNamespaces,
+    pub(crate) max_dynamic_namespaces: usize,
     pub(crate) shutdown_timeout: Duration,
 }
 
@@ -245,6 +371,11 @@ impl Default for Config {
             ws_write_buffer_size: 64 * 1024,
             allow_polling: true,
             allow_websocket: true,
+            allow_upgrades: true,
+            cookie: None,
+            always_connect: false,
+            namespaces: AcceptNamespaces::Created,
+            max_dynamic_namespaces: 1000,
             shutdown_timeout: Duration::from_secs(10),
         }
     }
@@ -309,6 +440,12 @@ impl Config {
     /// Oldest a client's queued packet may get before it is disconnected as too slow.
     pub fn max_queue_age(&self) -> Duration {
         self.max_queue_age
+    }
+
+    /// Most namespaces made on a client's CONNECT that exist at once (see
+    /// [`ConfigBuilder::max_dynamic_namespaces`]).
+    pub fn max_dynamic_namespaces(&self) -> usize {
+        self.max_dynamic_namespaces
     }
 
     /// The most TCP connections served at once: the configured value, or the default
@@ -493,6 +630,71 @@ impl ConfigBuilder {
     pub fn transports(mut self, polling: bool, websocket: bool) -> Self {
         self.0.allow_polling = polling;
         self.0.allow_websocket = websocket;
+        self
+    }
+
+    /// Whether a long-polling session may upgrade to WebSocket. Off, the open packet
+    /// offers no upgrade and a WebSocket that asks to take over a polling session is
+    /// accepted and closed at once (as for a session that already upgraded), while
+    /// WebSocket connections opened directly still work. python-engineio's
+    /// `allow_upgrades`, except that it still lets a client upgrade that tries although
+    /// none was offered. Default: `true`.
+    pub fn allow_upgrades(mut self, allow: bool) -> Self {
+        self.0.allow_upgrades = allow;
+        self
+    }
+
+    /// The cookie the long-polling handshake response sets with the session id (see
+    /// [`SidCookie`]); a WebSocket handshake sets none, as in python-engineio. One that is
+    /// not [valid](SidCookie::is_valid) is never sent (logged once per handshake at
+    /// warning level). Default: `None`, no cookie.
+    pub fn cookie(mut self, cookie: Option<SidCookie>) -> Self {
+        self.0.cookie = cookie;
+        self
+    }
+
+    /// When a namespace CONNECT is acknowledged (python-socketio's `always_connect`).
+    /// `false`: after the connect handler accepts; until then what it emits is held and
+    /// follows the acknowledgement, and a refusal is a CONNECT_ERROR. `true`: at once,
+    /// before the handler runs, so what it emits goes out as it is emitted; a refusal
+    /// then disconnects the socket with `41{"message":…,"data":…}` (the client sees a
+    /// server disconnect) and the disconnect handler does not run, as in
+    /// python-socketio. Default: `false`.
+    pub fn always_connect(mut self, always: bool) -> Self {
+        self.0.always_connect = always;
+        self
+    }
+
+    /// Which namespaces clients may connect to besides those the application created
+    /// (see [`AcceptNamespaces`]). Default: [`AcceptNamespaces::Created`].
+    pub fn namespaces(mut self, namespaces: AcceptNamespaces) -> Self {
+        self.0.namespaces = match namespaces {
+            AcceptNamespaces::Listed(names) => AcceptNamespaces::Listed(
+                // The spelling of `normalize_namespace`, which lives above this module.
+                names
+                    .into_iter()
+                    .map(|n| {
+                        if n.starts_with('/') {
+                            n
+                        } else {
+                            format!("/{n}")
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
+        self
+    }
+
+    /// Most namespaces made on a client's CONNECT (see [`AcceptNamespaces`]) that exist
+    /// at once. Each holds its handlers' lookup, its sockets and its rooms; one client
+    /// could otherwise connect to any number of names (`namespaces=Any`), each a new
+    /// namespace. A CONNECT over the limit is refused with `Too many namespaces` and a
+    /// warning; namespaces are made again as others empty. python-socketio has no such
+    /// bound. Default: 1000.
+    pub fn max_dynamic_namespaces(mut self, max: usize) -> Self {
+        self.0.max_dynamic_namespaces = max;
         self
     }
 

@@ -33,11 +33,11 @@
 //! |---|---|
 //! | `sid`, `clip`, `config`, `error` | session ids; client text clipped for logs; the one [`Config`] with every default; typed errors and [`DisconnectReason`] |
 //! | [`protocol`] | sans-IO codecs, no tokio (`core/tests/protocol_sans_io.rs` checks): `engine` (Engine.IO packets, polling payloads), `socket/` (Socket.IO: `decode`, `binary` assembly, `encode`), `payload` ([`Payload`] and its JSON checks) |
-//! | [`engine`] | Engine.IO: the [`engine::Handler`] seam and the engine's own state (`state`), sessions and the outbound queue (`mod`), `http` routing and handshakes, `polling`, `websocket` and upgrades, `cors`, the typed `EngineError` and its one mapping to HTTP status and Engine.IO code (`error`), the accept loop and shutdown (`lifecycle`) |
+//! | [`engine`] | Engine.IO: the [`engine::Handler`] seam and the engine's own state (`state`), sessions and the outbound queue (`mod`), `http` routing and handshakes, `polling`, `websocket` and upgrades, `local` (in-process sessions, [`engine::LocalSession`]), `cors`, the typed `EngineError` and its one mapping to HTTP status and Engine.IO code (`error`), the accept loop and shutdown (`lifecycle`) |
 //! | `socket/` | Socket.IO on top of the engine: `SocketIo` (the handler) and the per-session router, [`Socket`], [`Event`] and acks (`mod`), [`Namespace`] (`namespace`), [`BroadcastOperator`] (`broadcast`) |
 //! | [`adapter`] | rooms and broadcast targeting behind the [`Adapter`] trait ([`LocalAdapter`] in memory) |
 //! | `server/` | the [`Server`] handle: an [`engine::Engine`] over the Socket.IO layer (`mod`), and the [`serve_dir`] static-file fallback (`static_files`) |
-//! | [`embed`] | for bindings: a runtime of its own, [`embed::Embedded`], the dispatch pool (`pool`), the log sink (`log`), typed [`embed::EmbedError`] (`error`) |
+//! | [`embed`] | for bindings: a runtime of its own, [`embed::Embedded`], the dispatch pool (`pool`), the log sink (`log`), typed [`embed::EmbedError`] (`error`), the in-process test client [`embed::LocalClient`] (`local`) |
 
 #![warn(missing_docs)]
 
@@ -53,7 +53,9 @@ mod sid;
 mod socket;
 
 pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
-pub use config::{AllowedHosts, AllowedOrigins, Config, ConfigBuilder, Site};
+pub use config::{
+    AcceptNamespaces, AllowedHosts, AllowedOrigins, Config, ConfigBuilder, SidCookie, Site,
+};
 pub use engine::{shutdown_signal, BoxError, ConnectionInfo, Handshake, ResponseBody};
 pub use error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError, ServerError};
 pub use protocol::Payload;

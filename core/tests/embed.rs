@@ -450,3 +450,264 @@ async fn serve_dir_checks_the_directory_and_lookups_name_what_is_missing() {
     ));
     finish(embedded).await;
 }
+
+/// The in-process client goes through the real Socket.IO layer and dispatch pool: a
+/// blocking connect callback that refuses or accepts (its answer comes after the job),
+/// events with acks and attachments whose handlers have run when `emit` returns, rooms,
+/// a namespace disconnect and a close each with the reason the callbacks see. No
+/// network, and the server is never started.
+#[test]
+fn a_local_client_settles_on_the_real_server() {
+    use ferrosocket::embed::{ConnectAnswer, LocalError, Received};
+    use ferrosocket::Handshake;
+
+    let embedded = embedded();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = Arc::clone(&seen);
+    embedded.on_connect("/", move |socket, auth| {
+        let token: Option<String> = auth
+            .parse::<serde_json::Value>()
+            .ok()
+            .and_then(|v| v.get("token").and_then(|t| t.as_str()).map(str::to_owned));
+        // Slow on purpose: the answer must still be waited for.
+        std::thread::sleep(Duration::from_millis(20));
+        if token.as_deref() != Some("ok") {
+            return Err(ConnectRefused::new("no").with_data(&serde_json::json!({"code": 7})));
+        }
+        log.lock().unwrap().push(format!(
+            "connect {}",
+            socket.handshake().query_param("user").unwrap_or_default()
+        ));
+        let _ = socket.emit("welcome", &Payload::empty());
+        Ok(())
+    });
+    let log = Arc::clone(&seen);
+    embedded.on("/", "work", move |socket, mut event| {
+        std::thread::sleep(Duration::from_millis(20));
+        log.lock()
+            .unwrap()
+            .push(format!("work {}", event.args.json()));
+        socket.join("room").unwrap();
+        let _ = socket.emit("echo", &event.args);
+        let _ = event.ack_echo();
+    });
+    let log = Arc::clone(&seen);
+    embedded.on_disconnect("/", move |_socket, reason| {
+        log.lock().unwrap().push(format!("disconnect {reason}"));
+    });
+    embedded.server().of("/other");
+
+    let handshake = || {
+        Handshake::new(
+            "/socket.io/?EIO=4&user=ann",
+            [],
+            "127.0.0.1:0".parse().unwrap(),
+        )
+    };
+    let client = embedded.local_client(handshake()).unwrap();
+    assert_eq!(client.sid("/"), None);
+    assert_eq!(
+        client.emit("/", "work", &Payload::empty(), false, WAIT),
+        Err(LocalError::NotConnected("/".into()))
+    );
+    assert_eq!(
+        client.connect("/", Some("[]"), WAIT),
+        Err(LocalError::BadAuth)
+    );
+    let refused = client.connect("/", None, WAIT).unwrap();
+    assert_eq!(
+        refused,
+        ConnectAnswer::Refused(r#"{"message":"no","data":{"code":7}}"#.into())
+    );
+    let ConnectAnswer::Connected(sid) = client
+        .connect("/", Some(r#"{"token":"ok"}"#), WAIT)
+        .unwrap()
+    else {
+        panic!("refused");
+    };
+    assert_eq!(client.sid("/").as_deref(), Some(sid.as_str()));
+    // Connected already: the same socket, nothing sent.
+    assert_eq!(
+        client.connect("/", None, WAIT).unwrap(),
+        ConnectAnswer::Connected(sid.clone())
+    );
+    let received = client.received();
+    assert!(matches!(&received[0], Received::ConnectError { nsp, .. } if nsp == "/"));
+    assert!(matches!(&received[1], Received::Connect { sid: s, .. } if *s == sid));
+    assert!(matches!(&received[2], Received::Event { name, .. } if name == "welcome"));
+    assert_eq!(received.len(), 3);
+
+    let args = Payload::many(&(1, Payload::placeholder(0)))
+        .unwrap()
+        .with_binary(vec![bytes::Bytes::from_static(b"\x00\x01")]);
+    // The handler has run, joined the room and answered by the time emit returns.
+    let ack = client
+        .emit("/", "work", &args, true, WAIT)
+        .unwrap()
+        .unwrap();
+    assert_eq!(ack, args);
+    assert!(embedded
+        .socket("/", &sid)
+        .unwrap()
+        .rooms()
+        .iter()
+        .any(|r| &**r == "room"));
+    let no_ack = client
+        .emit("/", "work", &Payload::one(&2).unwrap(), false, WAIT)
+        .unwrap();
+    assert_eq!(no_ack, None);
+    let received = client.received();
+    let names: Vec<_> = received
+        .iter()
+        .map(|r| match r {
+            Received::Event { name, args, .. } => format!("{name} {}", args.json()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [r#"echo [1,{"_placeholder":true,"num":0}]"#, "echo [2]"]
+    );
+    let Received::Event { args: echoed, .. } = &received[0] else {
+        unreachable!()
+    };
+    assert_eq!(echoed.binary(), args.binary());
+
+    // A room emit from elsewhere reaches it like any member.
+    embedded
+        .server()
+        .to("room")
+        .emit("news", &Payload::one("hi").unwrap());
+    assert!(matches!(&client.received()[..], [Received::Event { name, .. }] if name == "news"));
+
+    // A second namespace on the same connection.
+    assert!(matches!(
+        client.connect("other", None, WAIT).unwrap(),
+        ConnectAnswer::Connected(_)
+    ));
+    client.disconnect("/", WAIT).unwrap();
+    assert_eq!(client.sid("/"), None);
+    assert_eq!(
+        client.disconnect("/", WAIT),
+        Err(LocalError::NotConnected("/".into()))
+    );
+    assert!(client.sid("/other").is_some());
+    // Reconnect, then close the whole connection.
+    client
+        .connect("/", Some(r#"{"token":"ok"}"#), WAIT)
+        .unwrap();
+    client.close(WAIT).unwrap();
+    assert!(client.is_closed());
+    assert!(matches!(
+        client.emit("/", "work", &Payload::empty(), false, WAIT),
+        Err(LocalError::Closed(_))
+    ));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            "connect ann",
+            r#"work [1,{"_placeholder":true,"num":0}]"#,
+            "work [2]",
+            "disconnect client namespace disconnect",
+            "connect ann",
+            "disconnect transport close",
+        ]
+    );
+
+    embedded.stop();
+    assert!(matches!(
+        embedded.local_client(handshake()),
+        Err(EmbedError::Stopped)
+    ));
+}
+
+/// What a local client holds is bounded like any client's queue: packets the server
+/// queued past `max_queued_packets`, or read but not taken past it, close the client as
+/// too slow.
+#[test]
+fn a_local_client_that_takes_nothing_is_closed_at_the_queue_bound() {
+    use ferrosocket::embed::LocalError;
+    use ferrosocket::{DisconnectReason, Handshake};
+
+    let options = EmbedOptions {
+        io_threads: 1,
+        dispatch_threads: 1,
+        min_dispatch_threads: 1,
+        ..EmbedOptions::default()
+    };
+    let config = Config::builder().max_queued_packets(4).build();
+    let embedded = Embedded::new(config, options, None).unwrap();
+    let handshake = || Handshake::new("/", [], "127.0.0.1:0".parse().unwrap());
+    let news = Payload::one("news").unwrap();
+
+    // Past the session queue's bound before anything was read.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    for _ in 0..5 {
+        embedded.server().emit("news", &news);
+    }
+    assert!(client.is_closed());
+    assert_eq!(
+        client.emit("/", "x", &Payload::empty(), false, WAIT),
+        Err(LocalError::Closed(DisconnectReason::ClientTooSlow))
+    );
+
+    // Read into the client (by `sid`) but never taken.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    for _ in 0..3 {
+        embedded.server().emit("news", &news);
+    }
+    assert!(client.sid("/").is_some());
+    assert!(!client.is_closed());
+    embedded.server().emit("news", &news);
+    client.sid("/");
+    assert!(client.is_closed());
+
+    // Taking what came keeps it open.
+    let client = embedded.local_client(handshake()).unwrap();
+    client.connect("/", None, WAIT).unwrap();
+    assert_eq!(client.received().len(), 1);
+    for _ in 0..20 {
+        embedded.server().emit("news", &news);
+        assert_eq!(client.received().len(), 1);
+    }
+    assert!(!client.is_closed());
+    embedded.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_callbacks_of_the_catch_all_namespace_serve_any_namespace() {
+    let options = EmbedOptions {
+        io_threads: 1,
+        dispatch_threads: 2,
+        min_dispatch_threads: 2,
+        ..EmbedOptions::default()
+    };
+    let config = Config::builder()
+        .namespaces(ferrosocket::AcceptNamespaces::Any)
+        .build();
+    let embedded = Arc::new(Embedded::new(config, options, None).unwrap());
+    embedded.on_connect("*", |socket, _auth| {
+        assert!(on_dispatch_thread());
+        if socket.namespace() == "/closed" {
+            return Err(ConnectRefused::new("closed"));
+        }
+        Ok(())
+    });
+    embedded.on("*", "where", |socket, mut event| {
+        let _ = event.ack(&Payload::one(socket.namespace()).unwrap());
+    });
+    let addr = embedded.start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let (mut client, _) = WsClient::open(addr).await;
+    client.send("40/anywhere,").await;
+    assert!(client.recv().await.starts_with("40/anywhere,{"));
+    client.send(r#"42/anywhere,7["where"]"#).await;
+    assert_eq!(client.recv().await, r#"43/anywhere,7["/anywhere"]"#);
+    client.send("40/closed,").await;
+    assert_eq!(client.recv().await, r#"44/closed,{"message":"closed"}"#);
+    // The refused namespace was made for the CONNECT and is gone with it.
+    assert!(embedded.namespace("closed").is_err());
+    assert!(embedded.namespace("anywhere").is_ok());
+    finish(embedded).await;
+}

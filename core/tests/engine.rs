@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use ferrosocket::engine::{Engine, Handler, Session};
+use ferrosocket::engine::{Engine, Handler, LocalMessage, Session};
 use ferrosocket::{Config, DisconnectReason};
-use support::{WsClient, WAIT};
+use support::{http, polling, WsClient, WAIT};
 
 /// Echoes messages and records what the engine called, in order.
 #[derive(Default)]
@@ -150,4 +150,111 @@ async fn is_attached_decides_the_connect_timeout() {
     assert!(!client.closed(Duration::from_millis(600)).await);
     client.send("4still here").await;
     assert_eq!(client.recv().await, "4still here");
+}
+
+/// A local session is an ordinary session to the handler, with no network: pushed
+/// messages reach `on_message`/`on_binary` like a POST's, what the handler sends is
+/// drained in order with the Engine.IO type stripped, and closing runs `on_close` with
+/// `transport close`. No polling request or WebSocket can reach it by its sid.
+#[tokio::test]
+async fn a_local_session_is_a_session_without_a_network() {
+    let (addr, engine) = start(Config::default(), true).await;
+    let recorder = engine.handler();
+    let handshake = ferrosocket::Handshake::new(
+        "/socket.io/?EIO=4&transport=polling&x=1",
+        [("cookie", &b"a=b"[..])],
+        "10.0.0.1:99".parse().unwrap(),
+    );
+    let local = engine.open_local(handshake).unwrap();
+    assert_eq!(
+        local.session().handshake().query_param("x").as_deref(),
+        Some("1")
+    );
+    assert_eq!(local.session().handshake().header("Cookie"), Some("a=b"));
+    assert_eq!(engine.session_count(), 1);
+    assert!(!local.session().is_websocket());
+    assert!(local.wait_queued(WAIT));
+    assert_eq!(local.drain(), [LocalMessage::Text("welcome".into())]);
+    assert!(local.drain().is_empty());
+    assert!(!local.wait_queued(Duration::ZERO));
+
+    local.push_text("hello").unwrap();
+    local.push_binary(Bytes::from_static(&[1, 2])).unwrap();
+    local.push_text("again").unwrap();
+    assert_eq!(
+        local.drain(),
+        [
+            LocalMessage::Text("hello".into()),
+            LocalMessage::Binary(Bytes::from_static(&[1, 2])),
+            LocalMessage::Text("again".into()),
+        ]
+    );
+
+    // The network cannot take it over: polling and upgrades are refused.
+    let sid = local.id().to_string();
+    let (status, _, _) = http(addr, "GET", &polling(Some(&sid)), &[], Bytes::new()).await;
+    assert_eq!(status, 400);
+    let (status, _, _) = http(addr, "POST", &polling(Some(&sid)), &[], "4x").await;
+    assert_eq!(status, 400);
+    assert!(!local.is_closed());
+
+    local.close();
+    assert!(local.is_closed());
+    assert!(local.wait_queued(Duration::ZERO));
+    assert_eq!(
+        local.push_text("late"),
+        Err(DisconnectReason::TransportClose)
+    );
+    local.close();
+    assert_eq!(
+        *recorder.calls.lock().unwrap(),
+        [
+            "open",
+            "text hello",
+            "binary 2",
+            "text again",
+            "close transport close after 3"
+        ]
+    );
+    assert_eq!(engine.session_count(), 0);
+}
+
+/// An `Err` from the handler closes a local session with that reason; dropping the
+/// handle closes it too; a shutting-down engine opens none.
+#[tokio::test]
+async fn a_local_session_closes_on_errors_drop_and_shutdown() {
+    let engine = Engine::new(Config::default(), Recorder::default());
+    let recorder = engine.handler();
+    let handshake = || ferrosocket::Handshake::new("/", [], "127.0.0.1:0".parse().unwrap());
+    let local = engine.open_local(handshake()).unwrap();
+    assert_eq!(local.push_text("bad"), Err(DisconnectReason::ParseError));
+    assert!(local.is_closed());
+    assert_eq!(local.push_text("late"), Err(DisconnectReason::ParseError));
+
+    let dropped = engine.open_local(handshake()).unwrap();
+    drop(dropped);
+    assert_eq!(engine.session_count(), 0);
+    assert_eq!(
+        *recorder.calls.lock().unwrap(),
+        [
+            "open",
+            "text bad",
+            "close parse error after 1",
+            "open",
+            "close transport close after 0"
+        ]
+    );
+
+    // Shut down: the open local session is closed, and no new one opens.
+    let kept = engine.open_local(handshake()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    engine.clone().run(listener, async {}).await.unwrap();
+    assert!(kept.is_closed());
+    assert!(engine.open_local(handshake()).is_none());
+    assert!(recorder
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c == "close server shutting down after 0"));
 }

@@ -1,16 +1,17 @@
-"""The ferrosocket chat with Flask: Flask renders the page (``render_template``) and
-serves its files, ferrosocket runs next to it on its own port with CORS set to the Flask
-origin. Same events, validation and messages as every chat example: the handlers are
-those of examples/python_chat/chat.py, and the page is the one the Rust and C chats serve
-(examples/chat/static/index.html), made a Jinja template when the app is created: its
-title and brand name say Flask, its files are named with ``url_for`` (under /static).
-This file keeps no copy of the page.
+"""The ferrosocket chat as a plain Flask-SocketIO app: Flask renders the page
+(``render_template``) and serves its files, and the socket is on the same port, so the
+page's ``io()`` connects to its own origin (no CORS). The only ferrosocket-specific line is
+the import; with ``from flask_socketio import ...`` instead it runs on Flask-SocketIO.
+Same events, validation and messages as every chat example (the ``Chat`` rooms and the
+field checks are examples/python_chat/chat.py's), and the page is the one the Rust and C
+chats serve (examples/chat/static/index.html), made a Jinja template when the app is
+created: its title and brand name say Flask, its files are named with ``url_for`` (under
+/static). This file keeps no copy of the page.
 
-    python examples/flask_chat/app.py --host 127.0.0.1 --port 5000 --sio-port 5001
+    python examples/flask_chat/app.py --host 127.0.0.1 --port 5000
 
-Open http://127.0.0.1:5000/ : Flask redirects to ``/?server=http://127.0.0.1:5001`` so
-the shared app.js connects to ferrosocket. Prints ``SOCKETIO <host>:<ferrosocket port>``
-then ``LISTENING <host>:<flask port>`` once both listen (port 0 picks a free one).
+Open http://127.0.0.1:5000/ . Prints ``LISTENING <host>:<port>`` once it accepts
+connections (port 0 picks a free one); SIGTERM or Ctrl-C stops it.
 """
 
 from __future__ import annotations
@@ -18,19 +19,24 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
-from typing import Any, List, Optional
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, render_template, request
 from jinja2 import BaseLoader, TemplateNotFound
-from werkzeug.serving import make_server
+from ferrosocket.flask import SocketIO, emit, join_room, leave_room
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_STATIC = os.path.normpath(os.path.join(HERE, "..", "chat", "static"))
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "python_chat")))
 
-from chat import create_server  # noqa: E402  (examples/python_chat/chat.py)
+from chat import Chat, failure, field  # noqa: E402  (examples/python_chat/chat.py)
+
+socketio = SocketIO()
+chat = Chat()
 
 
 # Where the Flask page differs from the shared one: each left side must stand exactly once
@@ -85,47 +91,111 @@ class SharedPageLoader(BaseLoader):
 
 
 def create_app(static_dir: str = SHARED_STATIC) -> Flask:
-    """The page; ``app.config["SOCKET_PORT"]`` is ferrosocket's port, set once it listens.
-    Raises OSError or ValueError when ``static_dir`` has no page ``page_template`` takes."""
+    """The Flask app, with ``socketio`` attached. Raises OSError or ValueError when
+    ``static_dir`` has no page ``page_template`` takes."""
     app = Flask(__name__, static_folder=static_dir, static_url_path="/static",
                 template_folder=None)
     app.jinja_loader = SharedPageLoader(static_dir)  # type: ignore[assignment]
     app.jinja_env.get_template("index.html")  # a page that lost its Flask bits fails here
-    app.config["SOCKET_PORT"] = None
 
     @app.route("/")
     def index() -> Any:
-        if "server" not in request.args:
-            # The socket goes to ferrosocket: same host name as the page, its own port.
-            host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-            port = app.config["SOCKET_PORT"]
-            return redirect(url_for("index", server=f"http://{host}:{port}"))
         return render_template("index.html", title="ferrosocket chat (Flask)")
 
+    socketio.init_app(app)
     return app
 
 
-def origins(host: str, port: int, extra: List[str]) -> Any:
-    if "*" in extra:
-        return "*"
-    names = [host]
-    if host in ("127.0.0.1", "localhost"):
-        names = ["127.0.0.1", "localhost"]
-    return [f"http://{name}:{port}" for name in names] + list(extra)
+def announce_left(member: Tuple[str, str]) -> None:
+    username, room = member
+    socketio.emit("status", {"room": room, "text": f"{username} left"}, to=room)
+
+
+@socketio.on("join")
+def on_join(args: Any = None) -> Dict[str, Any]:
+    if not isinstance(args, dict):
+        return failure("expected {username, room}")
+    username, error = field(args, "username", 32, True)
+    if error is None:
+        room, error = field(args, "room", 64, True)
+    if error is not None:
+        return failure(error)
+    assert username is not None and room is not None
+    previous, members = chat.join(request.sid, username, room)
+    if previous is not None:
+        leave_room(previous[1])
+        announce_left(previous)
+    join_room(room)
+    # The ack goes when this returns, so the joiner gets its own "joined" just before it
+    # (as in examples/python_chat); the page copes with both orders.
+    emit("status", {"room": room, "text": f"{username} joined"}, to=room)
+    return {"ok": True, "room": room, "members": members}
+
+
+@socketio.on("message")
+def on_message(args: Any = None) -> Dict[str, Any]:
+    member = chat.member(request.sid)
+    if member is None:
+        return failure("join a room first")
+    if not isinstance(args, dict):
+        return failure("expected {text}")
+    text, error = field(args, "text", 2000, False)
+    if error is not None:
+        return failure(error)
+    username, room = member
+    emit("message",
+         {"room": room, "username": username, "text": text, "ts": int(time.time() * 1000)},
+         to=room)
+    return {"ok": True}
+
+
+@socketio.on("leave")
+def on_leave(*args: Any) -> Dict[str, Any]:
+    member = chat.leave(request.sid)
+    if member is not None:
+        leave_room(member[1])
+        announce_left(member)
+    return {"ok": True}
+
+
+@socketio.on("disconnect")
+def on_disconnect(reason: Any = None) -> None:
+    member = chat.leave(request.sid)
+    if member is not None:
+        announce_left(member)
+
+
+def free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def announce_when_listening(host: str, port: int) -> None:
+    """Prints the LISTENING line the tests and scripts wait for, once the port accepts
+    connections (``socketio.run`` blocks and says nothing machine-readable)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        print(f"flask_chat: nothing listens on {host}:{port} after 30 s", file=sys.stderr)
+        os._exit(1)
+    print(f"LISTENING {host}:{port}", flush=True)
+    print(f"flask_chat: open http://{host}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="ferrosocket chat with Flask")
+    parser = argparse.ArgumentParser(description="ferrosocket chat with Flask, on one port")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5000, help="Flask's port")
-    parser.add_argument("--sio-port", type=int, default=5001, help="ferrosocket's port")
+    parser.add_argument("--port", type=int, default=5000, help="0 picks a free port")
     parser.add_argument("--static", default=SHARED_STATIC,
                         help="the page and its files (index.html, app.js, style.css, vendor/); "
                         "the files are served under /static")
-    parser.add_argument("--cors", action="append", default=[], help="another allowed origin")
     options = parser.parse_args(argv)
-
-    # Flask's port first: ferrosocket's CORS names the Flask origin.
     if not os.path.isdir(options.static):
         print(f"flask_chat: --static {options.static}: not a directory", file=sys.stderr)
         return 2
@@ -134,38 +204,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, ValueError) as error:
         print(f"flask_chat: --static {options.static}: {error}", file=sys.stderr)
         return 2
-    web = make_server(options.host, options.port, app, threaded=True)
-    sio = create_server(origins(options.host, web.server_port, options.cors))
-    try:
-        socket_port = sio.start(options.host, options.sio_port)
-    except Exception as error:  # noqa: BLE001
-        web.server_close()
-        print(f"flask_chat: cannot listen on {options.host}:{options.sio_port}: {error}",
-              file=sys.stderr)
-        return 1
-    app.config["SOCKET_PORT"] = socket_port
-
-    stopping = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
-        stopping.set()
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    thread = threading.Thread(target=web.serve_forever, daemon=True)
-    thread.start()
-    print(f"SOCKETIO {options.host}:{socket_port}", flush=True)
-    print(f"LISTENING {options.host}:{web.server_port}", flush=True)
-    print(f"flask_chat: open http://{options.host}:{web.server_port}/ (Ctrl-C to stop)",
-          file=sys.stderr, flush=True)
+    port = options.port or free_port(options.host)
+    threading.Thread(target=announce_when_listening, args=(options.host, port),
+                     daemon=True).start()
     try:
-        while not stopping.wait(0.2):
-            pass
-    finally:
-        web.shutdown()
-        thread.join(5)
-        web.server_close()
-        sio.stop()
+        # allow_unsafe_werkzeug: Flask-SocketIO wants it to serve with Werkzeug outside a
+        # terminal; ferrosocket serves with its own server and takes it like the rest.
+        socketio.run(app, host=options.host, port=port, allow_unsafe_werkzeug=True)
+    except KeyboardInterrupt:
+        pass
+    except OSError as error:
+        print(f"flask_chat: cannot listen on {options.host}:{port}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -66,7 +66,9 @@ pub(crate) fn to_json_value(value: &Bound<'_, PyAny>) -> PyResult<Box<RawValue>>
     RawValue::from_string(text).map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
-fn values_to_payload<'py>(values: impl Iterator<Item = Bound<'py, PyAny>>) -> PyResult<Payload> {
+pub(crate) fn values_to_payload<'py>(
+    values: impl Iterator<Item = Bound<'py, PyAny>>,
+) -> PyResult<Payload> {
     let mut writer = Writer::default();
     writer.out.push('[');
     for (i, value) in values.enumerate() {

@@ -27,9 +27,26 @@ pub(crate) enum Kind {
     Event,
     /// `handler(event, sid, *args)`: every event without a handler of its own.
     CatchAll,
+    // Each of them registered under the catch-all namespace `*` takes the client's
+    // namespace before `sid`: `handler(namespace, sid, ...)`, and
+    // `handler(event, namespace, sid, *args)` for the catch-all event.
 }
 
 pub(crate) type Key = (Kind, String, String);
+
+/// The catch-all namespace as the registry spells it: its handlers are called with the
+/// client's namespace first, as python-socketio calls `namespace='*'` handlers.
+const CATCH_ALL: &str = "/*";
+
+/// The namespace argument a handler of `key` takes first: the socket's, for a handler
+/// of the catch-all namespace; none otherwise.
+fn namespace_head<'py>(py: Python<'py>, key: &Key, socket: &Socket) -> Vec<Bound<'py, PyAny>> {
+    if key.1 == CATCH_ALL {
+        vec![PyString::new(py, socket.namespace()).into_any()]
+    } else {
+        Vec::new()
+    }
+}
 
 /// The callables, keyed by (kind, namespace, event).
 #[derive(Default)]
@@ -118,10 +135,12 @@ pub(crate) fn run_event(registry: &Registry, key: &Key, socket: &Socket, mut eve
             Err(error) => return log_exception(py, &error, "could not decode event arguments"),
         };
         let sid = PyString::new(py, socket.id().as_str()).into_any();
-        let head = match key.0 {
-            Kind::CatchAll => vec![PyString::new(py, &event.name).into_any(), sid],
-            _ => vec![sid],
+        let mut head = match key.0 {
+            Kind::CatchAll => vec![PyString::new(py, &event.name).into_any()],
+            _ => Vec::new(),
         };
+        head.extend(namespace_head(py, key, socket));
+        head.push(sid);
         let result = match call(py, &handler, head, args) {
             Ok(result) => result,
             Err(error) => {
@@ -157,7 +176,11 @@ pub(crate) fn run_connect(
             return Ok(());
         };
         let head = match connect_args(py, socket, auth) {
-            Ok(head) => head,
+            Ok(args) => {
+                let mut head = namespace_head(py, key, socket);
+                head.extend(args);
+                head
+            }
             Err(error) => {
                 log_exception(py, &error, "could not build the connect arguments");
                 return Err(ConnectRefused::new("Connection rejected by server"));
@@ -230,6 +253,9 @@ fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>
     let remote: SocketAddr = handshake.remote_addr();
     environ.set_item("REMOTE_ADDR", remote.ip().to_string())?;
     environ.set_item("REMOTE_PORT", remote.port().to_string())?;
+    // Which connection the handler serves (shared by its namespaces): how the Flask
+    // layer's test client finds the handler runs of its own client.
+    environ.set_item("ferrosocket.eio_sid", socket.engine_id().as_str())?;
     for (name, value) in handshake.headers() {
         let key = name.trim().to_ascii_uppercase().replace('-', "_");
         let key = match key.as_str() {
@@ -268,10 +294,9 @@ pub(crate) fn run_disconnect(
         let Some(handler) = registry.get(py, key) else {
             return;
         };
-        let head = vec![
-            PyString::new(py, socket.id().as_str()).into_any(),
-            PyString::new(py, python_reason(reason)).into_any(),
-        ];
+        let mut head = namespace_head(py, key, socket);
+        head.push(PyString::new(py, socket.id().as_str()).into_any());
+        head.push(PyString::new(py, python_reason(reason)).into_any());
         if let Err(error) = call(py, &handler, head, Vec::new()) {
             log_exception(py, &error, "disconnect handler failed");
         }

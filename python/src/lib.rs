@@ -1,6 +1,8 @@
 //! `ferrosocket._native`: the private native module under the `ferrosocket` Python package.
 //!
-//! One class, `Server`, over [`ferrosocket::embed::Embedded`], plus the core's defaults
+//! One class, `Server`, over [`ferrosocket::embed::Embedded`] (with the WSGI bridge of
+//! `wsgi.rs`, `Server.mount_wsgi`, serving a Flask app on its port), its in-process test
+//! client (`LocalClient`, in `local`) and `check_payload`, plus the core's defaults
 //! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
 //! bridge. It only converts Python values and crosses the ABI: what a binding needs
 //! beyond that (host resolution, ack replies on a lane, shutdown, lookups) is the
@@ -12,6 +14,7 @@
 
 mod convert;
 mod handlers;
+mod local;
 mod log;
 mod wsgi;
 
@@ -19,7 +22,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrosocket::embed::{AckFailure, EmbedError, EmbedOptions, Embedded, Scope, ThreadScope};
-use ferrosocket::{normalize_namespace, AllowedHosts, AllowedOrigins, Config, Namespace, Socket};
+use ferrosocket::{
+    normalize_namespace, AcceptNamespaces, AllowedHosts, AllowedOrigins, Config, Namespace,
+    SidCookie, Socket,
+};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
@@ -108,6 +114,100 @@ fn origins(value: Option<&Bound<'_, PyAny>>) -> PyResult<AllowedOrigins> {
         )
     })?;
     Ok(AllowedOrigins::List(list))
+}
+
+/// Which transports `transports` names, as python-engineio reads it: `None` keeps both;
+/// a str is a list of one; names other than `polling` and `websocket` are dropped, and
+/// a list with neither is a `ValueError`.
+fn transports_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<(bool, bool)>> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let names = rooms(Some(value)).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("transports must be a str or a list of str")
+    })?;
+    let polling = names.iter().any(|n| n == "polling");
+    let websocket = names.iter().any(|n| n == "websocket");
+    if !polling && !websocket {
+        return Err(PyValueError::new_err("No valid transports provided"));
+    }
+    Ok(Some((polling, websocket)))
+}
+
+/// The sid cookie of python-engineio's `cookie` option: `None` for none; a str names a
+/// cookie with `path=/` and `SameSite=Lax`; a dict gives `name` (default `io`) and the
+/// attributes in its order, a str value as `; Key=value`, `True` as `; Key`, `False`
+/// leaves the attribute out, an int is written in decimal. A callable value (which
+/// python-engineio calls on every handshake) is a `TypeError`: the handshake is answered
+/// on an I/O thread, where Python never runs. A header HTTP would not carry (a control
+/// character, a `;` in a value) is a `ValueError`.
+fn cookie_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<SidCookie>> {
+    use pyo3::exceptions::PyTypeError;
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let cookie = if let Ok(name) = value.cast::<PyString>() {
+        SidCookie::named(name.to_cow()?)
+    } else if let Ok(dict) = value.cast::<pyo3::types::PyDict>() {
+        let name = match dict.get_item("name")? {
+            Some(name) => name
+                .extract::<String>()
+                .map_err(|_| PyTypeError::new_err("cookie['name'] must be a str"))?,
+            None => "io".to_owned(),
+        };
+        let mut cookie = SidCookie::new(name);
+        for (key, item) in dict.iter() {
+            let key: String = key
+                .extract()
+                .map_err(|_| PyTypeError::new_err("cookie attribute names must be str"))?;
+            if key == "name" {
+                continue;
+            }
+            if let Ok(flag) = item.cast::<pyo3::types::PyBool>() {
+                if flag.is_true() {
+                    cookie = cookie.flag(key);
+                }
+            } else if let Ok(text) = item.cast::<PyString>() {
+                cookie = cookie.attribute(key, text.to_cow()?);
+            } else if let Ok(number) = item.extract::<i64>() {
+                cookie = cookie.attribute(key, number.to_string());
+            } else if item.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "cookie[{key:?}] is a callable: ferrosocket answers the handshake on an \
+                     I/O thread, where no Python runs; pass its value (a str or a bool)"
+                )));
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "cookie[{key:?}] must be a str, a bool or an int"
+                )));
+            }
+        }
+        cookie
+    } else {
+        return Err(PyTypeError::new_err("cookie must be None, a str or a dict"));
+    };
+    if !cookie.is_valid() {
+        return Err(PyValueError::new_err(format!(
+            "cookie {:?} is not a valid Set-Cookie header",
+            cookie.header("<sid>")
+        )));
+    }
+    Ok(Some(cookie))
+}
+
+/// python-socketio's `namespaces` option: `None`, only the namespaces that have handlers
+/// (and `/`); `'*'` (or a list holding it), any; a str or a list of str, those too.
+fn namespaces_of(value: Option<&Bound<'_, PyAny>>) -> PyResult<AcceptNamespaces> {
+    if value.is_none_or(|v| v.is_none()) {
+        return Ok(AcceptNamespaces::Created);
+    }
+    let names = rooms(value).map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err("namespaces must be '*', a str or a list of str")
+    })?;
+    if names.iter().any(|n| n == "*") {
+        return Ok(AcceptNamespaces::Any);
+    }
+    Ok(AcceptNamespaces::Listed(names))
 }
 
 /// Room names from `None`, a str or a list/tuple of str.
@@ -235,6 +335,9 @@ pub struct Defaults {
     /// Seconds a long-polling POST body may take.
     #[pyo3(get)]
     body_timeout: f64,
+    /// Most namespaces made on a client's connect that exist at once.
+    #[pyo3(get)]
+    max_dynamic_namespaces: usize,
 }
 
 impl Defaults {
@@ -255,6 +358,7 @@ impl Defaults {
             max_queue_age: config.max_queue_age().as_secs_f64(),
             header_timeout: config.header_timeout().as_secs_f64(),
             body_timeout: config.body_timeout().as_secs_f64(),
+            max_dynamic_namespaces: config.max_dynamic_namespaces(),
         }
     }
 }
@@ -295,6 +399,12 @@ impl NativeServer {
         header_timeout = None,
         body_timeout = None,
         allowed_hosts = None,
+        transports = None,
+        allow_upgrades = None,
+        cookie = None,
+        always_connect = None,
+        namespaces = None,
+        max_dynamic_namespaces = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -314,6 +424,12 @@ impl NativeServer {
         header_timeout: Option<f64>,
         body_timeout: Option<f64>,
         allowed_hosts: Option<Vec<String>>,
+        transports: Option<&Bound<'_, PyAny>>,
+        allow_upgrades: Option<bool>,
+        cookie: Option<&Bound<'_, PyAny>>,
+        always_connect: Option<bool>,
+        namespaces: Option<&Bound<'_, PyAny>>,
+        max_dynamic_namespaces: Option<usize>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -351,6 +467,20 @@ impl NativeServer {
         }
         if let Some(hosts) = allowed_hosts {
             builder = builder.allowed_hosts(AllowedHosts::new(hosts));
+        }
+        if let Some((polling, websocket)) = transports_of(transports)? {
+            builder = builder.transports(polling, websocket);
+        }
+        if let Some(allow) = allow_upgrades {
+            builder = builder.allow_upgrades(allow);
+        }
+        builder = builder.cookie(cookie_of(cookie)?);
+        if let Some(always) = always_connect {
+            builder = builder.always_connect(always);
+        }
+        builder = builder.namespaces(namespaces_of(namespaces)?);
+        if let Some(max) = max_dynamic_namespaces {
+            builder = builder.max_dynamic_namespaces(max);
         }
         let config = builder.build();
         // `handler_threads` keeps its meaning, how many clients' handlers run at once,
@@ -681,6 +811,28 @@ impl NativeServer {
         Ok(self.embedded()?.local_addr().map(|a| a.port()))
     }
 
+    /// An in-process client of this server, with no network (see `_native.LocalClient`):
+    /// its connection was opened by a request for `target` with `headers` (name, value
+    /// pairs; None for none) from `remote_addr`, which its handlers see in `environ`. Works whether or
+    /// not the server was started; `RuntimeError` once it is stopped. Used by
+    /// `ferrosocket.flask`'s test client.
+    #[pyo3(signature = (target = "/socket.io/?EIO=4&transport=polling", headers = None, remote_addr = "127.0.0.1:0"))]
+    fn local_client(
+        slf: &Bound<'_, Self>,
+        target: &str,
+        headers: Option<Vec<(String, String)>>,
+        remote_addr: &str,
+    ) -> PyResult<local::PyLocalClient> {
+        let server = slf.get();
+        local::PyLocalClient::open(
+            slf.clone().unbind(),
+            server.embedded()?,
+            target,
+            headers.unwrap_or_default(),
+            remote_addr,
+        )
+    }
+
     /// Whether `stop` has run.
     #[getter]
     fn stopped(&self) -> PyResult<bool> {
@@ -721,6 +873,8 @@ fn namespace_name(name: &str) -> String {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
     module.add_class::<Defaults>()?;
+    module.add_class::<local::PyLocalClient>()?;
+    module.add_function(wrap_pyfunction!(local::check_payload, module)?)?;
     module.add("DEFAULTS", Defaults::of_core())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(namespace_name, module)?)?;

@@ -291,25 +291,32 @@ async fn serve(
     let (parts, body) = req.into_parts();
     let max_body = mount.options.max_body;
     if content_length(&parts.headers).is_some_and(|len| len > max_body) {
-        if started.is_some() {
-            tracing::info!(target: "ferrosocket::access", method = %parts.method, uri = %parts.uri, "413: Content-Length over max_body, the app was not called");
+        if let Some(started) = started {
+            // No Python on this thread: the line goes through the core's log forwarding,
+            // to the same `ferrosocket.access` logger (when it forwards INFO).
+            let status = Some(StatusCode::PAYLOAD_TOO_LARGE);
+            let line = clf_line(&parts, connection, status, 0, started);
+            tracing::info!(target: "ferrosocket::access", "{line}");
         }
         return too_large();
     }
     let too_large_flag = Arc::new(AtomicBool::new(false));
-    let input = if body.is_end_stream() {
-        Input::empty(Arc::clone(&mount.stopping))
-    } else {
+    let chunks = (!body.is_end_stream()).then(|| {
         let (chunks, received) = mpsc::channel(INPUT_CHUNKS);
         tokio::spawn(feed(body, chunks, max_body, mount.body_timeout));
-        Input::stream(received, Arc::clone(&mount.stopping))
-    };
+        received
+    });
+    let input = Input::new(
+        chunks,
+        Arc::clone(&too_large_flag),
+        Arc::clone(&mount.stopping),
+    );
     let (head, answered) = oneshot::channel();
     let job = Job {
         parts,
         connection,
         input,
-        too_large: Arc::clone(&too_large_flag),
+        too_large: too_large_flag,
         head,
         started,
     };
@@ -425,20 +432,18 @@ pub(crate) struct Input {
 }
 
 impl Input {
-    fn empty(stopping: Arc<AtomicBool>) -> Self {
+    /// The input of a request whose body is `chunks` (`None`: no body).
+    fn new(
+        chunks: Option<mpsc::Receiver<InputChunk>>,
+        too_large: Arc<AtomicBool>,
+        stopping: Arc<AtomicBool>,
+    ) -> Self {
         Self {
-            chunks: None,
+            chunks,
             buffer: Bytes::new(),
             failed: None,
-            too_large: Arc::new(AtomicBool::new(false)),
+            too_large,
             stopping,
-        }
-    }
-
-    fn stream(chunks: mpsc::Receiver<InputChunk>, stopping: Arc<AtomicBool>) -> Self {
-        Self {
-            chunks: Some(chunks),
-            ..Self::empty(stopping)
         }
     }
 
@@ -643,6 +648,8 @@ struct ChannelBody {
     /// Raised before the sender is dropped when the app failed mid-body: the connection
     /// is cut instead of the body ending as if complete.
     aborted: Arc<AtomicBool>,
+    /// Whether hyper had its turn to flush before the cut.
+    flushed: bool,
 }
 
 impl Body for ChannelBody {
@@ -660,6 +667,13 @@ impl Body for ChannelBody {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Some(chunk)) => Poll::Ready(Some(Ok(Frame::data(chunk)))),
             Poll::Ready(None) if self.aborted.load(Ordering::Acquire) => {
+                if !self.flushed {
+                    // Once more through hyper's write loop first, which flushes what the
+                    // app already sent: the client gets those bytes, then the cut.
+                    self.flushed = true;
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
                 Poll::Ready(Some(Err("the WSGI application failed mid-response".into())))
             }
             Poll::Ready(None) => Poll::Ready(None),
@@ -776,6 +790,7 @@ impl Responder {
                 first: Some(chunk),
                 chunks: received,
                 aborted: Arc::clone(&aborted),
+                flushed: false,
             };
             self.send_head(body.boxed());
             self.stream = Some(Stream { chunks, aborted });
@@ -1031,7 +1046,7 @@ fn run(mount: &Mount, job: Job) {
         let Job {
             parts,
             connection,
-            mut input,
+            input,
             too_large,
             head,
             started,
@@ -1040,7 +1055,6 @@ fn run(mount: &Mount, job: Job) {
             let _ = head.send(internal_error());
             return;
         };
-        input.too_large = Arc::clone(&too_large);
         let responder = Responder {
             status: None,
             headers: HeaderMap::new(),
@@ -1393,25 +1407,12 @@ fn access_line(
     responder: &Responder,
     started: Instant,
 ) {
-    let remote = connection.map_or_else(|| "-".to_owned(), |c| c.remote.ip().to_string());
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
-    let status = responder
-        .sent_status
-        .map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
-    let bytes = if responder.sent == 0 {
-        "-".to_owned()
-    } else {
-        responder.sent.to_string()
-    };
-    let line = format!(
-        "{remote} - - [{}] \"{} {target} {:?}\" {status} {bytes} {:.6}",
-        clf_date(SystemTime::now()),
-        parts.method,
-        parts.version,
-        started.elapsed().as_secs_f64()
+    let line = clf_line(
+        parts,
+        connection,
+        responder.sent_status,
+        responder.sent,
+        started,
     );
     if let Err(error) = mount
         .access
@@ -1420,6 +1421,34 @@ fn access_line(
     {
         error.print(py);
     }
+}
+
+/// The text of an access-log line (see [`access_line`]).
+fn clf_line(
+    parts: &Parts,
+    connection: Option<ConnectionInfo>,
+    status: Option<StatusCode>,
+    sent: u64,
+    started: Instant,
+) -> String {
+    let remote = connection.map_or_else(|| "-".to_owned(), |c| c.remote.ip().to_string());
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
+    let status = status.map_or_else(|| "-".to_owned(), |s| s.as_u16().to_string());
+    let bytes = if sent == 0 {
+        "-".to_owned()
+    } else {
+        sent.to_string()
+    };
+    format!(
+        "{remote} - - [{}] \"{} {target} {:?}\" {status} {bytes} {:.6}",
+        clf_date(SystemTime::now()),
+        parts.method,
+        parts.version,
+        started.elapsed().as_secs_f64()
+    )
 }
 
 /// `01/Dec/2026:15:04:05 +0000`, in UTC.

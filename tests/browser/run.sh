@@ -4,6 +4,8 @@
 # works from any directory, as root on a fresh machine, without stdin.
 #   FERROSOCKET_CHAT_SERVER  chat server binary (default: <repo>/target/debug/chat)
 #   CHROMIUM_PATH            browser (default: /usr/bin/chromium, Debian's package)
+#   BROWSER_TEST             test file (default chat.test.mjs; seeds.test.mjs runs the Flask
+#                            seed apps, with FERROSOCKET_SEEDS_PYTHON the binding's python)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,4 +43,4 @@ rm -rf "$HERE/artifacts"
 mkdir -p "$HERE/artifacts"
 log "running (screenshots go to tests/browser/artifacts/)"
 cd "$HERE"
-exec timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec chat.test.mjs </dev/null
+exec timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec "${BROWSER_TEST:-chat.test.mjs}" </dev/null

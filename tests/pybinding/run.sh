@@ -6,8 +6,11 @@
 #   PYBINDING_QUICK=1 tests/pybinding/run.sh   keep the venv (reinstalled only when a
 #                                              requirements file changed), debug build
 #   NO_BROWSER=1 tests/pybinding/run.sh        without the chat examples in headless Chromium
-# With no arguments it also runs tests/js and tests/python against spec_server.py (the
-# test server's SPEC.md on the binding) and the chat examples in headless Chromium.
+# With no arguments it also runs tests/flask (the Flask compatibility suite: the same apps
+# and tests on Flask-SocketIO and on ferrosocket.flask; FLASK_IMPL=flask_socketio or
+# FLASK_IMPL=ferrosocket runs one side only), tests/js and tests/python against
+# spec_server.py (the test server's SPEC.md on the binding) and the chat examples in
+# headless Chromium.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -19,7 +22,8 @@ venv="$root/target/pybinding-venv"
 quick="${PYBINDING_QUICK:-}"
 py="$venv/bin/python"
 pip=("$py" -m pip install --quiet --disable-pip-version-check --no-input)
-requirements=("$here/requirements.txt" "$root/examples/flask_chat/requirements.txt")
+requirements=("$here/requirements.txt" "$root/examples/flask_chat/requirements.txt"
+  "$root/tests/flask/requirements.txt")
 if [[ -n "$quick" ]]; then
   ensure_venv "$venv" "${requirements[@]}"
 else
@@ -39,13 +43,17 @@ cd "$here"
 "$py" -m pytest "$@"
 
 # With no pytest arguments, the rest runs too:
+# - tests/flask, on both implementations unless FLASK_IMPL names one;
 # - the JS and the Python end-to-end suites (tests/js: the official socket.io-client and
 #   ws, 1,000 concurrent clients; tests/python: python-socketio on both transports, raw
 #   Engine.IO, CORS, malformed input) against tests/test-server/SPEC.md written with the
 #   binding (spec_server.py), exactly as they run against the Rust test server;
 # - the Python and the Flask chat examples under the browser test (headless Chromium, the
-#   same page and checks as for the Rust and C chats), unless NO_BROWSER=1.
+#   same page and checks as for the Rust and C chats), and the seed articles' Flask apps
+#   with their own pages (tests/browser/seeds.test.mjs), unless NO_BROWSER=1.
 if [[ $# -eq 0 ]]; then
+  log "tests/flask (${FLASK_IMPL:-flask_socketio and ferrosocket})"
+  "$py" -m pytest "$root/tests/flask"
   bin="$root/target/pybinding-bin"
   mkdir -p "$bin"
   wrap() { # name script [fixed args]
@@ -56,7 +64,14 @@ if [[ $# -eq 0 ]]; then
   }
   wrap spec_server "$here/spec_server.py"
   wrap python_chat "$root/examples/python_chat/chat.py"
-  wrap flask_chat "$root/examples/flask_chat/app.py" --sio-port 0
+  # The Flask chat on one port; with FLASK_IMPL=flask_socketio, on Flask-SocketIO (the
+  # same app.py with its import line rewritten, by tests/flask/serve.py).
+  if [[ "${FLASK_IMPL:-}" == flask_socketio ]]; then
+    wrap flask_chat "$root/tests/flask/serve.py" flask_socketio \
+      "$root/examples/flask_chat/app.py" --main --
+  else
+    wrap flask_chat "$root/examples/flask_chat/app.py"
+  fi
   log "tests/js against spec_server.py"
   FERROSOCKET_TEST_SERVER="$bin/spec_server" "$root/tests/js/run.sh"
   log "tests/python against spec_server.py"
@@ -66,5 +81,7 @@ if [[ $# -eq 0 ]]; then
       log "examples/$chat under tests/browser"
       FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
     done
+    log "examples/flask_seeds under tests/browser"
+    BROWSER_TEST=seeds.test.mjs FERROSOCKET_SEEDS_PYTHON="$py" "$root/tests/browser/run.sh"
   fi
 fi

@@ -8,6 +8,7 @@ waits are bounded, and only fail when something never happens.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import http.client
 import json
@@ -17,6 +18,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 import wsgiref.validate
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -463,23 +465,28 @@ def test_a_client_leaving_mid_response_closes_the_iterable(mount: Callable[..., 
 def test_a_client_leaving_mid_body_makes_the_input_raise(mount: Callable[..., Served]) -> None:
     errors: List[BaseException] = []
 
-    def reader(environ: Environ, start_response: StartResponse) -> List[bytes]:
-        if environ["PATH_INFO"] == "/upload":
+    def reader(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] != "/upload":
+            return hello(environ, start_response)
+
+        def body() -> Iterator[bytes]:
             try:
                 environ["wsgi.input"].read()
             except OSError as error:
                 errors.append(error)
                 raise
-        return hello(environ, start_response)
+            yield b"never"
+
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return body()
 
     served = mount(reader)
     sock = served.raw()
     sock.sendall(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" + b"a" * 1000)
     wait_until(lambda: served.calls == 1, what="the app runs")
     sock.close()
-    wait_until(lambda: "/upload" in served.closed or errors, what="the read failed")
-    wait_until(lambda: len(errors) == 1, what="an OSError in the app")
-    assert isinstance(errors[0], OSError)
+    wait_until(lambda: "/upload" in served.closed, what="close() after the read failed")
+    assert len(errors) == 1 and isinstance(errors[0], OSError)
     assert served.request("GET", "/next")[2] == b"hello /next"
 
 
@@ -725,3 +732,111 @@ def test_mounting_again_replaces_the_app(mount: Callable[..., Served]) -> None:
 
     served.sio._native.mount_wsgi(other)
     assert served.request("GET", "/x")[2] == b"other"
+
+
+def test_stop_ends_an_open_event_stream(mount: Callable[..., Served]) -> None:
+    def forever(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        while True:
+            yield b"data: tick\n\n"
+            time.sleep(0.2)
+
+    served = mount(forever)
+    conn = served.connection()
+    conn.request("GET", "/events")
+    response = conn.getresponse()
+    assert response.readline() == b"data: tick\n"
+    stopper = threading.Thread(target=served.sio.stop)
+    stopper.start()
+    stopper.join(WAIT)
+    assert not stopper.is_alive(), "stop() does not wait for the endless stream"
+    wait_until(lambda: "/events" in served.closed, what="the stream closed at stop")
+    conn.close()
+
+
+def test_empty_chunks_and_an_empty_body(mount: Callable[..., Served]) -> None:
+    def late(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if environ["PATH_INFO"] == "/nothing":
+            return
+        yield b""
+        yield b""
+        # The head waits for the first non-empty chunk, so a late error still gets a 500.
+        if environ["PATH_INFO"] == "/late-error":
+            raise RuntimeError("late")
+        yield b"at last"
+
+    served = mount(late)
+    assert served.request("GET", "/late")[::2] == (200, b"at last")
+    status, headers, body = served.request("GET", "/nothing")
+    assert (status, body, headers.get("content-length")) == (200, b"", "0")
+    assert served.request("GET", "/late-error")[0] == 500
+
+
+def test_the_input_reads_by_size_line_and_lines(mount: Callable[..., Served]) -> None:
+    def reads(environ: Environ, start_response: StartResponse) -> List[bytes]:
+        stream = environ["wsgi.input"]
+        parts = [stream.read(3), stream.readline(), stream.readline(2), stream.readline(), stream.readlines(), stream.read(), stream.read(5)]
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps([p.decode() if isinstance(p, bytes) else [x.decode() for x in p] for p in parts]).encode()]
+
+    served = mount(reads)
+    status, _, body = served.request("POST", "/", body=b"abcdef\nghij\nk\nl\nm")
+    assert status == 200
+    assert json.loads(body) == ["abc", "def\n", "gh", "ij\n", ["k\n", "l\n", "m"], "", ""]
+
+
+def test_write_sends_at_once_before_the_iterable(mount: Callable[..., Served]) -> None:
+    gate = threading.Event()
+
+    def imperative(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written ")
+        # The client reads what write() sent while the app still runs.
+        assert gate.wait(WAIT)
+        yield b"then yielded"
+
+    served = mount(imperative)
+    conn = served.connection()
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.read1(100) == b"written "
+    gate.set()
+    assert response.read() == b"then yielded"
+    conn.close()
+
+
+def test_a_413_before_the_app_is_in_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ferrosocket.access")
+    sio = ferrosocket.Server(logger=True)
+    try:
+        sio._native.mount_wsgi(hello, access_log=True, max_body=10)
+        sio.start("127.0.0.1", 0)
+        conn = http.client.HTTPConnection("127.0.0.1", sio.port or 0, timeout=WAIT)
+        conn.request("POST", "/up?x=1", body=b"x" * 11)
+        assert conn.getresponse().status == 413
+        conn.close()
+        wait_until(lambda: [r for r in caplog.records if r.name == "ferrosocket.access"], what="the line")
+        (line,) = [r.getMessage() for r in caplog.records if r.name == "ferrosocket.access"]
+        assert re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "POST /up\?x=1 HTTP/1\.1" 413 - \d+\.\d{6}', line), line
+    finally:
+        sio.stop()
+
+
+def test_a_dropped_server_frees_its_app_even_in_a_cycle() -> None:
+    app = flask_app()
+    sio = ferrosocket.Server(handler_threads=2)
+    # Flask-SocketIO's shape: the app's extensions hold the server, the server the app.
+    app.extensions["socketio"] = sio
+    sio._native.mount_wsgi(app)
+    sio.start("127.0.0.1", 0)
+    conn = http.client.HTTPConnection("127.0.0.1", sio.port or 0, timeout=WAIT)
+    conn.request("GET", "/")
+    assert conn.getresponse().read() == b"Hello, World!"
+    conn.close()
+    app_ref, server_ref = weakref.ref(app), weakref.ref(sio)
+    del app, sio
+    gc.collect()
+    assert server_ref() is None
+    assert app_ref() is None

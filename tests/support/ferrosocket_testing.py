@@ -15,6 +15,7 @@ import contextlib
 import queue
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -41,6 +42,25 @@ def wait_until(fn: Callable[[], Any], timeout: float = WAIT, what: str = "condit
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on at `host` right now, for a server that must be told its
+    port rather than picking one and announcing it (e.g. Flask-SocketIO's `run`). Another
+    process may take it before the caller binds it: a start that fails then is retried by
+    the caller, never assumed away."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_accepts(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on host:port now."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 # --------------------------------------------------------------------------- server processes

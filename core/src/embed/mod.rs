@@ -22,10 +22,12 @@
 //! handle goes away inside a callback ([`Embedded::shutdown`]), the static-directory check
 //! ([`Embedded::serve_dir`]), lookups by the host's spelling of a namespace and sid
 //! ([`Embedded::namespace`], [`Embedded::socket`]), typed errors ([`EmbedError`],
-//! [`AckFailure`]) and log levels ([`LogLevel`]). It never calls a binding's code on a
+//! [`AckFailure`]), log levels ([`LogLevel`]) and an in-process client for test clients
+//! ([`Embedded::local_client`], [`LocalClient`]). It never calls a binding's code on a
 //! tokio thread, except to drop what the binding handed it.
 
 mod error;
+mod local;
 mod log;
 mod pool;
 
@@ -39,6 +41,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 pub use error::{AckFailure, EmbedError};
+pub use local::{ConnectAnswer, LocalClient, LocalError, Received};
 pub use log::{set_log_sink, LogError, LogLevel, LogSink, ParseLogLevelError};
 pub use pool::{
     on_dispatch_thread, DispatchPool, Job, PoolOptions, PoolStats, Scope, SubmitError, ThreadScope,
@@ -368,6 +371,14 @@ impl Embedded {
                 Ok(Ok(())) => {}
                 Err(_) => tracing::warn!("server did not finish shutting down in time"),
             }
+        } else if let Some(runtime) = self.runtime.as_ref() {
+            // Never started: only local clients can be connected. Close them as the
+            // shutdown of a started server does, while the pool still runs their
+            // disconnect callbacks.
+            let _entered = runtime.enter();
+            for session in self.server.engine().0.start_shutdown() {
+                session.close(DisconnectReason::ServerShuttingDown);
+            }
         }
         self.pool.stop();
         true
@@ -483,6 +494,32 @@ impl Embedded {
         Ok(())
     }
 
+    /// A Socket.IO client in this process, with no network, whose connection was opened
+    /// by `handshake` (the target, headers and remote address its handlers see): what
+    /// bindings' test clients use (`ferrosocket.flask`'s `SocketIOTestClient`). It goes
+    /// through the server's real Socket.IO layer and dispatch pool; see [`LocalClient`].
+    /// Works whether or not the server was started (the runtime exists from
+    /// [`new`](Self::new)). [`EmbedError::Stopped`] after [`stop`](Self::stop).
+    pub fn local_client(&self, handshake: crate::Handshake) -> Result<LocalClient, EmbedError> {
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let _entered = runtime.enter();
+        let session = self
+            .server
+            .engine()
+            .open_local(handshake)
+            .ok_or(EmbedError::Stopped)?;
+        Ok(LocalClient::new(
+            session,
+            Arc::clone(&self.pool),
+            runtime.handle().clone(),
+        ))
+    }
+
     /// The dispatch pool's threads and queues now: how many threads run, how many are
     /// busy, how many clients wait for one, and how often every thread was busy at the
     /// cap.
@@ -507,6 +544,11 @@ impl Embedded {
     }
 
     /// Handles `event` in namespace `nsp` with a blocking callback on a dispatch thread.
+    ///
+    /// Here and in [`on_any`](Self::on_any), [`on_connect`](Self::on_connect) and
+    /// [`on_disconnect`](Self::on_disconnect), `nsp` `"*"` is the catch-all namespace
+    /// (see [`Server::of`]): its callbacks serve every namespace for what that one has no
+    /// callback of its own, and [`Socket::namespace`] says which one the client is in.
     pub fn on<F>(&self, nsp: &str, event: &str, callback: F)
     where
         F: Fn(Socket, Event) + Send + Sync + 'static,

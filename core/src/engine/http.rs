@@ -167,12 +167,23 @@ fn polling_handshake<H: Handler>(
     let config = &state.config;
     let open = open_packet(
         session.id.as_str(),
-        config.allow_websocket,
+        config.allow_websocket && config.allow_upgrades,
         config.ping_interval.as_millis() as u64,
         config.ping_timeout.as_millis() as u64,
         config.max_payload as u64,
     );
-    full(StatusCode::OK, "text/plain; charset=UTF-8", open)
+    let mut response = full(StatusCode::OK, "text/plain; charset=UTF-8", open);
+    if let Some(cookie) = &config.cookie {
+        match HeaderValue::from_str(&cookie.header(session.id.as_str())) {
+            Ok(value) if cookie.is_valid() => {
+                response.headers_mut().insert(header::SET_COOKIE, value);
+            }
+            _ => {
+                tracing::warn!(name = %clip(cookie.name()), "the sid cookie is not a valid header, not sent")
+            }
+        }
+    }
+    response
 }
 
 async fn polling_post<H: Handler>(
@@ -301,6 +312,10 @@ async fn websocket_request<H: Handler>(
     let claim = match sid {
         Some(sid) => match state.session(&sid) {
             // A closed session that lingers for its last polls is as good as gone.
+            Some(session) if !session.is_closed() && !state.config.allow_upgrades => {
+                tracing::info!(sid = %session.id, "websocket upgrade refused: allow_upgrades is off");
+                Some(None)
+            }
             Some(session) if !session.is_closed() => Some(session.claim_upgrade()),
             _ => return EngineError::UnknownSid.response(),
         },

@@ -16,18 +16,21 @@
 //! Layout: this file, the session and its queue and heartbeat; `state`, the handler
 //! trait and the engine's state and handle; `lifecycle`, the accept loop and shutdown;
 //! `http`, request routing and the handshakes; `cors`, origins; `error`, refusals and
-//! their HTTP answer; `polling` and `websocket`, the two transports.
+//! their HTTP answer; `polling` and `websocket`, the two network transports; `local`, the
+//! in-process one ([`LocalSession`]).
 
 mod cors;
 mod error;
 mod http;
 mod lifecycle;
+mod local;
 mod polling;
 mod state;
 mod websocket;
 
 pub(crate) use http::full;
 pub use lifecycle::shutdown_signal;
+pub use local::{LocalMessage, LocalSession};
 pub use state::{BoxError, ConnectionInfo, Engine, Handler, ResponseBody};
 pub(crate) use state::{BoxFuture, ConnectionGuard, ConnectionSlot, EngineState};
 
@@ -282,6 +285,9 @@ impl Handshake {
 pub(crate) enum Transport {
     Polling,
     WebSocket,
+    /// In process, no network ([`LocalSession`]): no heartbeat, never upgraded, never
+    /// reachable by a polling request or a WebSocket.
+    Local,
 }
 
 #[derive(Debug)]
@@ -335,6 +341,10 @@ pub struct Session<H: Handler> {
     pong: Notify,
     /// Set once by the first `close`, so cleanup and disconnect handlers run exactly once.
     closing: AtomicBool,
+    /// A [`LocalSession`]: its owner drains the queue when it chooses (a test between
+    /// two steps), so the queue-age bound does not apply; the packet and byte bounds do.
+    /// Fixed at creation, so the enqueue path reads it without the transport lock.
+    local: bool,
     /// Why the session closed (decides what a pending GET is answered with).
     close_reason: Mutex<Option<DisconnectReason>>,
     transport: Mutex<TransportState>,
@@ -365,6 +375,7 @@ impl<H: Handler> Session<H> {
             pong_seen: AtomicBool::new(false),
             pong: Notify::new(),
             closing: AtomicBool::new(false),
+            local: kind == Transport::Local,
             close_reason: Mutex::new(None),
             transport: Mutex::new(TransportState {
                 kind,
@@ -478,7 +489,8 @@ impl<H: Handler> Session<H> {
             }
             let overflow = if queue.len() + items.len() > config.max_queued_packets {
                 Some(Overflow::Packets)
-            } else if !queue.is_empty()
+            } else if !self.local
+                && !queue.is_empty()
                 && u64::from(now_ms.wrapping_sub(queue.since_ms))
                     > config.max_queue_age.as_millis() as u64
             {

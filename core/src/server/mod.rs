@@ -8,7 +8,6 @@
 mod static_files;
 
 use std::future::Future;
-use std::sync::Arc;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
@@ -20,7 +19,7 @@ use crate::engine::{Engine, ResponseBody};
 use crate::error::ServerError;
 use crate::protocol::Payload;
 use crate::socket::broadcast::{BroadcastOperator, IntoRooms};
-use crate::socket::namespace::{Namespace, NamespaceInner};
+use crate::socket::namespace::Namespace;
 use crate::socket::SocketIo;
 
 pub use static_files::serve_dir;
@@ -78,6 +77,11 @@ impl Server {
         self.0.config()
     }
 
+    /// The engine under the Socket.IO layer (for the embedding layer's local clients).
+    pub(crate) fn engine(&self) -> &Engine<SocketIo> {
+        &self.0
+    }
+
     /// The Socket.IO layer: the engine's handler.
     fn sio(&self) -> &SocketIo {
         self.0.handler()
@@ -85,18 +89,19 @@ impl Server {
 
     /// The namespace `name`, created if needed (a leading `/` is added when missing).
     /// Clients may connect to every namespace created this way; others are refused with
-    /// `Invalid namespace`.
+    /// `Invalid namespace` unless [`ConfigBuilder::namespaces`](crate::ConfigBuilder::namespaces)
+    /// accepts them.
+    ///
+    /// `of("*")` is the catch-all namespace: no client connects to it, and its handlers
+    /// serve every namespace for what that namespace has no handler of its own (connect,
+    /// disconnect, an event, in that order: the namespace's event handler, its
+    /// [`on_any`](Namespace::on_any), then the catch-all's event handler and its
+    /// `on_any`), as python-socketio's `namespace='*'` handlers do.
+    /// [`Socket::namespace`](crate::Socket::namespace) tells such a handler which
+    /// namespace the client is in.
     pub fn of(&self, name: &str) -> Namespace {
-        let name = crate::socket::namespace::normalize_namespace(name).into_owned();
-        let mut namespaces = self
-            .sio()
-            .namespaces
-            .write()
-            .unwrap_or_else(|p| p.into_inner());
-        let inner = namespaces
-            .entry(name.clone())
-            .or_insert_with(|| NamespaceInner::new(&name, (self.sio().adapters)(&name)));
-        Namespace(Arc::clone(inner))
+        let name = crate::socket::namespace::normalize_namespace(name);
+        Namespace(self.sio().create(&name))
     }
 
     /// The namespace `name` if it exists.

@@ -13,7 +13,7 @@ pub(crate) mod namespace;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -39,16 +39,33 @@ type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
 /// The Socket.IO layer over the engine: the registry of namespaces, and the engine
 /// [`Handler`] that routes each session's messages to its [`Connection`].
 pub(crate) struct SocketIo {
-    /// Registered namespaces; written only when a namespace is added.
+    /// Every namespace: those the application created, the catch-all `/*` (a template
+    /// of handlers no client connects to), and those made on a client's CONNECT
+    /// (`AcceptNamespaces`). Written when a namespace is added or a made one empties.
+    /// A socket is added to its namespace while this is read-locked, and a made
+    /// namespace is removed only under the write lock once it has no socket, so no
+    /// socket ever joins a namespace that is no longer in the registry.
     pub(crate) namespaces: RwLock<HashMap<String, Arc<NamespaceInner>>>,
+    /// How many of `namespaces` were made on a CONNECT; changed only under its write
+    /// lock, so it is exact there.
+    dynamic: AtomicUsize,
     /// Makes the room adapter of each new namespace.
     pub(crate) adapters: AdapterFactory,
+}
+
+/// Why a CONNECT found no namespace.
+enum NoNamespace {
+    /// Nobody created it and the configuration does not accept it.
+    Invalid,
+    /// Accepted, but `max_dynamic_namespaces` namespaces made on CONNECT exist.
+    TooMany,
 }
 
 impl SocketIo {
     pub(crate) fn new(adapters: AdapterFactory) -> Self {
         Self {
             namespaces: RwLock::new(HashMap::new()),
+            dynamic: AtomicUsize::new(0),
             adapters,
         }
     }
@@ -60,7 +77,89 @@ impl SocketIo {
             .get(name)
             .cloned()
     }
+
+    /// The catch-all namespace `/*`, whose handlers serve every namespace for what it
+    /// has no handler of its own.
+    pub(crate) fn catch_all(&self) -> Option<Arc<NamespaceInner>> {
+        self.namespace(CATCH_ALL)
+    }
+
+    /// The namespace `name`, created by the application if needed; one made on a
+    /// CONNECT becomes the application's (it is never removed).
+    pub(crate) fn create(&self, name: &str) -> Arc<NamespaceInner> {
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(existing) = namespaces.get(name) {
+            if existing.dynamic.swap(false, Ordering::AcqRel) {
+                self.dynamic.fetch_sub(1, Ordering::Relaxed);
+            }
+            return Arc::clone(existing);
+        }
+        let inner = NamespaceInner::new(name, (self.adapters)(name), false);
+        namespaces.insert(name.to_owned(), Arc::clone(&inner));
+        inner
+    }
+
+    /// Adds the socket `make` builds to namespace `name`, making the namespace first
+    /// when `accept` allows and the bound leaves room.
+    fn attach(
+        &self,
+        name: &str,
+        accept: &crate::config::AcceptNamespaces,
+        max_dynamic: usize,
+        make: impl FnOnce(&Arc<NamespaceInner>) -> Arc<SocketInner>,
+    ) -> Result<Arc<SocketInner>, NoNamespace> {
+        if name == CATCH_ALL {
+            return Err(NoNamespace::Invalid);
+        }
+        {
+            let namespaces = self.namespaces.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(ns) = namespaces.get(name) {
+                let socket = make(ns);
+                ns.add_socket(&socket);
+                return Ok(socket);
+            }
+        }
+        if !accept.accepts(name) {
+            return Err(NoNamespace::Invalid);
+        }
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        let ns = match namespaces.get(name) {
+            Some(ns) => Arc::clone(ns),
+            None => {
+                if self.dynamic.load(Ordering::Relaxed) >= max_dynamic {
+                    return Err(NoNamespace::TooMany);
+                }
+                let ns = NamespaceInner::new(name, (self.adapters)(name), true);
+                namespaces.insert(name.to_owned(), Arc::clone(&ns));
+                self.dynamic.fetch_add(1, Ordering::Relaxed);
+                ns
+            }
+        };
+        let socket = make(&ns);
+        ns.add_socket(&socket);
+        Ok(socket)
+    }
+
+    /// Removes `ns` when it was made on a CONNECT and its last socket has left.
+    fn forget_if_empty(&self, ns: &Arc<NamespaceInner>) {
+        if !ns.dynamic.load(Ordering::Acquire) || !ns.is_empty() {
+            return;
+        }
+        let mut namespaces = self.namespaces.write().unwrap_or_else(|p| p.into_inner());
+        // Re-checked under the write lock: sockets are added under the read lock.
+        let current = namespaces
+            .get(&*ns.name)
+            .is_some_and(|current| Arc::ptr_eq(current, ns));
+        if current && ns.dynamic.load(Ordering::Acquire) && ns.is_empty() {
+            namespaces.remove(&*ns.name);
+            self.dynamic.fetch_sub(1, Ordering::Relaxed);
+            tracing::debug!(nsp = %clip(&ns.name), "namespace made on connect removed, empty");
+        }
+    }
 }
+
+/// The name of the catch-all namespace as the registry spells it (`"*"` normalized).
+pub(crate) const CATCH_ALL: &str = "/*";
 
 /// Statically dispatched: the engine is generic over its handler, so every packet
 /// reaches [`Connection`] without a virtual call.
@@ -251,23 +350,52 @@ impl Connection {
             tracing::debug!(sid = %session.id, nsp = %clip(nsp), "duplicate connect ignored");
             return;
         }
-        let Some(ns) = session.handler().namespace(nsp) else {
-            let text = codec::encode_connect_error(nsp, "Invalid namespace", None);
-            let _ = session.send(Outbound::Text(text));
-            return;
+        let config = session.config();
+        let sio = session.handler();
+        let attached = sio.attach(
+            nsp,
+            &config.namespaces,
+            config.max_dynamic_namespaces,
+            |ns| {
+                Arc::new(SocketInner {
+                    id: Sid::new(),
+                    ns: Arc::clone(ns),
+                    session: Arc::clone(session),
+                    state: AtomicU8::new(CONNECTING),
+                    pending: Mutex::new(Vec::new()),
+                    next_ack: AtomicU64::new(0),
+                    acks: Mutex::new(HashMap::new()),
+                })
+            },
+        );
+        let socket = match attached {
+            Ok(socket) => socket,
+            Err(why) => {
+                let message = match why {
+                    NoNamespace::Invalid => "Invalid namespace",
+                    NoNamespace::TooMany => {
+                        tracing::warn!(
+                            nsp = %clip(nsp),
+                            max = config.max_dynamic_namespaces,
+                            "connect refused: max_dynamic_namespaces namespaces made on connect exist"
+                        );
+                        "Too many namespaces"
+                    }
+                };
+                let text = codec::encode_connect_error(nsp, message, None);
+                let _ = session.send(Outbound::Text(text));
+                return;
+            }
         };
-        let socket = Arc::new(SocketInner {
-            id: Sid::new(),
-            ns: Arc::clone(&ns),
-            session: Arc::clone(session),
-            state: AtomicU8::new(CONNECTING),
-            pending: Mutex::new(Vec::new()),
-            next_ack: AtomicU64::new(0),
-            acks: Mutex::new(HashMap::new()),
-        });
         lock(&self.sockets).push(Arc::clone(&socket));
-        ns.add_socket(&socket);
-        let handler = ns.connect_handler();
+        let ns = Arc::clone(&socket.ns);
+        let handler = ns
+            .connect_handler()
+            .or_else(|| sio.catch_all().and_then(|all| all.connect_handler()));
+        let always_connect = config.always_connect;
+        if always_connect {
+            socket.finish_connect();
+        }
         run_inline(Box::pin(async move {
             let result = match handler {
                 Some(handler) => handler(Socket(Arc::clone(&socket)), Auth::new(auth)).await,
@@ -275,6 +403,7 @@ impl Connection {
             };
             match result {
                 Ok(()) => socket.finish_connect(),
+                Err(refused) if always_connect => socket.take_back(refused),
                 Err(refused) => socket.refuse(refused),
             }
         }));
@@ -368,9 +497,35 @@ impl SocketInner {
         }
         *lock(&self.pending) = Vec::new();
         self.session.data().remove(self);
-        self.ns.remove_socket(self);
+        self.leave_namespace();
         let text =
             codec::encode_connect_error(&self.ns.name, &refused.message, refused.data.as_deref());
+        let _ = self.session.send(Outbound::Text(text));
+    }
+
+    /// Takes the socket out of its namespace, and the namespace out of the registry when
+    /// it was made on a CONNECT and is now empty.
+    fn leave_namespace(&self) {
+        self.ns.remove_socket(self);
+        self.session.handler().forget_if_empty(&self.ns);
+    }
+
+    /// Disconnects a socket acknowledged before its connect handler ran
+    /// (`always_connect`) that the handler then refused: `41` with the refusal, and no
+    /// disconnect handler, since the application never accepted it.
+    fn take_back(&self, refused: ConnectRefused) {
+        if self.state.swap(DISCONNECTED, Ordering::AcqRel) == DISCONNECTED {
+            return;
+        }
+        *lock(&self.pending) = Vec::new();
+        self.session.data().remove(self);
+        self.leave_namespace();
+        lock(&self.acks).clear();
+        let text = codec::encode_disconnect_refused(
+            &self.ns.name,
+            &refused.message,
+            refused.data.as_deref(),
+        );
         let _ = self.session.send(Outbound::Text(text));
     }
 
@@ -386,11 +541,15 @@ impl SocketInner {
         }
         *lock(&self.pending) = Vec::new();
         self.session.data().remove(self);
-        self.ns.remove_socket(self);
+        self.leave_namespace();
         lock(&self.acks).clear();
         tracing::debug!(sid = %self.id, nsp = %self.ns.name, %reason, "socket disconnected");
         if previous == CONNECTED {
-            if let Some(handler) = self.ns.disconnect_handler() {
+            let handler = self.ns.disconnect_handler().or_else(|| {
+                let all = self.session.handler().catch_all()?;
+                all.disconnect_handler()
+            });
+            if let Some(handler) = handler {
                 run_inline(handler(Socket(Arc::clone(self)), reason));
             }
         }

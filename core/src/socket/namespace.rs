@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -49,16 +50,34 @@ pub(crate) struct NamespaceInner {
     /// Connected (and connecting) sockets by id: how an adapter's answer becomes sockets.
     sockets: RwLock<HashMap<Sid, Arc<SocketInner>>>,
     pub(crate) adapter: Box<dyn Adapter>,
+    /// Made on a client's CONNECT (`AcceptNamespaces`), not by the application: removed
+    /// when its last socket leaves. Cleared when the application creates it after all.
+    pub(crate) dynamic: AtomicBool,
 }
 
 impl NamespaceInner {
-    pub(crate) fn new(name: &str, adapter: Box<dyn Adapter>) -> Arc<Self> {
+    pub(crate) fn new(name: &str, adapter: Box<dyn Adapter>, dynamic: bool) -> Arc<Self> {
         Arc::new(Self {
             name: Arc::from(name),
             handlers: RwLock::new(Handlers::default()),
             sockets: RwLock::new(HashMap::new()),
             adapter,
+            dynamic: AtomicBool::new(dynamic),
         })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sockets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// This namespace's own handler for event `name`: the event's, else its catch-all
+    /// event handler.
+    fn event_handler(&self, name: &str) -> Option<EventHandler> {
+        let handlers = self.handlers();
+        handlers.events.get(name).or(handlers.any.as_ref()).cloned()
     }
 
     fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
@@ -145,14 +164,12 @@ impl NamespaceInner {
         args: Payload,
         ack: Option<u64>,
     ) {
-        let handler = {
-            let handlers = socket.ns.handlers();
-            handlers
-                .events
-                .get(&name)
-                .or(handlers.any.as_ref())
-                .cloned()
-        };
+        // Its own handlers first, then those of the catch-all namespace `*`, as
+        // python-socketio resolves them.
+        let handler = socket.ns.event_handler(&name).or_else(|| {
+            let all = socket.session.handler().catch_all()?;
+            all.event_handler(&name)
+        });
         let Some(handler) = handler else {
             tracing::trace!(event = %crate::clip::clip(&name), "no handler");
             return;

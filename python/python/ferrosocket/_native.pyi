@@ -1,9 +1,11 @@
 """Private native module of ferrosocket (PyO3). Use ``ferrosocket.Server``."""
 
-from typing import Any, Callable, List, Optional, Sequence, Union, final
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
     "Server",
+    "LocalClient",
+    "check_payload",
     "Defaults",
     "DEFAULTS",
     "__version__",
@@ -17,6 +19,8 @@ __version__: str
 def forward_logs(level: int) -> None: ...
 def close_logs() -> None: ...
 def namespace_name(name: str) -> str: ...
+def check_payload(value: Any) -> None:
+    """Raise the TypeError/ValueError ``Server.emit`` would raise for ``value``."""
 
 @final
 class Defaults:
@@ -48,6 +52,8 @@ class Defaults:
     def header_timeout(self) -> float: ...
     @property
     def body_timeout(self) -> float: ...
+    @property
+    def max_dynamic_namespaces(self) -> int: ...
 
 DEFAULTS: Defaults
 
@@ -73,6 +79,12 @@ class Server:
         header_timeout: Optional[float] = None,
         body_timeout: Optional[float] = None,
         allowed_hosts: Optional[Sequence[str]] = None,
+        transports: Union[str, Sequence[str], None] = None,
+        allow_upgrades: Optional[bool] = None,
+        cookie: Union[str, Dict[str, Union[str, bool, int]], None] = None,
+        always_connect: Optional[bool] = None,
+        namespaces: Union[str, Sequence[str], None] = None,
+        max_dynamic_namespaces: Optional[int] = None,
     ) -> "Server": ...
     def on_connect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
     def on_disconnect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
@@ -128,7 +140,48 @@ class Server:
         """
     def start(self, host: str, port: int) -> int: ...
     def stop(self) -> None: ...
+    def local_client(
+        self,
+        target: str = "/socket.io/?EIO=4&transport=polling",
+        headers: Optional[Sequence[Tuple[str, str]]] = None,
+        remote_addr: str = "127.0.0.1:0",
+    ) -> "LocalClient": ...
     @property
     def port(self) -> Optional[int]: ...
     @property
     def stopped(self) -> bool: ...
+
+#: One item of ``LocalClient.received()``: (namespace, kind, data, ack id or None).
+_Received = Tuple[str, str, Any, Optional[int]]
+
+@final
+class LocalClient:
+    """An in-process client of a ``Server``, no network (ferrosocket.flask's test client)."""
+
+    @property
+    def eio_sid(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def sid(self, namespace: str = "/") -> Optional[str]: ...
+    def connect(
+        self, namespace: str = "/", auth: Optional[Any] = None, timeout: float = 5.0
+    ) -> bool: ...
+    def emit(
+        self,
+        namespace: str,
+        event: str,
+        args: Optional[Sequence[Any]] = None,
+        ack: bool = False,
+        timeout: float = 5.0,
+    ) -> Optional[List[Any]]: ...
+    def ack(
+        self,
+        namespace: str,
+        id: int,
+        args: Optional[Sequence[Any]] = None,
+        timeout: float = 5.0,
+    ) -> None: ...
+    def disconnect(self, namespace: str = "/", timeout: float = 5.0) -> None: ...
+    def received(self) -> List[_Received]: ...
+    def settle(self, timeout: float = 5.0) -> None: ...
+    def close(self, timeout: float = 5.0) -> None: ...

@@ -51,12 +51,20 @@ _PASSES: Dict[str, Tuple[Tuple[int, ...], str]] = {
 _EVENT_PASSES: Tuple[Tuple[int, ...], str] = ((1,), "(sid, *args)")
 
 
-def _check_signature(event: str, handler: Callable[..., Any]) -> None:
+def _check_signature(event: str, handler: Callable[..., Any], catch_all: bool = False) -> None:
     """Raises ``TypeError`` when ``handler`` cannot be called with what the plain Server
     passes for ``event`` (an event handler: at least ``sid``; it may take fewer of the
     client's arguments than it sends, as in python-socketio, where that fails per call).
-    A handler without a signature (some builtins) is taken as it is."""
+    A handler of the catch-all namespace ``'*'`` (``catch_all``) takes the namespace
+    first (after the event name for the ``'*'`` event). A handler without a signature
+    (some builtins) is taken as it is."""
     counts, passes = _PASSES.get(event, _EVENT_PASSES)
+    if catch_all:
+        counts = tuple(count + 1 for count in counts)
+        if event == "*":
+            passes = "(event, namespace, sid, *args)"
+        else:
+            passes = " or ".join(p.replace("(", "(namespace, ", 1) for p in passes.split(" or "))
     try:
         signature = inspect.signature(handler)
     except (TypeError, ValueError):
@@ -96,6 +104,10 @@ def _takes_at_least(signature: inspect.Signature, count: int) -> bool:
     return positional >= count
 
 
+# The catch-all namespace ``'*'`` as the core spells it.
+_CATCH_ALL = _namespace_name("*")
+
+
 def _namespace(namespace: Optional[str]) -> str:
     """The core's spelling of ``namespace`` (``"chat"`` is ``"/chat"``; None is ``"/"``),
     so sessions and handlers registered under either spelling are the same."""
@@ -121,6 +133,43 @@ class Server:
     for a domain and its subdomains, against DNS rebinding; default: any), ``static_dir`` (a directory whose
     files are served to every HTTP request outside ``path``; ``/`` serves
     ``index.html``).
+
+    Transports (python-engineio's options): ``transports``, the allowed transports,
+    ``'polling'`` and ``'websocket'`` (default both; a str is a list of one; other names
+    are ignored, none valid is a ``ValueError``). A request for a transport left out is
+    answered 400; with ``['websocket']`` clients must connect with the WebSocket
+    transport directly, with ``['polling']`` the open packet offers no upgrade.
+    ``allow_upgrades`` (default True): False offers no upgrade from long-polling to
+    WebSocket and closes a WebSocket that tries one anyway (python-engineio lets that
+    one through), while clients that connect with the WebSocket transport directly are
+    served as usual.
+    ``cookie`` (default None: no cookie): the cookie the long-polling handshake sets
+    with the Engine.IO session id, for sticky load balancing. A str is the cookie's
+    name, sent with ``path=/`` and ``SameSite=Lax``; a dict has the ``name`` (default
+    ``'io'``) and the attributes in order, a str value written ``Key=value``, ``True`` a
+    bare ``Key`` (``'HttpOnly': True``), ``False`` left out. python-engineio also takes
+    a callable value, called on each handshake; here that is a ``TypeError`` (the
+    handshake is answered on an I/O thread, where Python never runs): pass its value.
+
+    ``always_connect`` (python-socketio's; default False): False, a client's namespace
+    connect is acknowledged once the ``connect`` handler accepts it, and what the
+    handler emits reaches the client after that acknowledgement (python-socketio sends
+    it before); True, it is acknowledged before the handler runs, and a refusal (False,
+    ``ConnectionRefusedError``) then disconnects the client from the namespace with the
+    refusal's message, without running the ``disconnect`` handler, as python-socketio
+    does.
+
+    Namespaces (python-socketio's ``namespaces``): by default clients may connect to
+    ``/`` and the namespaces that have handlers; a list names more, ``'*'`` accepts
+    any. A namespace accepted that way exists while clients are in it (rooms,
+    broadcasts, :meth:`emit` with ``namespace=`` work as for any other), at most
+    ``max_dynamic_namespaces`` (default 1000) at once; a connect over that is refused
+    with ``Too many namespaces`` (python-socketio has no bound). Handlers registered
+    with ``namespace='*'`` serve every namespace for what it has no handler of its own,
+    and take the client's namespace first, as in python-socketio:
+    ``connect(namespace, sid, environ[, auth])``, ``disconnect(namespace, sid[,
+    reason])``, ``event(namespace, sid, *args)``, and ``'*'`` there
+    ``(event, namespace, sid, *args)``.
 
     Handler threads: ``handler_threads`` (default 64) is how many clients' handlers can
     run at once, the most threads the server starts for them. It keeps
@@ -166,6 +215,12 @@ class Server:
         header_timeout: float = _DEFAULTS.header_timeout,
         body_timeout: float = _DEFAULTS.body_timeout,
         allowed_hosts: Optional[List[str]] = None,
+        transports: Union[str, List[str], None] = None,
+        allow_upgrades: bool = True,
+        cookie: Union[str, Dict[str, Any], None] = None,
+        always_connect: bool = False,
+        namespaces: Union[str, List[str], None] = None,
+        max_dynamic_namespaces: int = _DEFAULTS.max_dynamic_namespaces,
     ) -> None:
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
@@ -184,6 +239,12 @@ class Server:
             header_timeout=float(header_timeout),
             body_timeout=float(body_timeout),
             allowed_hosts=None if allowed_hosts is None else list(allowed_hosts),
+            transports=transports,
+            allow_upgrades=bool(allow_upgrades),
+            cookie=cookie,
+            always_connect=bool(always_connect),
+            namespaces=namespaces,
+            max_dynamic_namespaces=max_dynamic_namespaces,
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
@@ -197,6 +258,9 @@ class Server:
         # namespace -> the user's disconnect handler (or None); the server's own
         # disconnect hook drops the session, then calls it.
         self._disconnect_handlers: Dict[str, Optional[Callable[..., Any]]] = {}
+        # namespace -> whether its user disconnect handler takes the reason, decided once
+        # at registration rather than on every disconnect.
+        self._disconnect_takes_reason: Dict[str, bool] = {}
         _lifecycle.track(self)
 
     # -- handlers ---------------------------------------------------------------------
@@ -214,7 +278,10 @@ class Server:
         ``disconnect``: ``handler(sid, reason)`` (or ``(sid)``).
         Any other event: ``handler(sid, *args)``; the return value is the client's
         acknowledgement (a tuple for several values). ``"*"`` catches every event that
-        has no handler: ``handler(event, sid, *args)``.
+        has no handler: ``handler(event, sid, *args)``. With ``namespace="*"`` the
+        handler serves every namespace for what it has no handler of its own, and gets
+        the client's namespace first: ``(namespace, sid, ...)``, and
+        ``(event, namespace, sid, *args)`` for ``"*"`` there.
 
         A handler that cannot be called that way (a Flask-SocketIO-style ``connect()``
         or ``message(data)`` without ``sid`` and ``environ``) raises ``TypeError`` here,
@@ -248,12 +315,15 @@ class Server:
     def _register(self, event: str, handler: Callable[..., Any], namespace: str) -> None:
         if not callable(handler):
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
-        _check_signature(event, handler)
+        catch_all = namespace == _CATCH_ALL
+        _check_signature(event, handler, catch_all)
         if event == "connect":
-            self._native.on_connect(namespace, self._connect_adapter(handler))
+            self._native.on_connect(namespace, self._connect_adapter(handler, catch_all))
             self._ensure_disconnect_hook(namespace)
         elif event == "disconnect":
             self._disconnect_handlers[namespace] = handler
+            head = 2 if namespace == _CATCH_ALL else 1
+            self._disconnect_takes_reason[namespace] = _accepts(handler, head + 1)
             self._ensure_disconnect_hook(namespace, force=True)
         elif event == "*":
             self._native.on_any(namespace, handler)
@@ -263,50 +333,68 @@ class Server:
             self._ensure_disconnect_hook(namespace)
 
     @staticmethod
-    def _connect_adapter(handler: Callable[..., Any]) -> Callable[..., Any]:
+    def _connect_adapter(handler: Callable[..., Any], catch_all: bool = False) -> Callable[..., Any]:
         """The native server passes ``(sid, environ, auth)``. A handler that takes only
         that gets it as is: the client's auth, ``{}`` for an empty one (python-socketio
         passes None there, since it first tries ``(sid, environ)``; the test server's
         SPEC echoes ``{}``), None for none. A handler that takes both shapes (a default,
         ``*args``) gets ``auth`` only when it is non-empty, else ``(sid, environ)``, as
         in python-socketio. A handler of only ``(sid, environ)`` is called without it
-        (python-socketio refuses a client that sends auth to it, with a TypeError)."""
-        with_auth, without = _accepts(handler, 3), _accepts(handler, 2)
+        (python-socketio refuses a client that sends auth to it, with a TypeError). A
+        handler of the catch-all namespace (``catch_all``) gets the namespace first."""
+        first = 1 if catch_all else 0
+        with_auth, without = _accepts(handler, first + 3), _accepts(handler, first + 2)
         if with_auth and not without:
             return handler
 
-        def connect(sid: str, environ: Dict[str, Any], auth: Any) -> Any:
-            if auth and with_auth:
-                return handler(sid, environ, auth)
-            return handler(sid, environ)
+        def connect(*args: Any) -> Any:
+            # (sid, environ, auth), after the namespace for the catch-all namespace.
+            if args[-1] and with_auth:
+                return handler(*args)
+            return handler(*args[:-1])
 
         return connect
 
     def _ensure_disconnect_hook(self, namespace: str, force: bool = False) -> None:
         if namespace in self._disconnect_handlers and not force:
             return
-        user = self._disconnect_handlers.setdefault(namespace, None)
-        with_reason = user is not None and _accepts(user, 2)
+        self._disconnect_handlers.setdefault(namespace, None)
         # A weak reference: the native server holds this hook, and the hook must not
         # keep the server alive.
         this = weakref.ref(self)
 
-        def disconnect(sid: str, reason: str) -> None:
+        def disconnect(*args: str) -> None:
+            # (sid, reason); the catch-all namespace's hook gets the namespace first.
             server = this()
             if server is None:
                 return
+            real = args[0] if namespace == _CATCH_ALL else namespace
+            sid, reason = args[-2], args[-1]
             try:
-                handler = server._disconnect_handlers.get(namespace)
-                if handler is not None:
-                    if with_reason:
-                        handler(sid, reason)
-                    else:
-                        handler(sid)
+                server._call_disconnect(namespace, real, sid, reason)
             finally:
                 with server._sessions_lock:
-                    server._sessions.pop((namespace, sid), None)
+                    server._sessions.pop((real, sid), None)
 
         self._native.on_disconnect(namespace, disconnect)
+
+    def _call_disconnect(self, namespace: str, real: str, sid: str, reason: str) -> None:
+        """Calls the user's disconnect handler of ``namespace`` (the client's namespace
+        being ``real``): ``(sid[, reason])``, or the catch-all namespace's
+        ``(namespace, sid[, reason])`` when ``namespace`` has none of its own, as
+        python-socketio falls back."""
+        handler = self._disconnect_handlers.get(namespace)
+        head: Tuple[str, ...] = (sid,)
+        if handler is None or namespace == _CATCH_ALL:
+            namespace = _CATCH_ALL
+            handler = self._disconnect_handlers.get(_CATCH_ALL)
+            head = (real, sid)
+        if handler is None:
+            return
+        if self._disconnect_takes_reason.get(namespace, True):
+            handler(*head, reason)
+        else:
+            handler(*head)
 
     # -- emitting ---------------------------------------------------------------------
 

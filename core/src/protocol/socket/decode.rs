@@ -31,6 +31,26 @@ pub fn decode(text: &str) -> Result<Decoded, SocketError> {
     })
 }
 
+/// Decodes a refused connect, `4[/nsp,]{...}` without the Engine.IO `4`, as a server
+/// sends it (a client never does, so [`decode`] refuses the type): the namespace and the
+/// JSON text of the error object (`{"message":...,"data":...}`), checked to be one.
+/// For clients of the server (its in-process test client).
+pub fn decode_connect_error(text: &str) -> Result<(String, String), SocketError> {
+    let rest = text.strip_prefix('4').ok_or(SocketError::UnknownType)?;
+    let (nsp, data) = match rest.strip_prefix('/') {
+        Some(_) => rest.split_once(',').unwrap_or((rest, "")),
+        None => ("/", rest),
+    };
+    let data = trim_json_whitespace(data);
+    if !data.starts_with('{') || validate(data).is_err() {
+        return Err(SocketError::BadData {
+            kind: PacketKind::ConnectError,
+            reason: "expected an object",
+        });
+    }
+    Ok((nsp.to_owned(), data.to_owned()))
+}
+
 /// What [`decode_borrowed`] returns: a complete text event or ack keeps borrowing its
 /// namespace from the message (the server's per-event path), anything else is owned.
 #[derive(Debug)]

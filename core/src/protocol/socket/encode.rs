@@ -151,8 +151,19 @@ pub fn encode_connect(nsp: &str, sid: &str) -> String {
 
 /// Encodes a refused connect `44{"message":…,"data":…}`; `data` is JSON text.
 pub fn encode_connect_error(nsp: &str, message: &str, data: Option<&str>) -> String {
+    encode_refusal(PacketKind::ConnectError, nsp, message, data)
+}
+
+/// Encodes a namespace disconnect that says why, `41{"message":…,"data":…}`: how
+/// python-socketio's `always_connect` takes back a connection its connect handler
+/// refused after the CONNECT was acknowledged. `data` is JSON text.
+pub fn encode_disconnect_refused(nsp: &str, message: &str, data: Option<&str>) -> String {
+    encode_refusal(PacketKind::Disconnect, nsp, message, data)
+}
+
+fn encode_refusal(kind: PacketKind, nsp: &str, message: &str, data: Option<&str>) -> String {
     let mut out = String::with_capacity(40 + nsp.len() + message.len());
-    write_header(&mut out, PacketKind::ConnectError, 0, nsp, None);
+    write_header(&mut out, kind, 0, nsp, None);
     out.push_str(r#"{"message":"#);
     push_json_string(&mut out, message);
     if let Some(data) = data {
@@ -167,5 +178,16 @@ pub fn encode_connect_error(nsp: &str, message: &str, data: Option<&str>) -> Str
 pub fn encode_disconnect(nsp: &str) -> String {
     let mut out = String::with_capacity(4 + nsp.len());
     write_header(&mut out, PacketKind::Disconnect, 0, nsp, None);
+    out
+}
+
+/// Encodes a client's namespace CONNECT `40[/nsp,][auth]`, as a client sends it (the
+/// server's in-process test client does): `auth` is the JSON text of an object, or
+/// `None` for none.
+pub fn encode_connect_request(nsp: &str, auth: Option<&str>) -> String {
+    let auth = auth.unwrap_or("");
+    let mut out = String::with_capacity(header_len(0, nsp, None) + auth.len());
+    write_header(&mut out, PacketKind::Connect, 0, nsp, None);
+    out.push_str(auth);
     out
 }

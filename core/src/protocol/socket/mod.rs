@@ -16,11 +16,11 @@ mod encode;
 mod tests;
 
 pub use binary::BinaryAssembler;
-pub use decode::decode;
+pub use decode::{decode, decode_connect_error};
 pub(crate) use decode::{decode_borrowed, Borrowed};
 pub use encode::{
-    encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
-    push_json_string,
+    encode_ack, encode_connect, encode_connect_error, encode_connect_request, encode_disconnect,
+    encode_disconnect_refused, encode_event, push_json_string,
 };
 
 use super::payload::Payload;

@@ -258,6 +258,10 @@ fn encodes() {
     );
     assert_eq!(encode_disconnect("/"), "41");
     assert_eq!(encode_disconnect("/a"), "41/a,");
+    assert_eq!(
+        encode_disconnect_refused("/a", "no", Some("[1]")),
+        r#"41/a,{"message":"no","data":[1]}"#
+    );
 }
 
 /// The two-pass split that `split_event` replaced: raw elements, then a full check.
@@ -633,4 +637,42 @@ fn round_trips_event() {
     };
     assert_eq!((nsp.as_str(), name.as_str(), ack), ("/ns", "ev", Some(9)));
     assert_eq!(back.values().expect("v"), args.values().expect("v"));
+}
+
+/// What the in-process test client sends and reads back: a client CONNECT decodes as the
+/// server decodes a network client's, and a refusal decodes to its namespace and object.
+#[test]
+fn client_side_connect_codec_round_trips() {
+    assert_eq!(encode_connect_request("/", None), "40");
+    assert_eq!(encode_connect_request("/a", None), "40/a,");
+    let text = encode_connect_request("/a", Some(r#"{"token":"t"}"#));
+    assert_eq!(text, r#"40/a,{"token":"t"}"#);
+    assert_eq!(
+        complete(&text[1..]),
+        Packet::Connect {
+            nsp: "/a".into(),
+            auth: Some(r#"{"token":"t"}"#.into())
+        }
+    );
+    assert_eq!(
+        complete(&encode_connect_request("/", Some("{}"))[1..]),
+        Packet::Connect {
+            nsp: "/".into(),
+            auth: Some("{}".into())
+        }
+    );
+
+    let refused = encode_connect_error("/r", "no", Some(r#"{"code":1}"#));
+    assert_eq!(
+        decode_connect_error(&refused[1..]),
+        Ok(("/r".into(), r#"{"message":"no","data":{"code":1}}"#.into()))
+    );
+    let refused = encode_connect_error("/", "Invalid namespace", None);
+    assert_eq!(
+        decode_connect_error(&refused[1..]),
+        Ok(("/".into(), r#"{"message":"Invalid namespace"}"#.into()))
+    );
+    assert!(decode_connect_error("4/r,[1]").is_err());
+    assert!(decode_connect_error("4{").is_err());
+    assert!(decode_connect_error(r#"2["e"]"#).is_err());
 }

@@ -21,7 +21,7 @@ import flask
 if TYPE_CHECKING:
     from ferrosocket.flask._socketio import SocketIO
 
-__all__ = ["run", "serve", "warn_flask_run"]
+__all__ = ["run", "serve", "under_flask_run", "warn_flask_run"]
 
 _access = logging.getLogger("ferrosocket.access")
 
@@ -164,11 +164,20 @@ def _banner(app: Any, host: str, port: Any, debug: bool, reloader: bool, parent:
     sys.stderr.flush()
 
 
+def under_flask_run() -> bool:
+    """Whether the app is being loaded by ``flask run`` (not by another ``flask``
+    command such as ``flask shell``, which sets ``FLASK_RUN_FROM_CLI`` too)."""
+    import click
+
+    context = click.get_current_context(silent=True)
+    return context is not None and context.info_name == "run"
+
+
 def warn_flask_run(app: flask.Flask, socketio: "SocketIO") -> None:
     """Under ``flask run``, Flask serves the app with Werkzeug and never starts this
     server: say so, and answer the Socket.IO path with what to run instead (rather than
     a bare 404 the browser retries forever)."""
-    module = os.environ.get("FLASK_APP") or "app"
+    module = os.environ.get("FLASK_APP") or app.import_name
     command = f"python -m ferrosocket {module}"
     logging.getLogger("ferrosocket.flask").warning(
         "`flask run` serves only the Flask app (Werkzeug); the Socket.IO endpoint needs "

@@ -48,8 +48,6 @@ _IGNORED: Dict[str, str] = {
     "cors_credentials": "credentials are allowed for every allowed origin",
     "serializer": "packets are always JSON ('default')",
     "allow_unsafe_werkzeug": "run() serves with ferrosocket's server, not Werkzeug's",
-    "engineio_logger": "Engine.IO messages are logged with logger=True",
-    "always_connect": "",  # replaced below when the server supports it
 }
 
 # ferrosocket.Server's own options, passed on as they are.
@@ -173,11 +171,15 @@ class SocketIO:
         for name, value in options.items():
             if name == "ping_interval" and isinstance(value, (tuple, list)):
                 value = value[0]  # (interval, grace): the grace is python-engineio's own
-            if name == "logger":
-                value = bool(value)
+            if name in ("logger", "engineio_logger"):
+                # The core's messages (Engine.IO's included) go to the "ferrosocket"
+                # logger tree; a logger object given here only turns them on.
+                if value:
+                    server_kwargs["logger"] = True
+                continue
             if name in _SERVER_OPTIONS:
                 server_kwargs[name] = value
-            elif name in _IGNORED and _IGNORED[name]:
+            elif name in _IGNORED:
                 _log_ignored(name, _IGNORED[name])
             else:
                 _log.warning("SocketIO option %s is not known to ferrosocket; ignored", name)
@@ -191,7 +193,8 @@ class SocketIO:
         if app is not None and os.environ.get("FLASK_RUN_FROM_CLI"):
             from ferrosocket.flask import _serve
 
-            _serve.warn_flask_run(app, self)
+            if _serve.under_flask_run():
+                _serve.warn_flask_run(app, self)
 
     def _require_server(self) -> Server:
         if self.server is None:
@@ -321,6 +324,30 @@ class SocketIO:
         this = weakref.ref(self)
         wildcard = namespace == "*"
 
+        if not wildcard and message != "*":
+            # The common case, one event of one namespace, without the general path's
+            # layers: a handler's cost is mostly Flask's contexts already.
+            def plain(sid: str, *args: Any) -> Any:
+                socketio = this()
+                if socketio is None:
+                    return None
+                connection = socketio._connections.get(sid)
+                handler = socketio._functions.get((namespace, message))
+                if connection is None or handler is None:
+                    return None
+                if socketio._test_clients or socketio._json is not None:
+                    return socketio._event(namespace, namespace, message, message, sid, args)
+                connection.ctx.request.namespace = namespace  # type: ignore[attr-defined]
+                return run_in_context(
+                    connection,
+                    socketio.manage_session,
+                    message,
+                    args,
+                    lambda: socketio._invoke(handler, message, namespace, args),
+                )
+
+            return plain
+
         def event(*raw: Any) -> Any:
             socketio = this()
             if socketio is None:
@@ -348,7 +375,7 @@ class SocketIO:
         # python-socketio passes no auth when the client sent none or an empty one.
         auth = auth or None
         try:
-            handler = self._functions.get((registered, "connect"))
+            handler = self._own_or_catch_all(registered, "connect")
             if handler is not None:
                 result = self._guarded(sid, lambda: self._handle_event(
                     handler, "connect", real, sid, environ, auth
@@ -366,9 +393,15 @@ class SocketIO:
             self._connections.pop(sid, None)
         return result
 
+    def _own_or_catch_all(self, registered: str, message: str) -> Optional[Handler]:
+        """The ``connect``/``disconnect`` handler of a namespace: its own, else the one
+        registered for ``namespace='*'`` (python-socketio's order; events fall back the
+        same way in the native server)."""
+        return self._functions.get((registered, message)) or self._functions.get(("*", message))
+
     def _disconnect(self, real: str, registered: str, sid: str, reason: str) -> None:
         try:
-            handler = self._functions.get((registered, "disconnect"))
+            handler = self._own_or_catch_all(registered, "disconnect")
             if handler is not None:
                 self._guarded(sid, lambda: self._handle_event(
                     handler, "disconnect", real, sid, reason
@@ -439,28 +472,35 @@ class SocketIO:
         if connection is None:
             return None  # a client this server has no record of (already gone)
         connection.ctx.request.namespace = namespace  # type: ignore[attr-defined]
+        return run_in_context(
+            connection,
+            self.manage_session,
+            message,
+            args,
+            lambda: self._invoke(handler, message, namespace, args),
+        )
 
-        def call() -> Any:
-            try:
-                if message == "connect":
-                    auth = args[1] if len(args) > 1 else None
-                    return handler(auth) if _takes_one(handler) else handler()
-                if message == "disconnect":
-                    if args and _takes_one(handler):
-                        return handler(args[0])
-                    return handler()
-                return handler(*args)
-            except ConnectionRefusedError:
+    def _invoke(
+        self, handler: Handler, message: Optional[str], namespace: str, args: Tuple[Any, ...]
+    ) -> Any:
+        """Calls ``handler`` (the contexts are pushed) with what its kind takes; an
+        exception goes to the namespace's error handler, or the default one."""
+        try:
+            if message == "connect":
+                auth = args[1] if len(args) > 1 else None
+                return handler(auth) if _takes_one(handler) else handler()
+            if message == "disconnect":
+                if args and _takes_one(handler):
+                    return handler(args[0])
+                return handler()
+            return handler(*args)
+        except ConnectionRefusedError:
+            raise
+        except Exception:
+            error_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
+            if error_handler is None:
                 raise
-            except Exception:
-                error_handler = self.exception_handlers.get(
-                    namespace, self.default_exception_handler
-                )
-                if error_handler is None:
-                    raise
-                return error_handler(sys.exc_info()[1])
-
-        return run_in_context(connection, self.manage_session, message, args, call)
+            return error_handler(sys.exc_info()[1])
 
     def _outgoing(self, data: Any) -> Any:
         """What is emitted, through the ``json`` option's module when one was given

@@ -85,7 +85,7 @@ class SocketIOTestClient:
         :attr:`connected`."""
         if self._local is None:
             return
-        for namespace, kind, data in self._local.received():
+        for namespace, kind, data, _id in self._local.received():
             if kind == "event":
                 name = data[0]
                 if name in ("message", "json"):
@@ -224,10 +224,11 @@ class SocketIOTestClient:
 
 
 def _engine_target(environ: Dict[str, Any]) -> str:
-    """The handshake's request target: the Socket.IO path with the connection's query."""
+    """The handshake's request target: the Socket.IO path with the test's query string
+    only (no ``EIO``/``transport``, as Flask-SocketIO's test client builds it, so
+    ``request.args`` holds what the test passed)."""
     query = str(environ.get("QUERY_STRING") or "")
-    target = "/socket.io/?EIO=4&transport=polling"
-    return target + "&" + query if query else target
+    return "/socket.io/?" + query if query else "/socket.io/"
 
 
 def _headers(environ: Dict[str, Any]) -> List[Tuple[str, str]]:
