@@ -6,7 +6,7 @@ Owns: the candidate configurations and printing their throughput (ROUNDS rounds,
 reversed every other round, median). Never: writes RESULTS-flask.md (the configurations
 picked are in run.py's http_servers(), with the reason) or asserts anything.
 
-Usage: bench/.venv/bin/python bench/flask/sweep.py [--rounds 2] [--duration 3]
+Usage: bench/.venv/bin/python bench/flask/sweep.py [--rounds 2] [--duration 3] [--only granian,ferrosocket]
 """
 import argparse
 import importlib.util
@@ -46,8 +46,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--only", help="comma-separated words: run the candidates naming any")
     opts = ap.parse_args()
     names = list(candidates(0))
+    if opts.only:
+        words = opts.only.split(",")
+        names = [n for n in names if any(w in n for w in words)]
     got = {n: [] for n in names}
     try:
         for rnd in range(max(1, opts.rounds)):
