@@ -217,9 +217,13 @@ def med(values):
 
 
 def save(kind, doc):
+    """The run's figures (the report's tables come from the latest run of each kind) and
+    one line in flask-runs.jsonl (every run, for the report's list of earlier runs)."""
     os.makedirs(RESULTS_DIR, exist_ok=True)
     with open(os.path.join(RESULTS_DIR, f"flask-{kind}.json"), "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
+    with open(os.path.join(RESULTS_DIR, "flask-runs.jsonl"), "a") as f:
+        f.write(json.dumps(doc, sort_keys=True) + "\n")
 
 
 def header(kind, opts, started):
@@ -661,6 +665,71 @@ def md_mixed(doc):
     return out
 
 
+def summary(doc):
+    """The run's ratios in one line, for the list of runs."""
+    by_round = {}
+    for st in doc["steps"]:
+        by_round.setdefault(st["round"], []).append(st)
+    if doc["kind"] == "echo":
+        ratios = []
+        for steps in by_round.values():
+            get = {st["peer"]: st.get("events_per_sec") for st in steps}
+            best = [get.get(p) for p in FLASK_SIO if get.get(p)]
+            if get.get("ferrosocket-flask") and best:
+                ratios.append(get["ferrosocket-flask"] / max(best))
+        return f"ferrosocket-flask / best Flask-SocketIO median {fmt(med(ratios), 1)}×"
+    if doc["kind"] == "http":
+        bits = []
+        for app, path in HTTP_CASES:
+            ratios = []
+            for steps in by_round.values():
+                get = {st["server"]: st.get("requests_per_sec") for st in steps
+                       if st["app"] == app and st["path"] == path}
+                others = [v for k, v in get.items() if k != "ferrosocket" and v]
+                if get.get("ferrosocket") and others:
+                    ratios.append(get["ferrosocket"] / max(others))
+            label = "Flask" if app == "app" else "bare"
+            bits.append(f"{label} `{path}` {fmt(med(ratios), 2)}×")
+        return "bridge / best other: " + ", ".join(bits)
+    if doc["kind"] == "mixed":
+        bits = []
+        for suffix, what in (("", "closed loop"), ("-rate", "fixed rate")):
+            hr, cr = [], []
+            for steps in by_round.values():
+                get = {st.get("mode"): st for st in steps}
+                try:
+                    hr.append(get["both" + suffix]["http"]["requests_per_sec"]
+                              / get["http" + suffix]["http"]["requests_per_sec"])
+                    cr.append(get["both" + suffix]["chat"]["latency_p99_us"]
+                              / get["chat"]["chat"]["latency_p99_us"])
+                except (KeyError, TypeError, ZeroDivisionError):
+                    pass
+            bits.append(f"{what}: HTTP req/s ×{fmt(med(hr), 2)}, chat p99 ×{fmt(med(cr), 2)}")
+        return "together / alone, " + "; ".join(bits)
+    return ""
+
+
+def runs_md():
+    path = os.path.join(RESULTS_DIR, "flask-runs.jsonl")
+    if not os.path.exists(path):
+        return []
+    out = ["## Every run", "",
+           "Each run of `run.sh` appends its figures to `results/flask-runs.jsonl`; the tables "
+           "above are the latest run of each kind. The ratios of every run (commit, date, "
+           "whether the machine was busy):", ""]
+    with open(path) as f:
+        for line in f:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            _peak, busy = provisional(doc)
+            out.append(f"- {doc['kind']}, {doc['date']}, `{doc['commit']}`, {doc['rounds']} "
+                       f"round(s){', provisional' if busy else ''}: {summary(doc)}")
+    out.append("")
+    return out
+
+
 def report():
     parts = ["# Flask benchmarks (issue 11, part 7)", "",
              "Written by `bench/flask/run.sh` (see [README.md](README.md), \"Flask "
@@ -675,6 +744,7 @@ def report():
             continue
         with open(path) as f:
             parts += fn(json.load(f))
+    parts += runs_md()
     notes = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes):
         with open(notes) as f:
