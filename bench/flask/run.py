@@ -138,7 +138,9 @@ def versions():
 
 def commit():
     head = sh(["git", "rev-parse", "--short", "HEAD"])
-    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no"])
+    # The report and the results this script writes itself do not make the build dirty.
+    dirty = sh(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                ":!bench/results", ":!bench/RESULTS-flask.md"])
     return head + ("+dirty" if dirty else "")
 
 
@@ -217,9 +219,13 @@ def med(values):
 
 
 def save(kind, doc):
+    """The run's figures (the report's tables come from the latest run of each kind) and
+    one line in flask-runs.jsonl (every run, for the report's list of earlier runs)."""
     os.makedirs(RESULTS_DIR, exist_ok=True)
     with open(os.path.join(RESULTS_DIR, f"flask-{kind}.json"), "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
+    with open(os.path.join(RESULTS_DIR, "flask-runs.jsonl"), "a") as f:
+        f.write(json.dumps(doc, sort_keys=True) + "\n")
 
 
 def header(kind, opts, started):
@@ -466,7 +472,13 @@ def other_share(doc):
 def provisional(doc):
     loads = [s.get("load1_before") for s in doc["steps"] if s.get("load1_before") is not None]
     shares = other_share(doc)
-    busy = bool(loads) and loads[0] >= BUSY_LOAD or (med(shares) or 0) > BUSY_OTHER
+    # The CPU used outside the server and loadgen in the measured windows is the direct
+    # measure; the load average (which lags, and counts this benchmark's own threads, e.g.
+    # those of the run just before) decides only when there is none.
+    if shares:
+        busy = med(shares) > BUSY_OTHER
+    else:
+        busy = bool(loads) and loads[0] >= BUSY_LOAD
     return (max(loads) if loads else None), busy
 
 
@@ -488,10 +500,9 @@ def head_md(doc, title):
     out.append(f"Versions: {doc['versions']}.")
     out.append("")
     if busy:
-        out.append(f"**Provisional**: the machine was busy (1-minute load ≥ {BUSY_LOAD} before "
-                   f"the first step, or other processes took more than {BUSY_OTHER} of a core "
-                   f"in the median window), so the absolute figures are low and noisy; the "
-                   f"ratios, taken within a round, less so.")
+        out.append(f"**Provisional**: the machine was busy (other processes took more than "
+                   f"{BUSY_OTHER} of a core in the median measured window), so the absolute "
+                   f"figures are low and noisy; the ratios, taken within a round, less so.")
         out.append("")
     return out
 
@@ -661,6 +672,71 @@ def md_mixed(doc):
     return out
 
 
+def summary(doc):
+    """The run's ratios in one line, for the list of runs."""
+    by_round = {}
+    for st in doc["steps"]:
+        by_round.setdefault(st["round"], []).append(st)
+    if doc["kind"] == "echo":
+        ratios = []
+        for steps in by_round.values():
+            get = {st["peer"]: st.get("events_per_sec") for st in steps}
+            best = [get.get(p) for p in FLASK_SIO if get.get(p)]
+            if get.get("ferrosocket-flask") and best:
+                ratios.append(get["ferrosocket-flask"] / max(best))
+        return f"ferrosocket-flask / best Flask-SocketIO median {fmt(med(ratios), 1)}×"
+    if doc["kind"] == "http":
+        bits = []
+        for app, path in HTTP_CASES:
+            ratios = []
+            for steps in by_round.values():
+                get = {st["server"]: st.get("requests_per_sec") for st in steps
+                       if st["app"] == app and st["path"] == path}
+                others = [v for k, v in get.items() if k != "ferrosocket" and v]
+                if get.get("ferrosocket") and others:
+                    ratios.append(get["ferrosocket"] / max(others))
+            label = "Flask" if app == "app" else "bare"
+            bits.append(f"{label} `{path}` {fmt(med(ratios), 2)}×")
+        return "bridge / best other: " + ", ".join(bits)
+    if doc["kind"] == "mixed":
+        bits = []
+        for suffix, what in (("", "closed loop"), ("-rate", "fixed rate")):
+            hr, cr = [], []
+            for steps in by_round.values():
+                get = {st.get("mode"): st for st in steps}
+                try:
+                    hr.append(get["both" + suffix]["http"]["requests_per_sec"]
+                              / get["http" + suffix]["http"]["requests_per_sec"])
+                    cr.append(get["both" + suffix]["chat"]["latency_p99_us"]
+                              / get["chat"]["chat"]["latency_p99_us"])
+                except (KeyError, TypeError, ZeroDivisionError):
+                    pass
+            bits.append(f"{what}: HTTP req/s ×{fmt(med(hr), 2)}, chat p99 ×{fmt(med(cr), 2)}")
+        return "together / alone, " + "; ".join(bits)
+    return ""
+
+
+def runs_md():
+    path = os.path.join(RESULTS_DIR, "flask-runs.jsonl")
+    if not os.path.exists(path):
+        return []
+    out = ["## Every run", "",
+           "Each run of `run.sh` appends its figures to `results/flask-runs.jsonl`; the tables "
+           "above are the latest run of each kind. The ratios of every run (commit, date, "
+           "whether the machine was busy):", ""]
+    with open(path) as f:
+        for line in f:
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            _peak, busy = provisional(doc)
+            out.append(f"- {doc['kind']}, {doc['date']}, `{doc['commit']}`, {doc['rounds']} "
+                       f"round(s){', provisional' if busy else ''}: {summary(doc)}")
+    out.append("")
+    return out
+
+
 def report():
     parts = ["# Flask benchmarks (issue 11, part 7)", "",
              "Written by `bench/flask/run.sh` (see [README.md](README.md), \"Flask "
@@ -675,6 +751,7 @@ def report():
             continue
         with open(path) as f:
             parts += fn(json.load(f))
+    parts += runs_md()
     notes = os.path.join(HERE, "NOTES.md")
     if os.path.exists(notes):
         with open(notes) as f:
