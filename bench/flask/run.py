@@ -166,32 +166,16 @@ def start_http(name, app, logdir):
     """Starts an HTTP server pinned to CPU 0; returns (Popen, port)."""
     _desc, argv_of = http_servers()[name]
     log = os.path.join(logdir, f"http-{name}-{app}.log")
-    logf = open(log, "ab")
     if name == "ferrosocket":
         argv = ["taskset", "-c", "0"] + argv_of(app, 0)
-        p = suite.spawn(argv, stdout=subprocess.PIPE, stderr=logf, stdin=subprocess.DEVNULL,
-                        cwd=ROOT)
-        port = []
-        done = threading.Event()
-
-        def read():
-            for line in p.stdout:
-                s = line.decode(errors="replace").strip()
-                if not port and s.startswith("LISTENING "):
-                    port.append(int(s.rsplit(":", 1)[1]))
-                    done.set()
-            done.set()
-
-        threading.Thread(target=read, daemon=True).start()
-        done.wait(20)
-        logf.close()
-        if not port:
-            how = suite.stop(p)
-            raise RuntimeError(f"{name}: no LISTENING line ({how}); see {log}")
-        port = port[0]
+        try:
+            p, port = suite.spawn_announced(argv, log)
+        except RuntimeError as error:
+            raise RuntimeError(f"{name}: {error}") from None
     else:
         port = free_port()
         argv = ["taskset", "-c", "0"] + argv_of(app, port)
+        logf = open(log, "ab")
         p = suite.spawn(argv, stdout=logf, stderr=logf, stdin=subprocess.DEVNULL, cwd=PY_DIR)
         logf.close()
     if not wait_http(port):

@@ -408,6 +408,14 @@ def start_server(name, logdir, timeout=20.0):
     if shutil.which("taskset"):
         argv = ["taskset", "-c", "0"] + argv  # taskset execs: the pid is the server's
     log = os.path.join(logdir, f"{name}.log")
+    p, port = spawn_announced(argv, log, timeout)
+    return p, port, log
+
+
+def spawn_announced(argv, log, timeout=20.0):
+    """Starts `argv` (stderr appended to `log`) and returns (Popen, port) once it printed
+    its `LISTENING host:port` line; stops it and raises RuntimeError if it prints none
+    within `timeout` seconds. Its later output is read and dropped."""
     logf = open(log, "ab")
     p = spawn(argv, stdout=subprocess.PIPE, stderr=logf, stdin=subprocess.DEVNULL, cwd=ROOT)
     logf.close()
@@ -427,7 +435,7 @@ def start_server(name, logdir, timeout=20.0):
     if not port:
         how = stop(p)
         raise RuntimeError(f"no LISTENING line within {timeout:.0f} s ({how}); see {log}")
-    return p, port[0], log
+    return p, port[0]
 
 
 def run_loadgen(args, port, pid, bound):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the peer-server suite needs, from the package registries only.
-# Idempotent: re-running skips what is already there and up to date.
+# Idempotent: re-running skips what is already there and up to date. With --python-only it
+# stops after the first two (bench/flask/setup.sh).
 #   - bench/.venv: python-socketio + uvicorn, Flask-SocketIO (eventlet, gevent, threading),
 #     matplotlib (charts), maturin, pinned in bench/peers/python/requirements.txt, and the
 #     HTTP servers of bench/flask/ (gunicorn, granian) in requirements-http.txt
@@ -24,7 +25,7 @@ fi
 REQ=bench/peers/python/requirements.txt
 REQ_HTTP=bench/peers/python/requirements-http.txt  # gunicorn, granian: bench/flask/
 STAMP=bench/.venv/.requirements.sha256
-if [ ! -f "$STAMP" ] || ! sha256sum -c --status "$STAMP" 2>/dev/null; then
+if [ ! -f "$STAMP" ] || ! sha256sum -c --status "$STAMP" 2>/dev/null || ! grep -q "$REQ_HTTP" "$STAMP"; then
   bench/.venv/bin/pip install -q --disable-pip-version-check -r "$REQ" -r "$REQ_HTTP"
   sha256sum "$REQ" "$REQ_HTTP" > "$STAMP"
 else
@@ -42,6 +43,11 @@ if [ ! -f "$WSTAMP" ] || [ "$(sha256sum < "$WHEEL")" != "$(cat "$WSTAMP")" ]; th
   sha256sum < "$WHEEL" > "$WSTAMP"
 else
   echo "   up to date"
+fi
+
+# bench/flask/setup.sh needs only the venv and the binding (then builds loadgen itself).
+if [ "${1:-}" = --python-only ]; then
+  exit 0
 fi
 
 echo "== node peer (npm ci)"
