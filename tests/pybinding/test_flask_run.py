@@ -323,3 +323,13 @@ def test_async_mode_is_accepted_and_logged_once(caplog: pytest.LogCaptureFixture
     assert first.server is not None and second.server is not None
     first.server.stop()
     second.server.stop()
+
+
+def test_channel_without_a_queue_is_ignored() -> None:
+    from flask import Flask
+
+    from ferrosocket.flask import SocketIO
+
+    socketio = SocketIO(Flask(__name__), channel="chat-cluster")
+    assert socketio.server is not None
+    socketio.server.stop()

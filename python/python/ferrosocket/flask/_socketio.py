@@ -103,9 +103,9 @@ class SocketIO:
     used for what is emitted, e.g. ``flask.json``), and every option of
     :class:`ferrosocket.Server` (``handler_threads``, ``max_queued_bytes``, ...).
     ``async_mode``, ``async_handlers``, ``engineio_logger`` and a few others mean
-    nothing here: they are accepted and logged once. ``message_queue``, ``channel`` and
+    nothing here: they are accepted and logged once. ``message_queue`` and
     ``client_manager`` need the Redis scale-out, which this version does not have: they
-    raise ``NotImplementedError``.
+    raise ``NotImplementedError`` (``channel``, meaningless without a queue, is ignored).
     """
 
     #: The disconnect reasons a ``disconnect(reason)`` handler receives.
@@ -156,7 +156,9 @@ class SocketIO:
         options.update(kwargs)
         self.server_options = options
         self.manage_session = bool(options.pop("manage_session", self.manage_session))
-        for name in ("message_queue", "channel", "client_manager"):
+        # A channel names a message queue's channel: nothing without one.
+        options.pop("channel", None)
+        for name in ("message_queue", "client_manager"):
             if options.get(name) is not None:
                 raise NotImplementedError(
                     f"SocketIO({name}=...) needs ferrosocket's Redis scale-out, which "
