@@ -253,6 +253,16 @@ fn environ<'py>(py: Python<'py>, socket: &Socket) -> PyResult<Bound<'py, PyDict>
     let remote: SocketAddr = handshake.remote_addr();
     environ.set_item("REMOTE_ADDR", remote.ip().to_string())?;
     environ.set_item("REMOTE_PORT", remote.port().to_string())?;
+    // As the WSGI bridge names its server (`crate::wsgi::split_host`): from `Host`.
+    let (name, port) = handshake
+        .header("host")
+        .and_then(crate::wsgi::split_host)
+        .map_or(("localhost", None), |(name, port)| (name, port));
+    environ.set_item(
+        "SERVER_NAME",
+        if name.is_empty() { "localhost" } else { name },
+    )?;
+    environ.set_item("SERVER_PORT", port.unwrap_or("80"))?;
     // Which connection the handler serves (shared by its namespaces): how the Flask
     // layer's test client finds the handler runs of its own client.
     environ.set_item("ferrosocket.eio_sid", socket.engine_id().as_str())?;

@@ -1271,7 +1271,7 @@ fn percent_decode(path: &str) -> std::borrow::Cow<'_, [u8]> {
 
 /// `SERVER_NAME` and `SERVER_PORT` from a `Host` header (`name`, `name:port`,
 /// `[v6]:port`).
-fn split_host(host: &str) -> Option<(&str, Option<&str>)> {
+pub(crate) fn split_host(host: &str) -> Option<(&str, Option<&str>)> {
     if let Some(rest) = host.strip_prefix('[') {
         let (name, after) = rest.split_once(']')?;
         return Some((name, after.strip_prefix(':').filter(|p| !p.is_empty())));

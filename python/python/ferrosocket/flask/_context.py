@@ -41,9 +41,10 @@ class ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
 
 
 def complete_environ(environ: Dict[str, Any], app: flask.Flask) -> Dict[str, Any]:
-    """Fills in what a WSGI environ must hold and the handshake cannot give (the input
-    stream, ``wsgi.*``, ``SERVER_NAME``/``SERVER_PORT`` from ``Host``), and
-    ``flask.app``, in place; returns ``environ``."""
+    """Fills in the Python objects a WSGI environ must hold and the native handshake
+    environ cannot give (the input stream, ``wsgi.*``; ``SERVER_NAME``/``SERVER_PORT``
+    come from the native side, out of ``Host``), and ``flask.app``, in place; returns
+    ``environ``."""
     environ.setdefault("wsgi.version", (1, 0))
     environ.setdefault("wsgi.url_scheme", "http")
     environ.setdefault("wsgi.input", io.BytesIO(b""))
@@ -51,16 +52,6 @@ def complete_environ(environ: Dict[str, Any], app: flask.Flask) -> Dict[str, Any
     environ.setdefault("wsgi.multithread", True)
     environ.setdefault("wsgi.multiprocess", False)
     environ.setdefault("wsgi.run_once", False)
-    if "SERVER_NAME" not in environ:
-        host = str(environ.get("HTTP_HOST") or "localhost")
-        if host.startswith("["):  # [::1]:5000
-            name, _, port = host[1:].partition("]")
-            port = port.lstrip(":")
-        else:
-            name, _, port = host.partition(":")
-        default_port = "443" if environ["wsgi.url_scheme"] == "https" else "80"
-        environ["SERVER_NAME"] = name or "localhost"
-        environ["SERVER_PORT"] = port or default_port
     environ["flask.app"] = app
     return environ
 

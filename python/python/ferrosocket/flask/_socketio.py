@@ -17,7 +17,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple
 
 import flask
 
@@ -702,5 +702,3 @@ def _split(
         rest = rest + (None,) * (count - len(rest))
     return real, rest
 
-
-Rooms = Union[str, List[str], None]

@@ -12,10 +12,11 @@ handlers for what it sent have run.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 import flask
 from flask.testing import EnvironBuilder
+from werkzeug.datastructures import EnvironHeaders
 
 if TYPE_CHECKING:
     from ferrosocket._native import LocalClient
@@ -144,7 +145,7 @@ class SocketIOTestClient:
         else:
             environ = EnvironBuilder(self.app, path=url, headers=headers).get_environ()
         target = _engine_target(environ)
-        header_list = _headers(environ)
+        header_list = [(name.lower(), value) for name, value in EnvironHeaders(environ)]
         remote = f"{environ.get('REMOTE_ADDR') or '127.0.0.1'}:0"
         server = self.socketio._require_server()
         local: "LocalClient" = server._native.local_client(target, header_list, remote)
@@ -229,14 +230,3 @@ def _engine_target(environ: Dict[str, Any]) -> str:
     ``request.args`` holds what the test passed)."""
     query = str(environ.get("QUERY_STRING") or "")
     return "/socket.io/?" + query if query else "/socket.io/"
-
-
-def _headers(environ: Dict[str, Any]) -> List[Tuple[str, str]]:
-    """The request headers of a WSGI environ, as (name, value) pairs."""
-    headers: List[Tuple[str, str]] = []
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.append((key[5:].replace("_", "-").lower(), str(value)))
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            headers.append((key.replace("_", "-").lower(), str(value)))
-    return headers
