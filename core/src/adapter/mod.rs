@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::error::AckError;
 use crate::protocol::Payload;
+use crate::sid::Sid;
 
 /// A room name.
 pub type Room = Arc<str>;
@@ -189,6 +190,17 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// `room` of `nsp` lost its last local member.
     fn room_removed(&self, nsp: &str, room: &Room) {
         let _ = (nsp, room);
+    }
+
+    /// Socket `sid` joined namespace `nsp` on this server (it is alone in its own id
+    /// room).
+    fn socket_added(&self, nsp: &str, sid: Sid) {
+        let _ = (nsp, sid);
+    }
+
+    /// Socket `sid` left namespace `nsp` on this server.
+    fn socket_removed(&self, nsp: &str, sid: Sid) {
+        let _ = (nsp, sid);
     }
 
     /// Broadcasts `packet`; returns how many local sockets it was queued for.

@@ -153,13 +153,17 @@ impl Server {
         addr: impl tokio::net::ToSocketAddrs,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        self.0.serve(addr, shutdown).await
+        let adapter = std::sync::Arc::clone(self.adapter());
+        let result = self.0.serve(addr, shutdown).await;
+        adapter.close();
+        result
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
     /// gracefully: stops accepting, disconnects every client (reason
-    /// `server shutting down`), lets transports flush, and waits up to the configured
-    /// shutdown timeout for connections to end.
+    /// `server shutting down`), lets transports flush, waits up to the configured
+    /// shutdown timeout for connections to end, and closes the adapter (a Redis
+    /// adapter leaves its fleet).
     ///
     /// Each connection is one tokio task. On a single core, prefer tokio's current-thread
     /// runtime: the multi-thread runtime with one worker keeps at most 256 woken tasks
@@ -171,6 +175,9 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        self.0.run(listener, shutdown).await
+        let adapter = std::sync::Arc::clone(self.adapter());
+        let result = self.0.run(listener, shutdown).await;
+        adapter.close();
+        result
     }
 }

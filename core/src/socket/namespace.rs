@@ -112,11 +112,13 @@ impl NamespaceInner {
             .unwrap_or_else(|p| p.into_inner())
             .insert(socket.id, Arc::clone(socket));
         self.rooms.add_socket(socket.id);
+        self.adapter.socket_added(&self.name, socket.id);
     }
 
     pub(crate) fn remove_socket(&self, socket: &SocketInner) {
         let emptied = self.rooms.remove_socket(socket.id);
         self.rooms_removed(&emptied);
+        self.adapter.socket_removed(&self.name, socket.id);
         self.sockets
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -424,6 +426,12 @@ impl Namespace {
     /// Targets `rooms` (socket ids are rooms too).
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.operator().to(rooms)
+    }
+
+    /// Targets this server's sockets of the namespace only (never published to the
+    /// fleet).
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
     }
 
     /// Targets the namespace minus `rooms`.
