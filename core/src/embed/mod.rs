@@ -99,6 +99,21 @@ pub struct EmbedOptions {
     /// Callbacks waiting per client. A client whose callbacks fall this far behind is
     /// disconnected (`client too slow`) instead of queueing without bound. Default: 1024.
     pub max_queued_callbacks: usize,
+    /// Makes the server's adapter, inside the server's runtime (a Redis adapter starts
+    /// its connection there). Default: `None`, rooms in memory.
+    pub adapter: Option<AdapterMaker>,
+}
+
+/// Makes an adapter for an [`Embedded`] server; called once, inside its runtime.
+#[derive(Clone)]
+pub struct AdapterMaker(
+    pub Arc<dyn Fn() -> Result<Arc<dyn crate::Adapter>, crate::AdapterError> + Send + Sync>,
+);
+
+impl std::fmt::Debug for AdapterMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdapterMaker")
+    }
 }
 
 impl Default for EmbedOptions {
@@ -111,6 +126,7 @@ impl Default for EmbedOptions {
             dispatch_idle_timeout: Duration::from_secs(30),
             dispatch_threads_option: "EmbedOptions::dispatch_threads",
             max_queued_callbacks: 1024,
+            adapter: None,
         }
     }
 }
@@ -229,8 +245,18 @@ impl Embedded {
             scope,
             thread_scope,
         )?;
+        let server = match &options.adapter {
+            None => Server::new(config),
+            Some(make) => {
+                let _entered = runtime.enter();
+                let adapter = (make.0)().map_err(|error| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+                })?;
+                Server::with_shared_adapter(config, adapter)
+            }
+        };
         Ok(Self {
-            server: Server::new(config),
+            server,
             runtime: Some(runtime),
             driver,
             pool: Arc::new(pool),
@@ -381,6 +407,7 @@ impl Embedded {
             }
         }
         self.pool.stop();
+        self.server.adapter().close();
         true
     }
 
