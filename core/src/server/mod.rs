@@ -58,18 +58,26 @@ impl Server {
     /// A server with `config` and in-memory rooms ([`LocalAdapter`]). The `/`
     /// namespace exists from the start.
     pub fn new(config: Config) -> Self {
-        Self::with_adapter(config, |_namespace| Box::new(LocalAdapter::new()))
+        Self::with_adapter(config, LocalAdapter::new())
     }
 
-    /// A server whose namespaces keep their rooms in adapters made by `adapter`, called
-    /// once per namespace with its name (for rooms shared between processes, say).
-    pub fn with_adapter<F>(config: Config, adapter: F) -> Self
-    where
-        F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
-    {
-        let server = Self(Engine::new(config, SocketIo::new(Box::new(adapter))));
+    /// A server whose rooms and broadcasts go through `adapter`: one that shares them
+    /// with other servers (the `redis` feature's
+    /// [`RedisAdapter`](crate::adapter::redis::RedisAdapter), say).
+    pub fn with_adapter(config: Config, adapter: impl Adapter) -> Self {
+        Self::with_shared_adapter(config, std::sync::Arc::new(adapter))
+    }
+
+    /// [`with_adapter`](Self::with_adapter) for an adapter already behind an `Arc`.
+    pub fn with_shared_adapter(config: Config, adapter: std::sync::Arc<dyn Adapter>) -> Self {
+        let server = Self(Engine::new(config, SocketIo::new(adapter)));
         server.of("/");
         server
+    }
+
+    /// The adapter rooms and broadcasts go through.
+    pub fn adapter(&self) -> &std::sync::Arc<dyn Adapter> {
+        &self.sio().adapter
     }
 
     /// The configuration.

@@ -288,8 +288,8 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
                 )
                 .await;
             let (mut responses, mut binary, mut timeouts) = (Vec::new(), Vec::new(), 0);
-            for (_, reply) in replies {
-                match reply {
+            for reply in replies {
+                match reply.result {
                     Ok(args) => responses.push(nest_args(&args, &mut binary)),
                     Err(_) => timeouts += 1,
                 }
