@@ -85,7 +85,8 @@ export async function startMember(kind, redisUrl, { key } = {}) {
 /**
  * A socket.io-client socket named `name` (never reconnecting), connected. It records every
  * event but `welcome` and `fence` in c.got, its fences in c.fences, its disconnect reasons
- * in c.disconnects, and answers any ack request with its own name.
+ * in c.disconnects, and answers any ack request with its own name (for an event whose name
+ * starts with `ask-array`: with one argument, the array [name, 1]).
  */
 export async function client(server, name, { nsp = '/', transports } = {}) {
   const c = io(server.url + (nsp === '/' ? '' : nsp), {
@@ -99,7 +100,7 @@ export async function client(server, name, { nsp = '/', transports } = {}) {
     const cb = typeof args[args.length - 1] === 'function' ? args.pop() : null;
     if (event === 'fence') c.fences.push(args[0]);
     else if (event !== 'welcome') c.got.push([event, ...normalize(args)]);
-    if (cb) cb(name);
+    if (cb) cb(event.startsWith('ask-array') ? [name, 1] : name);
   });
   c.on('disconnect', (reason) => c.disconnects.push(reason));
   await withTimeout(new Promise((resolve, reject) => {
