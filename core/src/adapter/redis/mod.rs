@@ -31,6 +31,8 @@ mod driver;
 mod emitter;
 mod format;
 mod node;
+#[cfg(test)]
+mod node_fixtures;
 mod pysio;
 
 use std::collections::{HashMap, HashSet};
