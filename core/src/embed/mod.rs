@@ -521,6 +521,45 @@ impl Embedded {
         Ok(())
     }
 
+    /// Emits `event` to the sockets `target` selects, on every server of the fleet, each
+    /// asked for an acknowledgement; `on_reply` runs on a dispatch thread for each
+    /// answer as it arrives (not for targets that do not answer within `timeout`).
+    /// For a socket of another server, say, where [`emit_with_ack`](Self::emit_with_ack)
+    /// needs a local one.
+    pub fn broadcast_with_ack<F>(
+        &self,
+        target: &crate::BroadcastOperator,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+        on_reply: F,
+    ) -> Result<(), EmbedError>
+    where
+        F: Fn(Payload) + Send + Sync + 'static,
+    {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let mut replies = {
+            let _entered = runtime.enter();
+            target.emit_with_ack_stream(event, args, timeout)
+        };
+        let pool = Arc::clone(&self.pool);
+        let on_reply = Arc::new(on_reply);
+        runtime.spawn(async move {
+            use futures_util::StreamExt as _;
+            while let Some(reply) = replies.next().await {
+                let Ok(answer) = reply.result else { continue };
+                let on_reply = Arc::clone(&on_reply);
+                // Each answer on a lane of its own: they come from different clients.
+                if let Err(error) = pool.submit(Sid::new(), Box::new(move || on_reply(answer))) {
+                    tracing::debug!(%error, "acknowledgement reply dropped");
+                }
+            }
+        });
+        Ok(())
+    }
+
     /// A Socket.IO client in this process, with no network, whose connection was opened
     /// by `handshake` (the target, headers and remote address its handlers see): what
     /// bindings' test clients use (`ferrosocket.flask`'s `SocketIOTestClient`). It goes
