@@ -162,9 +162,14 @@ impl PyRedisEmitter {
             .map_err(|e| PyConnectionError::new_err(e.to_string()))
     }
 
-    /// Closes the connection.
-    fn close(&self) {
+    /// Closes the connection once what was published is handed to Redis (waits up to
+    /// a second, the GIL released).
+    fn close(&self, py: Python<'_>) {
         self.emitter.close();
+        py.detach(|| {
+            self.runtime
+                .block_on(self.emitter.closed(Duration::from_secs(1)))
+        });
     }
 }
 

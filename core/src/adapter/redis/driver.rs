@@ -50,8 +50,15 @@ pub trait Driver: Send + Sync + std::fmt::Debug + 'static {
     fn unsubscribe(&self, channels: Vec<String>);
     /// How many clients subscribe to `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB`).
     fn subscriber_count(&self, channel: String) -> AdapterFuture<Result<usize, AdapterError>>;
-    /// Stops the driver's task and closes its connection.
+    /// Stops the driver's task and closes its connection, after the publishes queued
+    /// so far (when it can queue the stop behind them; at once when the queue is full).
     fn close(&self);
+    /// Resolves once the driver's task has ended (after [`close`](Self::close)), or
+    /// after `timeout`.
+    fn closed(&self, timeout: Duration) -> AdapterFuture<()> {
+        let _ = timeout;
+        Box::pin(async {})
+    }
     /// Whether the connection is up now.
     fn is_connected(&self) -> bool {
         true
@@ -112,6 +119,8 @@ impl DriverOptions {
 
 enum Command {
     Publish(String, Vec<u8>),
+    /// Sent behind the publishes: ends the task once they are handed to Redis.
+    Close,
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
     Count(String, oneshot::Sender<Result<usize, AdapterError>>),
@@ -128,6 +137,7 @@ pub struct RedisDriver {
     stop: Arc<tokio::sync::Notify>,
     stopped: Arc<AtomicBool>,
     connected: tokio::sync::watch::Receiver<bool>,
+    done: tokio::sync::watch::Receiver<bool>,
 }
 
 impl RedisDriver {
@@ -165,12 +175,14 @@ impl RedisDriver {
         };
         let stopper = Arc::clone(&stop);
         let flag = Arc::clone(&stopped);
+        let (done_tx, done) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             tokio::select! {
                 () = task.run(publish_rx, control_rx) => {}
                 () = stopper.notified() => {}
             }
             flag.store(true, Ordering::Release);
+            let _ = done_tx.send(true);
         });
         Ok((
             Self {
@@ -180,6 +192,7 @@ impl RedisDriver {
                 stop,
                 stopped,
                 connected,
+                done,
             },
             received_rx,
             stats,
@@ -229,9 +242,19 @@ impl Driver for RedisDriver {
     }
 
     fn close(&self) {
-        if !self.stopped.load(Ordering::Acquire) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if self.publish.try_send(Command::Close).is_err() {
             self.stop.notify_one();
         }
+    }
+
+    fn closed(&self, timeout: Duration) -> AdapterFuture<()> {
+        let mut done = self.done.clone();
+        Box::pin(async move {
+            let _ = tokio::time::timeout(timeout, done.wait_for(|d| *d)).await;
+        })
     }
 
     fn is_connected(&self) -> bool {
@@ -493,14 +516,23 @@ impl Task {
                         return Served::Stopped;
                     };
                     batch.push((channel, payload));
+                    let mut closing = false;
                     while batch.len() < BATCH {
                         match publish.try_recv() {
                             Ok(Command::Publish(channel, payload)) => batch.push((channel, payload)),
+                            Ok(Command::Close) => {
+                                closing = true;
+                                break;
+                            }
                             _ => break,
                         }
                     }
                     let count = batch.len() as u64;
                     match conn.publish_batch(&batch).await {
+                        Ok(()) if closing => {
+                            self.stats.published.fetch_add(count, Ordering::Relaxed);
+                            return Served::Stopped;
+                        }
                         Ok(()) => {
                             self.stats.published.fetch_add(count, Ordering::Relaxed);
                         }
@@ -551,7 +583,7 @@ impl Task {
                     )));
                 }
             }
-            Command::Publish(..) => {}
+            Command::Publish(..) | Command::Close => {}
         }
         Ok(())
     }
@@ -570,12 +602,12 @@ async fn drain(
     wanted: &Mutex<BTreeSet<String>>,
     stats: &DriverStats,
 ) {
-    let (mut publish_open, mut control_open) = (true, true);
+    let (publish_open, mut control_open) = (true, true);
     while publish_open || control_open {
         tokio::select! {
             command = publish.recv(), if publish_open => match command {
+                Some(Command::Close) | None => return,
                 Some(_) => { stats.publish_lost.fetch_add(1, Ordering::Relaxed); }
-                None => publish_open = false,
             },
             command = control.recv(), if control_open => match command {
                 Some(Command::Subscribe(channels)) => {
@@ -590,7 +622,7 @@ async fn drain(
                 Some(Command::Count(_, reply)) => {
                     let _ = reply.send(Err(AdapterError::Unavailable("not connected to Redis".into())));
                 }
-                Some(Command::Publish(..)) => {}
+                Some(Command::Publish(..) | Command::Close) => {}
                 None => control_open = false,
             },
         }

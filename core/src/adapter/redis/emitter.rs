@@ -149,8 +149,18 @@ impl RedisEmitter {
         self.driver.wait_connected(timeout)
     }
 
-    /// Stops the emitter's connection.
+    /// Stops the emitter's connection once what was published so far is handed to
+    /// Redis (see [`closed`](Self::closed) to wait for that).
     pub fn close(&self) {
         self.driver.close();
+    }
+
+    /// Resolves once the connection has closed after [`close`](Self::close), or after
+    /// `timeout`.
+    pub fn closed(
+        &self,
+        timeout: std::time::Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.driver.closed(timeout)
     }
 }
