@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick bench-soak bench-core clean
+.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick bench-soak bench-core clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -81,6 +81,12 @@ demo-python: demo-venv
 
 demo-flask: demo-venv
 	$(DEMO_VENV)/bin/python examples/flask_chat/app.py --host $(HOST) --port $(PORT)
+
+# The Flask chat as a fleet (examples/flask_chat/fleet.sh): two processes, on PORT and
+# PORT+1, sharing rooms through Redis (REDIS_URL, else a redis-server of its own on a free
+# loopback port); Ctrl-C stops all three.
+demo-flask-fleet: demo-venv
+	HOST=$(HOST) PORT=$(PORT) REDIS_URL=$(REDIS_URL) PYTHON=$(DEMO_VENV)/bin/python examples/flask_chat/fleet.sh
 
 # The benchmark suite (bench/suite/README.md): scenarios S1..S7 against ferrosocket (Rust
 # and Python binding), node socket.io, socketioxide, python-socketio on uvicorn and

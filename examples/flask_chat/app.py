@@ -12,6 +12,11 @@ created: its title and brand name say Flask, its files are named with ``url_for`
 
 Open http://127.0.0.1:5000/ . Prints ``LISTENING <host>:<port>`` once it accepts
 connections (port 0 picks a free one); SIGTERM or Ctrl-C stops it.
+
+Alone it needs nothing else. With ``--message-queue redis://HOST:PORT/0`` (or the
+environment's ``MESSAGE_QUEUE``) it is one server of a fleet: ``SocketIO(app,
+message_queue=...)``, so rooms and broadcasts are shared through that Redis with every
+other server (and emitter) on the same queue; fleet.sh runs two of them on two ports.
 """
 
 from __future__ import annotations
@@ -90,9 +95,18 @@ class SharedPageLoader(BaseLoader):
         return source, self.path, lambda: os.path.getmtime(self.path) == mtime
 
 
-def create_app(static_dir: str = SHARED_STATIC) -> Flask:
-    """The Flask app, with ``socketio`` attached. Raises OSError or ValueError when
-    ``static_dir`` has no page ``page_template`` takes."""
+def create_app(static_dir: str = SHARED_STATIC, message_queue: Optional[str] = None) -> Flask:
+    """The Flask app, with ``socketio`` attached; with ``message_queue`` (a Redis URL)
+    the server joins that fleet. Raises OSError or ValueError when ``static_dir`` has no
+    page ``page_template`` takes."""
+    app = page_app(static_dir)
+    attach_socketio(app, message_queue)
+    return app
+
+
+def page_app(static_dir: str) -> Flask:
+    """The Flask app without the socket: the page and its files. Raises OSError or
+    ValueError when ``static_dir`` has no page ``page_template`` takes."""
     app = Flask(__name__, static_folder=static_dir, static_url_path="/static",
                 template_folder=None)
     app.jinja_loader = SharedPageLoader(static_dir)  # type: ignore[assignment]
@@ -102,8 +116,16 @@ def create_app(static_dir: str = SHARED_STATIC) -> Flask:
     def index() -> Any:
         return render_template("index.html", title="ferrosocket chat (Flask)")
 
-    socketio.init_app(app)
     return app
+
+
+def attach_socketio(app: Flask, message_queue: Optional[str]) -> None:
+    """``socketio.init_app(app)``; with a ``message_queue``, as a server of that fleet
+    (NotImplementedError for a queue that is not Redis)."""
+    if message_queue:
+        socketio.init_app(app, message_queue=message_queue)
+    else:
+        socketio.init_app(app)
 
 
 def announce_left(member: Tuple[str, str]) -> None:
@@ -195,14 +217,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--static", default=SHARED_STATIC,
                         help="the page and its files (index.html, app.js, style.css, vendor/); "
                         "the files are served under /static")
+    parser.add_argument("--message-queue", metavar="URL",
+                        default=os.environ.get("MESSAGE_QUEUE") or None,
+                        help="join the fleet on this Redis (redis://HOST:PORT/0); "
+                        "default: $MESSAGE_QUEUE, else none (one server alone)")
     options = parser.parse_args(argv)
     if not os.path.isdir(options.static):
         print(f"flask_chat: --static {options.static}: not a directory", file=sys.stderr)
         return 2
     try:
-        app = create_app(options.static)
+        app = page_app(options.static)
     except (OSError, ValueError) as error:
         print(f"flask_chat: --static {options.static}: {error}", file=sys.stderr)
+        return 2
+    try:
+        attach_socketio(app, options.message_queue)
+    except (NotImplementedError, ValueError) as error:
+        print(f"flask_chat: --message-queue {options.message_queue}: {error}", file=sys.stderr)
         return 2
 
     def on_signal(signum: int, frame: Any) -> None:
