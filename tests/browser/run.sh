@@ -5,7 +5,10 @@
 #   FERROSOCKET_CHAT_SERVER  chat server binary (default: <repo>/target/debug/chat)
 #   CHROMIUM_PATH            browser (default: /usr/bin/chromium, Debian's package)
 #   BROWSER_TEST             test file (default chat.test.mjs; seeds.test.mjs runs the Flask
-#                            seed apps, with FERROSOCKET_SEEDS_PYTHON the binding's python)
+#                            seed apps, with FERROSOCKET_SEEDS_PYTHON the binding's python;
+#                            fleet.test.mjs the Flask chat as two servers on one Redis, with
+#                            FERROSOCKET_FLEET_PYTHON the binding's python and redis-server
+#                            on PATH)
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

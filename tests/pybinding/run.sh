@@ -50,7 +50,8 @@ cd "$here"
 #   binding (spec_server.py), exactly as they run against the Rust test server;
 # - the Python and the Flask chat examples under the browser test (headless Chromium, the
 #   same page and checks as for the Rust and C chats), and the seed articles' Flask apps
-#   with their own pages (tests/browser/seeds.test.mjs), unless NO_BROWSER=1.
+#   with their own pages (tests/browser/seeds.test.mjs), and the Flask chat as two servers
+#   sharing one redis-server (tests/browser/fleet.test.mjs), unless NO_BROWSER=1.
 if [[ $# -eq 0 ]]; then
   log "tests/flask (${FLASK_IMPL:-flask_socketio and ferrosocket})"
   "$py" -m pytest "$root/tests/flask"
@@ -83,5 +84,9 @@ if [[ $# -eq 0 ]]; then
     done
     log "examples/flask_seeds under tests/browser"
     BROWSER_TEST=seeds.test.mjs FERROSOCKET_SEEDS_PYTHON="$py" "$root/tests/browser/run.sh"
+    # The Flask chat as two servers on one redis-server, and a write-only emitter.
+    log "examples/flask_chat as a Redis fleet under tests/browser"
+    ensure_redis
+    BROWSER_TEST=fleet.test.mjs FERROSOCKET_FLEET_PYTHON="$py" "$root/tests/browser/run.sh"
   fi
 fi
