@@ -86,7 +86,7 @@ demo-flask: demo-venv
 # PORT+1, sharing rooms through Redis (REDIS_URL, else a redis-server of its own on a free
 # loopback port); Ctrl-C stops all three.
 demo-flask-fleet: demo-venv
-	HOST=$(HOST) PORT=$(PORT) REDIS_URL=$(REDIS_URL) PYTHON=$(DEMO_VENV)/bin/python examples/flask_chat/fleet.sh
+	HOST='$(HOST)' PORT='$(PORT)' REDIS_URL='$(REDIS_URL)' PYTHON=$(DEMO_VENV)/bin/python examples/flask_chat/fleet.sh
 
 # The benchmark suite (bench/suite/README.md): scenarios S1..S7 against ferrosocket (Rust
 # and Python binding), node socket.io, socketioxide, python-socketio on uvicorn and

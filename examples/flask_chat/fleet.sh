@@ -76,5 +76,7 @@ echo "http://$HOST:$PORT/"
 echo "http://$HOST:$((PORT + 1))/"
 log "open one URL in one browser and the other in another, join the same room; Ctrl-C stops all"
 # Until Ctrl-C, or until one of the processes ends (then the others are stopped too).
-wait -n "${pids[@]}" || true
-log "a process of the fleet ended; stopping the others"
+status=0
+wait -n "${pids[@]}" || status=$?
+log "a process of the fleet ended (status $status); stopping the others"
+exit 1
