@@ -7,8 +7,8 @@
 // message to the room, which shows on both pages too.
 //
 // Runs with the binding's python: $FERROSOCKET_FLEET_PYTHON (tests/pybinding/run.sh sets
-// it); skipped when unset. Needs redis-server on PATH (tests/pybinding/run.sh installs it
-// with tests/lib/env.sh ensure_redis). Everything it starts it stops, by pid.
+// it); skipped when unset. Needs redis-server on PATH (tests/browser/run.sh installs it
+// with tests/lib/env.sh ensure_redis when BROWSER_TEST=fleet.test.mjs). Everything it starts it stops, by pid.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -44,13 +44,14 @@ function startChild(name, command, args, options = {}) {
   child.stdout.on('data', (d) => { proc.stdout = (proc.stdout + d).slice(-20_000); });
   child.stderr.on('data', (d) => { proc.stderr = (proc.stderr + d).slice(-20_000); });
   proc.exited = new Promise((resolve) => {
-    child.once('error', (err) => resolve({ code: null, signal: null, error: err }));
+    child.once('error', (err) => { proc.error = err; resolve({ code: null, signal: null, error: err }); });
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   return proc;
 }
 
-const running = (proc) => proc && proc.child.exitCode === null && proc.child.signalCode === null;
+// (A command that could not be spawned, ENOENT say, never ran.)
+const running = (proc) => Boolean(proc && !proc.error && proc.child.exitCode === null && proc.child.signalCode === null);
 
 // SIGTERM to its pid, SIGKILL after 10 s; resolves with how it ended (null: killed).
 async function stop(proc) {
@@ -64,7 +65,8 @@ async function stop(proc) {
 }
 
 function describeProc(proc) {
-  return `${proc.name} (pid ${proc.child.pid})\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`;
+  const failed = proc.error ? `\nspawn failed: ${proc.error.message}` : '';
+  return `${proc.name} (pid ${proc.child.pid})${failed}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`;
 }
 
 // Polls fn (async, truthy when done) every 50 ms for at most ms; fails early when proc died.
@@ -250,7 +252,9 @@ describe('the Flask chat as two servers on one Redis, in Chromium',
       await send(bob, 'hello from B');
       for (const { page } of [alice, bob]) await waitIn(page, ...hasMessage('bob', 'hello from B'));
 
-      // The worker: a python process with no server, only SocketIO(message_queue=url).
+      // The worker: a python process with no server, only SocketIO(message_queue=url). It
+      // exits right after emit() returns, as a script does: by then the message must be
+      // handed to Redis (Flask-SocketIO's write-only manager publishes before emit returns).
       const emitter = startChild('emitter', PYTHON, ['-c', EMITTER, queue, ROOM, 'hello from a worker']);
       const ended = await until('the emitter to exit', async () => (running(emitter) ? null : emitter.exited), { ms: 30_000 });
       assert.deepEqual([ended.code, ended.signal], [0, null], `the emitter failed\n${describeProc(emitter)}`);

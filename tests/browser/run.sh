@@ -32,6 +32,11 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   $SUDO apt-get install -y chromium </dev/null
 fi
 
+# 1b. The fleet test's Redis: Debian's redis-server, installed when missing.
+if [ "${BROWSER_TEST:-}" = fleet.test.mjs ]; then
+  ensure_redis
+fi
+
 # 2. The client library: npm ci when node_modules is missing or from another lock file.
 ensure_npm "$HERE"
 

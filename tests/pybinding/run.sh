@@ -86,7 +86,6 @@ if [[ $# -eq 0 ]]; then
     BROWSER_TEST=seeds.test.mjs FERROSOCKET_SEEDS_PYTHON="$py" "$root/tests/browser/run.sh"
     # The Flask chat as two servers on one redis-server, and a write-only emitter.
     log "examples/flask_chat as a Redis fleet under tests/browser"
-    ensure_redis
     BROWSER_TEST=fleet.test.mjs FERROSOCKET_FLEET_PYTHON="$py" "$root/tests/browser/run.sh"
   fi
 fi
