@@ -126,10 +126,12 @@ class Fleet:
             return int(conn.publish(channel, payload))
 
 
-def start_fleet(pair: Tuple[str, str], server: RedisServer) -> Fleet:
-    a = Member(pair[0], "a", server.url)
+def start_fleet(pair: Tuple[str, str], server: RedisServer, url: Optional[str] = None) -> Fleet:
+    """Server a and server b on `server`, both given `url` (the server's own by default)."""
+    url = url or server.url
+    a = Member(pair[0], "a", url)
     try:
-        b = Member(pair[1], "b", server.url)
+        b = Member(pair[1], "b", url)
     except BaseException:
         a.process.stop()
         raise

@@ -310,6 +310,44 @@ def test_pickle_and_garbage_on_the_channel_are_dropped(pair: Tuple[str, str]) ->
             fleet.b.stop()
 
 
+# --------------------------------------------------------------------------- URLs
+
+
+def only_ferrosocket(pair: Tuple[str, str]) -> None:
+    if pair != ("ferrosocket", "ferrosocket"):
+        pytest.skip("Flask-SocketIO hands every URL but redis:// and rediss:// to kombu")
+
+
+@pytest.mark.parametrize("kind", ["password-and-db", "unix-socket", "valkey-scheme"])
+def test_redis_url_forms(pair: Tuple[str, str], kind: str) -> None:
+    """A password and a db in the URL (both implementations), a unix socket and the
+    valkey:// scheme (ferrosocket only: Flask-SocketIO sends those URLs to kombu)."""
+    if kind == "password-and-db":
+        server = RedisServer(password="fleet-secret", db=3)
+        url = server.url
+    elif kind == "unix-socket":
+        only_ferrosocket(pair)
+        server = RedisServer(unix_socket=True)
+        url = server.url
+    else:
+        only_ferrosocket(pair)
+        server = RedisServer()
+        url = f"valkey://127.0.0.1:{server.port}/0"
+    peers = Peers("polling")
+    fleet = None
+    try:
+        fleet = start_fleet(pair, server, url)
+        a1, b1 = peers.on(fleet.a), peers.on(fleet.b)
+        keeps_delivering(a1, b1)
+        keeps_delivering(b1, a1)
+    finally:
+        peers.close()
+        if fleet is not None:
+            fleet.a.stop()
+            fleet.b.stop()
+        server.stop()
+
+
 # --------------------------------------------------------------------------- faults
 
 

@@ -57,8 +57,12 @@ def ping(host: Optional[str] = HOST, port: int = 0, unix_path: Optional[str] = N
     try:
         if unix_path is not None:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            conn.settimeout(timeout)
-            conn.connect(unix_path)
+            try:
+                conn.settimeout(timeout)
+                conn.connect(unix_path)
+            except OSError:
+                conn.close()
+                raise
         else:
             conn = socket.create_connection((host, port), timeout=timeout)
         with conn:
