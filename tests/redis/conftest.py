@@ -36,11 +36,15 @@ TESTS = os.path.dirname(HERE)
 SERVE = os.path.join(TESTS, "flask", "serve.py")
 FLEET_APP = os.path.join(HERE, "apps", "fleet_app.py")
 EMITTER_APP = os.path.join(HERE, "apps", "emitter_app.py")
+SERVER_APP = os.path.join(HERE, "apps", "server_app.py")
+MANAGER_EMITTER = os.path.join(HERE, "apps", "manager_emitter.py")
+SERVER_CHANNEL = "socketio"
 FIXTURES = os.path.join(HERE, "fixtures", "python-socketio")
 CHANNEL = "flask-socketio"
 TRANSPORTS = ("polling", "websocket")
 WAIT = 10.0
-SHORT = {"flask_socketio": "fsio", "ferrosocket": "ferro"}
+SHORT = {"flask_socketio": "fsio", "ferrosocket": "ferro", "python_socketio": "pysio"}
+REFERENCE_SERVER = {"flask_socketio": "python_socketio", "ferrosocket": "ferrosocket"}
 
 
 def selected_pairs() -> List[Tuple[str, str]]:
@@ -55,6 +59,11 @@ def selected_pairs() -> List[Tuple[str, str]]:
     return pairs
 
 
+def selected_server_pairs() -> List[Tuple[str, str]]:
+    """The same pairs for the Flask-less servers: python-socketio instead of Flask-SocketIO."""
+    return [(REFERENCE_SERVER[a], REFERENCE_SERVER[b]) for a, b in selected_pairs()]
+
+
 def pair_id(pair: Tuple[str, str]) -> str:
     return "+".join(SHORT[impl] for impl in pair)
 
@@ -63,6 +72,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "pair" in metafunc.fixturenames:
         pairs = selected_pairs()
         metafunc.parametrize("pair", pairs, ids=[pair_id(p) for p in pairs], scope="module")
+    if "server_pair" in metafunc.fixturenames:
+        pairs = selected_server_pairs()
+        metafunc.parametrize("server_pair", pairs, ids=[pair_id(p) for p in pairs],
+                             scope="module")
     if "transport" in metafunc.fixturenames:
         metafunc.parametrize("transport", TRANSPORTS)
     if "impl" in metafunc.fixturenames:
@@ -84,10 +97,16 @@ class Member:
         self.impl = impl
         self.name = name
         env = dict(os.environ, FLEET_REDIS_URL=url, FLEET_NAME=name, FLEET_CHANNEL=channel)
-        self.process = start_command([sys.executable, SERVE, impl, FLEET_APP], env=env,
-                                     startup_timeout=30)
+        self.process = start_command(self.command(url, channel), env=env, startup_timeout=30)
         self.url = self.process.url
         self.http = requests.Session()
+
+    def command(self, url: str, channel: str) -> List[str]:
+        return [sys.executable, SERVE, self.impl, FLEET_APP]
+
+    def broadcast(self, data: Any) -> None:
+        """A context-free `socketio.emit("news", data)` on this server (a route's)."""
+        self.post("/emit", {"event": "news", "data": data})
 
     def post(self, route: str, body: Dict[str, Any]) -> Any:
         r = self.http.post(self.url + route, json=body, timeout=WAIT)
@@ -109,6 +128,43 @@ class Member:
         self.http.close()
         code, killed = self.process.stop(timeout=10)
         assert not killed and code == 0, (self.impl, code, self.log())
+
+
+class ServerMember(Member):
+    """tests/redis/apps/server_app.py (python-socketio's `Server` API, no Flask) for `impl`
+    (`python_socketio` or `ferrosocket`). What fleet_app does in routes it does in events,
+    asked by a control client of its own (`control`)."""
+
+    def __init__(self, impl: str, name: str, url: str, channel: str = SERVER_CHANNEL,
+                 cluster: bool = False) -> None:
+        self.cluster = cluster
+        super().__init__(impl, name, url, channel)
+        self._control: Optional[socketio.Client] = None
+        self._control_gone: Optional[Tuple[Any, ...]] = None
+
+    def command(self, url: str, channel: str) -> List[str]:
+        cmd = [sys.executable, SERVER_APP, self.impl, url, "--channel", channel,
+               "--name", self.name]
+        return cmd + (["--cluster"] if self.cluster else [])
+
+    def control(self, event: str, data: Any) -> Any:
+        if self._control is None:
+            self._control = socketio.Client(reconnection=False)
+            self._control.on("disconnect", self._control_lost)
+            self._control.connect(self.url, transports=["polling"], wait_timeout=WAIT)
+        assert self._control_gone is None, (self.name, self._control_gone, self.log())
+        return self._control.call(event, data, timeout=WAIT)
+
+    def _control_lost(self, *reason: Any) -> None:
+        self._control_gone = reason
+
+    def broadcast(self, data: Any) -> None:
+        assert self.control("server_emit", {"event": "news", "data": data}) is True
+
+    def stop(self) -> None:
+        if self._control is not None:
+            close_client(self._control)
+        super().stop()
 
 
 class Fleet:
@@ -147,6 +203,34 @@ def fleet(pair: Tuple[str, str]) -> Iterator[Fleet]:
         finally:
             started.a.stop()
             started.b.stop()
+
+
+@pytest.fixture(scope="module")
+def server_fleet(server_pair: Tuple[str, str]) -> Iterator[Fleet]:
+    with RedisServer() as server:
+        a = ServerMember(server_pair[0], "a", server.url)
+        try:
+            b = ServerMember(server_pair[1], "b", server.url)
+        except BaseException:
+            a.stop()
+            raise
+        try:
+            yield Fleet(server, a, b)
+        finally:
+            a.stop()
+            b.stop()
+
+
+def run_manager_emitter(impl: str, url: str, emits: List[Dict[str, Any]],
+                        channel: str = SERVER_CHANNEL, cluster: bool = False) -> None:
+    """tests/redis/apps/manager_emitter.py: a write-only RedisManager of `impl` in its own
+    process, making `emits`, then exiting."""
+    done = subprocess.run(
+        [sys.executable, MANAGER_EMITTER, impl, url, channel, json.dumps(emits)]
+        + (["--cluster"] if cluster else []),
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and f"EMITTED {len(emits)}" in done.stdout, (
+        impl, done.returncode, done.stdout[-2000:], done.stderr[-4000:])
 
 
 def run_emitter(impl: str, url: str, emits: List[Dict[str, Any]],
@@ -270,7 +354,7 @@ def fence(member: Member, everyone: List[Peer]) -> None:
     made it publish before: one server's messages reach each client in the order it
     published them, so what a peer did not get by then it will not get."""
     tag = "fence-" + token()
-    member.post("/emit", {"event": "news", "data": {"from": member.name, "data": tag}})
+    member.broadcast({"from": member.name, "data": tag})
     for peer in everyone:
         peer.news(tag)
 
@@ -280,5 +364,6 @@ def read_fixture(name: str) -> bytes:
         return file.read()
 
 
-__all__ = ["Fleet", "Member", "Peer", "Peers", "RedisServer", "fence", "read_fixture",
-           "run_emitter", "start_fleet", "token", "wait_until"]
+__all__ = ["Fleet", "Member", "Peer", "Peers", "RedisServer", "ServerMember", "fence",
+           "read_fixture", "run_emitter", "run_manager_emitter", "start_fleet", "token",
+           "wait_until"]
