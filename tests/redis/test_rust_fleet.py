@@ -1,0 +1,268 @@
+"""The Rust test-server (tests/test-server/SPEC.md, `--redis URL --redis-format
+python-socketio --redis-channel flask-socketio`) and a Flask-SocketIO server
+(apps/fleet_app.py) on one redis-server: the core's Redis adapter in python-socketio's
+format against the real python-socketio, with python-socketio clients on both transports
+on each. Both directions for broadcasts, rooms, skip_sid, binary; Flask-SocketIO's
+app-less emitter reaching test-server clients; an ack from a test-server client coming
+back to Flask-SocketIO's callback; Flask-SocketIO's join_room / leave_room / close_room /
+disconnect of a test-server socket and the test-server's fleet_join / fleet_disconnect of
+a Flask-SocketIO socket; pickle and garbage on the channel.
+
+The test-server binary is target/debug/test-server (`cargo build --workspace --bins`) or
+FERROSOCKET_TEST_SERVER."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import uuid
+from typing import Any, Iterator, List, Optional
+
+import pytest
+import socketio
+from ferrosocket_testing import close_client, start_command, wait_until
+
+from conftest import (CHANNEL, WAIT, Member, Peers, RedisServer, fence, read_fixture,
+                      run_emitter, token)
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def server_binary() -> str:
+    path = os.environ.get("FERROSOCKET_TEST_SERVER") or os.path.join(
+        os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug",
+        "test-server")
+    assert os.access(path, os.X_OK), (
+        f"{path}: no test-server (cargo build --workspace --bins, or set "
+        "FERROSOCKET_TEST_SERVER)")
+    return path
+
+
+class RustMember:
+    """The test-server in the fleet, named `rust`. Context-free emits are asked of it by a
+    control client of its own (SPEC.md's `emit` event)."""
+
+    impl = "test-server"
+
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        self.name = "rust"
+        self.process = start_command([server_binary(), "--host", "127.0.0.1", "--port", "0",
+                                      "--redis", url, "--redis-format", "python-socketio",
+                                      "--redis-channel", channel])
+        self.url = self.process.url
+        self._control: Optional[socketio.Client] = None
+
+    def control(self, event: str, data: Any) -> Any:
+        if self._control is None:
+            self._control = socketio.Client(reconnection=False)
+            self._control.connect(self.url, transports=["polling"], wait_timeout=WAIT)
+        return self._control.call(event, data, timeout=WAIT)
+
+    def emit(self, event: str, args: List[Any], **options: Any) -> None:
+        assert self.control("emit", {"event": event, "args": args, **options}) is True
+
+    def broadcast(self, data: Any) -> None:
+        self.emit("news", [data])
+
+    def alive(self) -> bool:
+        return self.process.proc.poll() is None
+
+    def log(self) -> str:
+        return self.process.log_tail()
+
+    def stop(self) -> None:
+        if self._control is not None:
+            close_client(self._control)
+        code, killed = self.process.stop(timeout=10)
+        assert not killed and code == 0, (code, self.log())
+
+
+class RustFleet:
+    def __init__(self, server: RedisServer) -> None:
+        self.redis = server
+        self.rust = RustMember(server.url)
+        try:
+            self.flask = Member("flask_socketio", "f", server.url)
+        except BaseException:
+            self.rust.stop()
+            raise
+
+    def publish(self, payload: bytes) -> int:
+        import redis
+
+        with redis.Redis.from_url(self.redis.url) as conn:
+            return int(conn.publish(CHANNEL, payload))
+
+    def stop(self) -> None:
+        self.flask.stop()
+        self.rust.stop()
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[RustFleet]:
+    with RedisServer() as server:
+        started = RustFleet(server)
+        try:
+            yield started
+        finally:
+            started.stop()
+
+
+def news(name: str, tag: str) -> List[Any]:
+    return [{"from": name, "data": tag}]
+
+
+def test_broadcasts_both_ways_exactly_once(fleet: RustFleet, peers: Peers) -> None:
+    r1, r2, f1 = peers.on(fleet.rust), peers.on(fleet.rust), peers.on(fleet.flask)
+    everyone = [r1, r2, f1]
+    from_rust, from_flask = token(), token()
+    assert r1.call("emit", {"event": "news", "args": news("rust", from_rust)}) is True
+    assert f1.call("broadcast", from_flask) is True
+    for peer in everyone:
+        assert peer.news(from_rust) == news("rust", from_rust)
+        assert peer.news(from_flask) == news("f", from_flask)
+    fence(fleet.rust, everyone)
+    fence(fleet.flask, everyone)
+    for peer in everyone:
+        tags = [args[0]["data"] for args in peer.inbox.of("news")]
+        assert tags.count(from_rust) == 1 and tags.count(from_flask) == 1, tags
+
+
+def test_rooms_both_ways(fleet: RustFleet, peers: Peers) -> None:
+    r_in, r_out, f_in, f_out = (peers.on(fleet.rust), peers.on(fleet.rust),
+                                peers.on(fleet.flask), peers.on(fleet.flask))
+    everyone = [r_in, r_out, f_in, f_out]
+    room = "room-" + token()
+    assert room in r_in.call("join", room)
+    assert f_in.call("join", room) is True
+    tag = token()
+    assert r_in.call("emit", {"event": "news", "args": news("rust", tag), "to": [room]}) is True
+    assert f_in.news(tag) == news("rust", tag)
+    r_in.news(tag)
+    fence(fleet.rust, everyone)
+    assert not r_out.got_news(tag) and not f_out.got_news(tag)
+    tag = token()
+    assert f_in.call("to_room", {"room": room, "data": tag}) is True
+    assert r_in.news(tag) == news("f", tag)
+    fence(fleet.flask, everyone)
+    assert not r_out.got_news(tag) and not f_out.got_news(tag)
+
+
+def test_sender_and_skip_sid_excluded_both_ways(fleet: RustFleet, peers: Peers) -> None:
+    r1, r2, f1 = peers.on(fleet.rust), peers.on(fleet.rust), peers.on(fleet.flask)
+    everyone = [r1, r2, f1]
+    tag = token()
+    assert r1.call("emit", {"event": "news", "args": news("rust", tag),
+                            "include_self": False}) is True
+    f1.news(tag)
+    r2.news(tag)
+    fence(fleet.rust, everyone)
+    assert not r1.got_news(tag)
+    tag = token()
+    fleet.flask.post("/emit", {"event": "news", "data": {"from": "f", "data": tag},
+                               "skip_sid": r1.sid})
+    r2.news(tag)
+    f1.news(tag)
+    fence(fleet.flask, everyone)
+    assert not r1.got_news(tag)
+
+
+def test_flask_socketio_emitter_reaches_the_test_server(fleet: RustFleet, peers: Peers) -> None:
+    r1, r_room = peers.on(fleet.rust), peers.on(fleet.rust)
+    room = "room-" + token()
+    assert room in r_room.call("join", room)
+    to_all, to_room = token(), token()
+    run_emitter("flask_socketio", fleet.redis.url, [
+        {"event": "news", "data": {"from": "emitter", "data": to_all}},
+        {"event": "news", "data": {"from": "emitter", "data": to_room}, "to": room},
+    ])
+    r1.news(to_all)
+    r_room.news(to_all)
+    r_room.news(to_room)
+    fence(fleet.flask, [r1, r_room])
+    assert not r1.got_news(to_room)
+
+
+def test_ack_of_a_test_server_client_reaches_flask_socketio(fleet: RustFleet,
+                                                           peers: Peers) -> None:
+    r1 = peers.on(fleet.rust)
+    q = token()
+    fleet.flask.post("/ask", {"sid": r1.sid, "q": q, "tag": q})
+    r1.inbox.wait_for("question", lambda args: args == [q])
+    wait_until(lambda: [q, ["answer:" + q]] in fleet.flask.get("/answers"), timeout=WAIT,
+               what="the test-server client's ack on Flask-SocketIO")
+
+
+def test_flask_socketio_manages_a_test_server_socket(fleet: RustFleet, peers: Peers) -> None:
+    r1, r2 = peers.on(fleet.rust), peers.on(fleet.rust)
+    room = "room-" + token()
+    fleet.flask.post("/join", {"sid": r1.sid, "room": room})
+    wait_until(lambda: room in r1.call("rooms"), timeout=WAIT, what="the remote join")
+    tag = token()
+    fleet.flask.post("/emit", {"event": "news", "data": {"from": "f", "data": tag}, "to": room})
+    r1.news(tag)
+    fleet.flask.post("/leave", {"sid": r1.sid, "room": room})
+    wait_until(lambda: room not in r1.call("rooms"), timeout=WAIT, what="the remote leave")
+    assert room in r2.call("join", room)
+    fleet.flask.post("/close_room", {"room": room})
+    wait_until(lambda: room not in r2.call("rooms"), timeout=WAIT, what="the remote close_room")
+    fleet.flask.post("/disconnect", {"sid": r1.sid})
+    assert r1.disconnected.wait(WAIT), "the test-server client was not disconnected"
+    fence(fleet.flask, [r2])
+    assert not r2.disconnected.is_set()
+
+
+def test_the_test_server_manages_a_flask_socketio_socket(fleet: RustFleet, peers: Peers) -> None:
+    r1, f1, f2 = peers.on(fleet.rust), peers.on(fleet.flask), peers.on(fleet.flask)
+    room = "room-" + token()
+    assert r1.call("fleet_join", {"to": [f1.sid], "rooms": [room]}) is True
+    tag = token()
+    # The join and this emit go out in this order from one server.
+    assert r1.call("emit", {"event": "news", "args": news("rust", tag), "to": [room]}) is True
+    assert f1.news(tag) == news("rust", tag)
+    fence(fleet.rust, [f1, f2])
+    assert not f2.got_news(tag)
+    assert r1.call("fleet_disconnect", {"to": [f1.sid]}) is True
+    assert f1.disconnected.wait(WAIT), "the Flask-SocketIO client was not disconnected"
+    fence(fleet.rust, [f2])
+    assert not f2.disconnected.is_set()
+
+
+def test_binary_both_ways(fleet: RustFleet, peers: Peers) -> None:
+    r1, f1 = peers.on(fleet.rust), peers.on(fleet.flask)
+    payload = b"\x00\x01\xfe\xff" + uuid.uuid4().bytes
+    assert r1.call("emit", {"event": "blob",
+                            "args": [{"from": "rust", "data": payload}, [payload[:2]]]}) is True
+    assert f1.inbox.wait_for("blob", lambda args: args[0]["data"] == payload) == [
+        {"from": "rust", "data": payload}, [payload[:2]]]
+    payload = uuid.uuid4().bytes
+    assert f1.call("binary", payload) is True
+    assert r1.inbox.wait_for("blob", lambda args: args[0]["data"] == payload) == [
+        {"from": "f", "data": payload}]
+
+
+def test_pickle_and_garbage_leave_the_test_server_serving(fleet: RustFleet) -> None:
+    # Once, not per transport: the warning it looks for is rate-limited per process.
+    peers = Peers("polling")
+    try:
+        check_bad_messages(fleet, peers)
+    finally:
+        peers.close()
+
+
+def check_bad_messages(fleet: RustFleet, peers: Peers) -> None:
+    r1, f1 = peers.on(fleet.rust), peers.on(fleet.flask)
+    tag = token()
+    fleet.publish(read_fixture("legacy-pickle-emit.pickle"))
+    fleet.publish(pickle.dumps({"method": "emit", "event": "news",
+                                "data": [{"from": "pickle", "data": tag}],
+                                "host_id": uuid.uuid4().hex}))
+    for junk in (b"", b"\xff\x00", b"{", b"5", b"[]", b'{"method": "emit"}',
+                 b'{"method": "emit", "event": 1, "data": {}, "host_id": "x"}',
+                 b'{"method": "callback", "host_id": "x", "sid": [], "id": "a"}'):
+        fleet.publish(junk)
+    fence(fleet.flask, [r1, f1])
+    assert not r1.got_news(tag) and not r1.got_news("hello fleet")
+    assert fleet.rust.alive(), fleet.rust.log()
+    wait_until(lambda: "pickle" in fleet.rust.log().lower(), timeout=WAIT,
+               what="a warning about pickle in the test-server's log")
