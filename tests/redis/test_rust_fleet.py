@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import threading
 import uuid
 from typing import Any, Iterator, List, Optional
 
@@ -22,7 +23,7 @@ import pytest
 import socketio
 from ferrosocket_testing import close_client, start_command, wait_until
 
-from conftest import (CHANNEL, WAIT, Member, Peers, RedisServer, fence, read_fixture,
+from conftest import (CHANNEL, WAIT, Member, Peer, Peers, RedisServer, fence, read_fixture,
                       run_emitter, token)
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -44,8 +45,8 @@ class RustMember:
 
     impl = "test-server"
 
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
-        self.name = "rust"
+    def __init__(self, url: str, channel: str = CHANNEL, name: str = "rust") -> None:
+        self.name = name
         self.process = start_command([server_binary(), "--host", "127.0.0.1", "--port", "0",
                                       "--redis", url, "--redis-format", "python-socketio",
                                       "--redis-channel", channel])
@@ -266,3 +267,116 @@ def check_bad_messages(fleet: RustFleet, peers: Peers) -> None:
     assert fleet.rust.alive(), fleet.rust.log()
     wait_until(lambda: "pickle" in fleet.rust.log().lower(), timeout=WAIT,
                what="a warning about pickle in the test-server's log")
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def rust_broadcast(sender: Peer, tag: str) -> None:
+    assert sender.call("emit", {"event": "news", "args": news(sender.member.name, tag)}) is True
+
+
+def rust_keeps_delivering(sender: Peer, receiver: Peer, timeout: float = 60.0) -> None:
+    """Broadcasts from `sender` until one reaches `receiver` (at most once: what is
+    published while a server resubscribes is lost)."""
+    def attempt() -> bool:
+        tag = token()
+        rust_broadcast(sender, tag)
+        try:
+            receiver.news(tag, timeout=0.5)
+        except AssertionError:
+            return False
+        return True
+
+    wait_until(attempt, timeout=timeout, what="cross-server delivery", every=0)
+
+
+def two_test_servers(server: RedisServer) -> List[RustMember]:
+    first = RustMember(server.url, name="a")
+    try:
+        return [first, RustMember(server.url, name="b")]
+    except BaseException:
+        first.stop()
+        raise
+
+
+def test_test_servers_with_redis_down_at_start() -> None:
+    server = RedisServer(start=False)
+    members: List[RustMember] = []
+    peers = Peers("polling")
+    try:
+        members = two_test_servers(server)
+        a, b = members
+        a1, a2, b1 = peers.on(a), peers.on(a), peers.on(b)
+        tag = token()
+        rust_broadcast(a1, tag)
+        a2.news(tag)  # local delivery while Redis is down
+        wait_until(lambda: "redis" in a.log().lower(), timeout=WAIT,
+                   what="a log line about Redis")
+        server.start()
+        rust_keeps_delivering(a1, b1)
+        rust_keeps_delivering(b1, a2)
+        assert a.alive() and b.alive()
+    finally:
+        peers.close()
+        for member in members:
+            member.stop()
+        server.stop()
+
+
+def test_test_servers_with_redis_restarted_mid_broadcast() -> None:
+    with RedisServer() as server:
+        members = two_test_servers(server)
+        peers = Peers("polling")
+        done = threading.Event()
+        sent: List[str] = []
+        errors: List[BaseException] = []
+        lock = threading.Lock()
+        try:
+            a, b = members
+            sender, a_watch, b_watch = peers.on(a), peers.on(a), peers.on(b)
+            rust_keeps_delivering(sender, b_watch)
+
+            def stream() -> None:
+                while not done.is_set():
+                    tag = "stream-" + token()
+                    with lock:
+                        sent.append(tag)
+                    try:
+                        rust_broadcast(sender, tag)
+                    except BaseException as error:  # noqa: BLE001 - reported below
+                        errors.append(error)
+                        return
+
+            def got(peer: Peer) -> List[str]:
+                return [args[0]["data"] for args in peer.inbox.of("news")
+                        if str(args[0].get("data", "")).startswith("stream-")]
+
+            def sent_since(start: int) -> set:
+                with lock:
+                    return set(sent[start:])
+
+            thread = threading.Thread(target=stream, daemon=True)
+            thread.start()
+            wait_until(lambda: len(got(b_watch)) >= 5, timeout=WAIT, what="the stream on b")
+            server.kill()
+            down = len(sent)
+            wait_until(lambda: sent_since(down + 1) & set(got(a_watch)), timeout=WAIT,
+                       what="local delivery on a while Redis is down")
+            server.restart()
+            restarted = len(sent)
+            wait_until(lambda: sent_since(restarted + 1) & set(got(b_watch)), timeout=60,
+                       what="delivery to b after the restart")
+            done.set()
+            thread.join(timeout=WAIT + 5)
+            assert not errors, errors
+            for watcher in (a_watch, b_watch):
+                tags = got(watcher)
+                assert len(tags) == len(set(tags))
+                assert set(tags) <= set(sent)
+            assert a.alive() and b.alive()
+        finally:
+            done.set()
+            peers.close()
+            for member in members:
+                member.stop()
