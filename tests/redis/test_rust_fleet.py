@@ -22,6 +22,7 @@ from typing import Any, Iterator, List, Optional
 import pytest
 import socketio
 from ferrosocket_testing import close_client, start_command, wait_until
+from redis_servers import RedisCluster
 
 from conftest import (CHANNEL, WAIT, Member, Peer, Peers, RedisServer, fence, read_fixture,
                       run_emitter, token)
@@ -45,11 +46,13 @@ class RustMember:
 
     impl = "test-server"
 
-    def __init__(self, url: str, channel: str = CHANNEL, name: str = "rust") -> None:
+    def __init__(self, url: str, channel: str = CHANNEL, name: str = "rust",
+                 cluster: bool = False) -> None:
         self.name = name
         self.process = start_command([server_binary(), "--host", "127.0.0.1", "--port", "0",
                                       "--redis", url, "--redis-format", "python-socketio",
-                                      "--redis-channel", channel])
+                                      "--redis-channel", channel]
+                                     + (["--redis-cluster"] if cluster else []))
         self.url = self.process.url
         self._control: Optional[socketio.Client] = None
 
@@ -377,6 +380,63 @@ def test_test_servers_with_redis_restarted_mid_broadcast() -> None:
             assert a.alive() and b.alive()
         finally:
             done.set()
+            peers.close()
+            for member in members:
+                member.stop()
+
+
+# --------------------------------------------------------------------------- URLs, cluster
+
+
+@pytest.mark.parametrize("kind", ["password-and-db", "unix-socket", "valkey-scheme"])
+def test_test_servers_on_each_url_form(kind: str) -> None:
+    if kind == "password-and-db":
+        server = RedisServer(password="fleet-secret", db=5)
+        url = server.url
+    elif kind == "unix-socket":
+        server = RedisServer(unix_socket=True)
+        url = server.url
+    else:
+        server = RedisServer()
+        url = f"valkey://127.0.0.1:{server.port}/0"
+    members: List[RustMember] = []
+    peers = Peers("polling")
+    try:
+        members = [RustMember(url, name="a")]
+        members.append(RustMember(url, name="b"))
+        a1, b1 = peers.on(members[0]), peers.on(members[1])
+        rust_keeps_delivering(a1, b1, timeout=WAIT)
+        rust_keeps_delivering(b1, a1, timeout=WAIT)
+    finally:
+        peers.close()
+        for member in members:
+            member.stop()
+        server.stop()
+
+
+def test_test_servers_sharded_on_a_redis_cluster() -> None:
+    """python-socketio's format in the sharded mode (SSUBSCRIBE/SPUBLISH), each server
+    given a different node of a three-node cluster."""
+    with RedisCluster() as cluster:
+        members: List[RustMember] = []
+        peers = Peers("polling")
+        try:
+            members = [RustMember(cluster.urls[0], name="a", cluster=True)]
+            members.append(RustMember(cluster.urls[1], name="b", cluster=True))
+            a, b = members
+            a1, b1, b2 = peers.on(a), peers.on(b), peers.on(b)
+            rust_keeps_delivering(a1, b1, timeout=WAIT)
+            rust_keeps_delivering(b1, a1, timeout=WAIT)
+            room = "room-" + token()
+            assert room in a1.call("join", room)
+            assert room in b1.call("join", room)
+            tag = token()
+            assert b2.call("emit", {"event": "news", "args": news("b", tag), "to": [room]}) is True
+            a1.news(tag)
+            b1.news(tag)
+            fence(b, [a1, b1, b2])
+            assert not b2.got_news(tag)
+        finally:
             peers.close()
             for member in members:
                 member.stop()
