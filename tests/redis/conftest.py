@@ -167,6 +167,60 @@ class ServerMember(Member):
         super().stop()
 
 
+ROOT = os.path.dirname(TESTS)
+
+
+def server_binary() -> str:
+    path = os.environ.get("FERROSOCKET_TEST_SERVER") or os.path.join(
+        os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug",
+        "test-server")
+    assert os.access(path, os.X_OK), (
+        f"{path}: no test-server (cargo build --workspace --bins, or set "
+        "FERROSOCKET_TEST_SERVER)")
+    return path
+
+
+class RustMember:
+    """The test-server in the fleet, named `rust`. Context-free emits are asked of it by a
+    control client of its own (SPEC.md's `emit` event)."""
+
+    impl = "test-server"
+
+    def __init__(self, url: str, channel: str = CHANNEL, name: str = "rust",
+                 cluster: bool = False) -> None:
+        self.name = name
+        self.process = start_command([server_binary(), "--host", "127.0.0.1", "--port", "0",
+                                      "--redis", url, "--redis-format", "python-socketio",
+                                      "--redis-channel", channel]
+                                     + (["--redis-cluster"] if cluster else []))
+        self.url = self.process.url
+        self._control: Optional[socketio.Client] = None
+
+    def control(self, event: str, data: Any) -> Any:
+        if self._control is None:
+            self._control = socketio.Client(reconnection=False)
+            self._control.connect(self.url, transports=["polling"], wait_timeout=WAIT)
+        return self._control.call(event, data, timeout=WAIT)
+
+    def emit(self, event: str, args: List[Any], **options: Any) -> None:
+        assert self.control("emit", {"event": event, "args": args, **options}) is True
+
+    def broadcast(self, data: Any) -> None:
+        self.emit("news", [data])
+
+    def alive(self) -> bool:
+        return self.process.proc.poll() is None
+
+    def log(self) -> str:
+        return self.process.log_tail()
+
+    def stop(self) -> None:
+        if self._control is not None:
+            close_client(self._control)
+        code, killed = self.process.stop(timeout=10)
+        assert not killed and code == 0, (code, self.log())
+
+
 class Fleet:
     """Server a and server b (`members`) on one redis-server."""
 
@@ -364,6 +418,6 @@ def read_fixture(name: str) -> bytes:
         return file.read()
 
 
-__all__ = ["Fleet", "Member", "Peer", "Peers", "RedisServer", "ServerMember", "fence",
+__all__ = ["Fleet", "Member", "Peer", "Peers", "RedisServer", "RustMember", "ServerMember", "fence",
            "read_fixture", "run_emitter", "run_manager_emitter", "start_fleet", "token",
            "wait_until"]
