@@ -59,6 +59,9 @@ if [[ $# -eq 0 ]]; then
   log "tests/flask (${FLASK_IMPL:-flask_socketio and ferrosocket})"
   "$py" -m pytest "$root/tests/flask"
   ensure_redis
+  # tests/redis also runs the Rust test-server in python-socketio's format beside
+  # Flask-SocketIO (a no-op when make's build-test-bins already built it).
+  (cd "$root" && cargo build --quiet -p ferrosocket-test-server)
   log "tests/redis (${FLASK_IMPL:-flask_socketio and ferrosocket})"
   "$py" -m pytest "$root/tests/redis"
   bin="$root/target/pybinding-bin"

@@ -171,9 +171,10 @@ ROOT = os.path.dirname(TESTS)
 
 
 def server_binary() -> str:
+    """The Rust test-server, found as tests/python finds it: FERROSOCKET_TEST_SERVER, or
+    debug/test-server under CARGO_TARGET_DIR (relative to the repository) or target/."""
     path = os.environ.get("FERROSOCKET_TEST_SERVER") or os.path.join(
-        os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "debug",
-        "test-server")
+        ROOT, os.environ.get("CARGO_TARGET_DIR") or "target", "debug", "test-server")
     assert os.access(path, os.X_OK), (
         f"{path}: no test-server (cargo build --workspace --bins, or set "
         "FERROSOCKET_TEST_SERVER)")
