@@ -188,7 +188,7 @@ typedef struct ferrosocket_connect_request ferrosocket_connect_request;
 // none. Create with `ferrosocket_emitter_new`, free with `ferrosocket_emitter_free`.
 // Thread-safe.
 //
-// Methods: `_emit`, `_close_room`, `_free`.
+// Methods: `_emit`, `_close_room`, `_flush`, `_free`.
 typedef struct ferrosocket_emitter ferrosocket_emitter;
 
 // One event from a client, borrowed by an event callback: valid until the callback
@@ -615,7 +615,8 @@ ferrosocket_result ferrosocket_emitter_new(const char *url,
 
 // Publishes `event` with `args` (copied; NULL for none) for the fleet's clients of
 // namespace `nsp` in any of the `nrooms` `rooms` (0: the whole namespace), minus those
-// in the `nexcept` `except` rooms (sids are rooms). Returns at once.
+// in the `nexcept` `except` rooms (sids are rooms). Returns at once (queued: see
+// `ferrosocket_emitter_flush`).
 // `FERROSOCKET_RESULT_SEND_FAILED` when the publish queue is full or the connection
 // is down (the message is dropped).
 ferrosocket_result ferrosocket_emitter_emit(const ferrosocket_emitter *emitter,
@@ -635,6 +636,11 @@ ferrosocket_result ferrosocket_emitter_close_room(const ferrosocket_emitter *emi
                                                   size_t nsp_len,
                                                   const char *room,
                                                   size_t room_len);
+
+// Waits up to `timeout_ms` milliseconds until everything emitted so far has been handed
+// to Redis (`FERROSOCKET_RESULT_TIMEOUT` when it has not).
+ferrosocket_result ferrosocket_emitter_flush(const ferrosocket_emitter *emitter,
+                                             uint64_t timeout_ms);
 
 // Frees an emitter (its connection closes; what was published is sent first, as far as
 // the connection allows). NULL is a no-op.

@@ -91,7 +91,7 @@ pub extern "C" fn ferrosocket_config_set_redis(
 /// none. Create with `ferrosocket_emitter_new`, free with `ferrosocket_emitter_free`.
 /// Thread-safe.
 ///
-/// Methods: `_emit`, `_close_room`, `_free`.
+/// Methods: `_emit`, `_close_room`, `_flush`, `_free`.
 #[derive(Debug)]
 pub struct ferrosocket_emitter {
     emitter: RedisEmitter,
@@ -163,7 +163,8 @@ fn rooms_of(rooms: *const ferrosocket_str, count: usize, what: &str) -> Result<V
 
 /// Publishes `event` with `args` (copied; NULL for none) for the fleet's clients of
 /// namespace `nsp` in any of the `nrooms` `rooms` (0: the whole namespace), minus those
-/// in the `nexcept` `except` rooms (sids are rooms). Returns at once.
+/// in the `nexcept` `except` rooms (sids are rooms). Returns at once (queued: see
+/// `ferrosocket_emitter_flush`).
 /// `FERROSOCKET_RESULT_SEND_FAILED` when the publish queue is full or the connection
 /// is down (the message is dropped).
 #[no_mangle]
@@ -221,6 +222,27 @@ fn published(
         return fail(ferrosocket_result::SendFailed, "not connected to Redis");
     }
     publish(&emitter.emitter).or_else(|e| fail(ferrosocket_result::SendFailed, e.to_string()))
+}
+
+/// Waits up to `timeout_ms` milliseconds until everything emitted so far has been handed
+/// to Redis (`FERROSOCKET_RESULT_TIMEOUT` when it has not).
+#[no_mangle]
+pub extern "C" fn ferrosocket_emitter_flush(
+    emitter: *const ferrosocket_emitter,
+    timeout_ms: u64,
+) -> ferrosocket_result {
+    ffi_boundary!(|| {
+        let emitter = reference(emitter, "emitter")?;
+        let flush = emitter.emitter.flush(Duration::from_millis(timeout_ms));
+        if emitter.runtime.block_on(flush) {
+            Ok(())
+        } else {
+            fail(
+                ferrosocket_result::Timeout,
+                "Redis did not take every message in time",
+            )
+        }
+    })
 }
 
 /// Frees an emitter (its connection closes; what was published is sent first, as far as

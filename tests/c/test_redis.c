@@ -138,6 +138,7 @@ int main(void) {
   }
   CHECK(status == 0);
   CHECK_OK(ferrosocket_emitter_close_room(emitter, FERROSOCKET_STR("/"), FERROSOCKET_STR("r")));
+  CHECK_OK(ferrosocket_emitter_flush(emitter, 5000));
 
   ferrosocket_emitter_free(emitter);
   ferrosocket_emitter_free(NULL);

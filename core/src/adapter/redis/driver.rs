@@ -50,6 +50,10 @@ pub trait Driver: Send + Sync + std::fmt::Debug + 'static {
     fn unsubscribe(&self, channels: Vec<String>);
     /// How many clients subscribe to `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB`).
     fn subscriber_count(&self, channel: String) -> AdapterFuture<Result<usize, AdapterError>>;
+    /// The driver's counters (what a flush compares with what it queued).
+    fn stats(&self) -> Option<Arc<DriverStats>> {
+        None
+    }
     /// Stops the driver's task and closes its connection, after the publishes queued
     /// so far (when it can queue the stop behind them; at once when the queue is full).
     fn close(&self);
@@ -84,6 +88,25 @@ pub struct DriverStats {
     pub receive_dropped: AtomicU64,
     /// Connections lost and made again.
     pub reconnects: AtomicU64,
+    /// Woken whenever `published` or `publish_lost` moved (what a flush waits on).
+    pub progress: tokio::sync::Notify,
+}
+
+impl DriverStats {
+    /// Publishes settled: handed to Redis or dropped.
+    pub fn settled(&self) -> u64 {
+        self.published.load(Ordering::Acquire) + self.publish_lost.load(Ordering::Acquire)
+    }
+
+    fn lost(&self, count: u64) {
+        self.publish_lost.fetch_add(count, Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
+
+    fn sent(&self, count: u64) {
+        self.published.fetch_add(count, Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
 }
 
 /// How to reach Redis.
@@ -205,7 +228,7 @@ impl Driver for RedisDriver {
         match self.publish.try_send(Command::Publish(channel, payload)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.publish_lost.fetch_add(1, Ordering::Relaxed);
+                self.stats.lost(1);
                 Err(PublishError::QueueFull)
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(PublishError::Stopped),
@@ -248,6 +271,10 @@ impl Driver for RedisDriver {
         if self.publish.try_send(Command::Close).is_err() {
             self.stop.notify_one();
         }
+    }
+
+    fn stats(&self) -> Option<Arc<DriverStats>> {
+        Some(Arc::clone(&self.stats))
     }
 
     fn closed(&self, timeout: Duration) -> AdapterFuture<()> {
@@ -530,14 +557,14 @@ impl Task {
                     let count = batch.len() as u64;
                     match conn.publish_batch(&batch).await {
                         Ok(()) if closing => {
-                            self.stats.published.fetch_add(count, Ordering::Relaxed);
+                            self.stats.sent(count);
                             return Served::Stopped;
                         }
                         Ok(()) => {
-                            self.stats.published.fetch_add(count, Ordering::Relaxed);
+                            self.stats.sent(count);
                         }
                         Err(error) => {
-                            self.stats.publish_lost.fetch_add(count, Ordering::Relaxed);
+                            self.stats.lost(count);
                             tracing::warn!(%error, lost = count, "publishing to Redis failed");
                             batch.clear();
                             return Served::Lost;
@@ -607,7 +634,7 @@ async fn drain(
         tokio::select! {
             command = publish.recv(), if publish_open => match command {
                 Some(Command::Close) | None => return,
-                Some(_) => { stats.publish_lost.fetch_add(1, Ordering::Relaxed); }
+                Some(_) => stats.lost(1),
             },
             command = control.recv(), if control_open => match command {
                 Some(Command::Subscribe(channels)) => {
