@@ -182,6 +182,13 @@ describe('the Flask chat as two servers on one Redis, in Chromium',
     const chats = [];
     let browser;
     const pages = [];
+    const screenshotsTaken = new Set();
+
+    async function screenshot({ who, page }, name) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), timeout: WAIT_MS });
+      screenshotsTaken.add(who);
+    }
 
     async function openPage(who, base) {
       const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
@@ -225,9 +232,9 @@ describe('the Flask chat as two servers on one Redis, in Chromium',
     }, { timeout: 120_000 });
 
     after(async () => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      for (const { who, page } of pages) {
-        await page.screenshot({ path: path.join(ARTIFACTS, `fleet-${who}.png`), timeout: WAIT_MS }).catch(() => {});
+      // A picture of whatever a failed run left on screen.
+      for (const record of pages) {
+        if (!screenshotsTaken.has(record.who)) await screenshot(record, `fleet-${record.who}-on-failure`).catch(() => {});
       }
       await browser?.close().catch(() => {});
       for (const chat of chats) await stop(chat).catch(() => {});
@@ -277,6 +284,7 @@ describe('the Flask chat as two servers on one Redis, in Chromium',
         assert.deepEqual(record.pageErrors, [], `${record.who}: page errors`);
       }
       for (const chat of chats) assert.ok(running(chat), `${chat.name} still runs\n${describeProc(chat)}`);
+      for (const record of [alice, bob]) await screenshot(record, `fleet-${record.who}`);
     });
 
     it('each chat and redis-server stop on SIGTERM', { timeout: 60_000 }, async () => {
