@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, 
 __all__ = [
     "Server",
     "LocalClient",
+    "RedisEmitter",
     "check_payload",
     "Defaults",
     "DEFAULTS",
@@ -164,7 +165,7 @@ class RedisEmitter:
         cls,
         url: str,
         channel: Optional[str] = None,
-        format: str = "python-socketio",
+        format: str = ...,
         cluster: bool = False,
     ) -> "RedisEmitter": ...
     def wait_connected(self, timeout: float) -> bool:
