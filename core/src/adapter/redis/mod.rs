@@ -223,10 +223,26 @@ impl RedisStats {
     }
 }
 
+/// Replies to one request that may wait unread; beyond, they are dropped.
+const MAX_REPLIES: usize = 65_536;
+
+/// Forgets a pending request when its waiter goes, whether it ran to the end or was
+/// dropped halfway (a caller that stops reading a broadcast's acks).
+struct Registered {
+    inner: Arc<Inner>,
+    id: String,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.inner.unregister(&self.id);
+    }
+}
+
 /// Replies to one of this server's broadcasts with acks, or one of its queries.
 enum Pending {
-    Acks(mpsc::UnboundedSender<Incoming>),
-    Query(mpsc::UnboundedSender<Incoming>),
+    Acks(mpsc::Sender<Incoming>),
+    Query(mpsc::Sender<Incoming>),
 }
 
 struct Inner {
@@ -344,13 +360,13 @@ impl Inner {
 
     fn register(
         &self,
-        pending: impl FnOnce(mpsc::UnboundedSender<Incoming>) -> Pending,
-    ) -> (String, mpsc::UnboundedReceiver<Incoming>) {
+        pending: impl FnOnce(mpsc::Sender<Incoming>) -> Pending,
+    ) -> (String, mpsc::Receiver<Incoming>) {
         let id = self
             .next_request
             .fetch_add(1, Ordering::Relaxed)
             .to_string();
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(MAX_REPLIES);
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -367,11 +383,13 @@ impl Inner {
 
     fn reply(&self, request: &str, message: Incoming) {
         let pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        match pending.get(request) {
-            Some(Pending::Acks(tx) | Pending::Query(tx)) => {
-                let _ = tx.send(message);
+        // Bounded: replies past MAX_REPLIES that the caller has not read yet are dropped
+        // (a peer cannot make this server hold them without end); a reply to a request
+        // that is over is dropped too.
+        if let Some(Pending::Acks(tx) | Pending::Query(tx)) = pending.get(request) {
+            if tx.try_send(message).is_err() {
+                self.stats.invalid.fetch_add(1, Ordering::Relaxed);
             }
-            None => {}
         }
     }
 
@@ -668,8 +686,10 @@ impl Adapter for RedisAdapter {
         // arrives in time is taken, and the stream ends at the timeout.
         let counted = self.0.format.name() == "socket.io";
         let remote = RemoteAcks {
-            inner: Arc::clone(&self.0),
-            id,
+            _registered: Registered {
+                inner: Arc::clone(&self.0),
+                id,
+            },
             replies,
             deadline: tokio::time::Instant::now() + timeout,
             others: counted.then(|| self.0.others(ns.name())),
@@ -793,9 +813,9 @@ impl Adapter for RedisAdapter {
 /// target answered (socket.io format) or the deadline; unanswered counted targets end
 /// as timeouts.
 struct RemoteAcks {
-    inner: Arc<Inner>,
-    id: String,
-    replies: mpsc::UnboundedReceiver<Incoming>,
+    /// Unregisters the request when the stream ends or is dropped.
+    _registered: Registered,
+    replies: mpsc::Receiver<Incoming>,
     deadline: tokio::time::Instant,
     /// How many other servers will send a count (asked when the broadcast starts).
     others: Option<AdapterFuture<usize>>,
@@ -814,7 +834,6 @@ impl RemoteAcks {
             loop {
                 if let Some(servers) = state.servers {
                     if state.counted >= servers && state.answered >= state.expected {
-                        state.inner.unregister(&state.id);
                         return None;
                     }
                 }
@@ -835,7 +854,6 @@ impl RemoteAcks {
                     }
                     Ok(Some(_)) => {}
                     Ok(None) | Err(_) => {
-                        state.inner.unregister(&state.id);
                         if state.answered < state.expected {
                             state.answered += 1;
                             // Past the deadline: every further poll ends here at once.
@@ -863,12 +881,16 @@ impl RedisAdapter {
         &self,
         nsp: &str,
         id: String,
-        mut replies: mpsc::UnboundedReceiver<Incoming>,
+        mut replies: mpsc::Receiver<Incoming>,
     ) -> AdapterFuture<Result<Vec<Incoming>, AdapterError>> {
         let others = self.0.others(nsp);
-        let inner = Arc::clone(&self.0);
+        let registered = Registered {
+            inner: Arc::clone(&self.0),
+            id,
+        };
         let timeout = self.0.request_timeout;
         Box::pin(async move {
+            let _registered = registered;
             let deadline = tokio::time::Instant::now() + timeout;
             let result = async {
                 let others = others.await;
@@ -882,7 +904,6 @@ impl RedisAdapter {
                 Ok(out)
             }
             .await;
-            inner.unregister(&id);
             result
         })
     }
