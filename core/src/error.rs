@@ -67,10 +67,10 @@ pub enum RoomError {
     /// it: a socket that could join another's id room would capture what is sent to it.
     /// (python-socketio refuses the same with `cannot enter a sid room`.)
     #[error("cannot enter a sid room: {0:?} is another socket's own room")]
-    SidRoom(crate::Room),
+    SidRoom(std::sync::Arc<str>),
     /// `close_room` was given a socket's own id room, which only disconnecting empties.
     #[error("cannot close a sid room: {0:?}")]
-    CloseSidRoom(crate::Room),
+    CloseSidRoom(std::sync::Arc<str>),
 }
 
 /// Why an acknowledgement did not arrive.

@@ -35,7 +35,7 @@
 //! | [`protocol`] | sans-IO codecs, no tokio (`core/tests/protocol_sans_io.rs` checks): `engine` (Engine.IO packets, polling payloads), `socket/` (Socket.IO: `decode`, `binary` assembly, `encode`), `payload` ([`Payload`] and its JSON checks) |
 //! | [`engine`] | Engine.IO: the [`engine::Handler`] seam and the engine's own state (`state`), sessions and the outbound queue (`mod`), `http` routing and handshakes, `polling`, `websocket` and upgrades, `local` (in-process sessions, [`engine::LocalSession`]), `cors`, the typed `EngineError` and its one mapping to HTTP status and Engine.IO code (`error`), the accept loop and shutdown (`lifecycle`) |
 //! | `socket/` | Socket.IO on top of the engine: `SocketIo` (the handler) and the per-session router, [`Socket`], [`Event`] and acks (`mod`), [`Namespace`] (`namespace`), [`BroadcastOperator`] (`broadcast`) |
-//! | [`adapter`] | rooms and broadcast targeting behind the [`Adapter`] trait ([`LocalAdapter`] in memory) |
+//! | [`adapter`] | rooms and broadcasts behind the [`Adapter`] trait: it receives each broadcast's packet and options and does the local fan-out through the namespace's [`adapter::LocalNamespace`] (the in-memory [`LocalAdapter`]) and, with the `redis` feature, publishes it to a fleet ([`adapter::redis`]); `rooms` is one namespace's room table |
 //! | `server/` | the [`Server`] handle: an [`engine::Engine`] over the Socket.IO layer (`mod`), and the [`serve_dir`] static-file fallback (`static_files`) |
 //! | [`embed`] | for bindings: a runtime of its own, [`embed::Embedded`], the dispatch pool (`pool`), the log sink (`log`), typed [`embed::EmbedError`] (`error`), the in-process test client [`embed::LocalClient`] (`local`) |
 
@@ -52,7 +52,10 @@ mod server;
 mod sid;
 mod socket;
 
-pub use adapter::{Adapter, BroadcastOptions, LocalAdapter, Room};
+pub use adapter::{
+    AckReply, Adapter, AdapterError, BroadcastFlags, BroadcastOptions, BroadcastPacket,
+    LocalAdapter, Room, SocketInfo,
+};
 pub use config::{
     AcceptNamespaces, AllowedHosts, AllowedOrigins, Config, ConfigBuilder, SidCookie, Site,
 };

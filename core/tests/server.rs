@@ -224,8 +224,8 @@ async fn rooms_broadcast_from_outside_and_except() {
         client.send(&format!("43{id}[\"ok\"]")).await;
     }
     let replies = collect.await.unwrap();
-    assert_eq!(replies.iter().filter(|(_, r)| r.is_ok()).count(), 2);
-    assert_eq!(replies.iter().filter(|(_, r)| r.is_err()).count(), 1);
+    assert_eq!(replies.iter().filter(|r| r.result.is_ok()).count(), 2);
+    assert_eq!(replies.iter().filter(|r| r.result.is_err()).count(), 1);
     running.shutdown().await;
 }
 
@@ -586,69 +586,74 @@ async fn graceful_shutdown_disconnects_everyone() {
     assert_eq!(handle.session_count(), 0);
 }
 
-/// An adapter that delegates to the in-memory one and counts broadcasts, standing where
-/// a shared (e.g. Redis) adapter would.
+/// An adapter that does the local part (the trait's defaults) and counts what reaches
+/// it, standing where a shared (e.g. Redis) adapter would.
 #[derive(Debug, Default)]
 struct CountingAdapter {
-    inner: ferrosocket::LocalAdapter,
     broadcasts: Arc<std::sync::atomic::AtomicUsize>,
+    namespaces: Arc<Mutex<Vec<String>>>,
+    rooms: Arc<Mutex<Vec<String>>>,
 }
 
 impl ferrosocket::Adapter for CountingAdapter {
-    fn add_socket(&self, sid: ferrosocket::Sid) {
-        self.inner.add_socket(sid)
+    fn namespace_created(&self, nsp: &str) {
+        self.namespaces.lock().unwrap().push(nsp.to_owned());
     }
-    fn remove_socket(&self, sid: ferrosocket::Sid) {
-        self.inner.remove_socket(sid)
+    fn room_created(&self, nsp: &str, room: &ferrosocket::Room) {
+        self.rooms.lock().unwrap().push(format!("+{nsp}{room}"));
     }
-    fn join(&self, sid: ferrosocket::Sid, rooms: &[ferrosocket::Room]) {
-        self.inner.join(sid, rooms)
+    fn room_removed(&self, nsp: &str, room: &ferrosocket::Room) {
+        self.rooms.lock().unwrap().push(format!("-{nsp}{room}"));
     }
-    fn leave(&self, sid: ferrosocket::Sid, room: &str) {
-        self.inner.leave(sid, room)
-    }
-    fn leave_all(&self, sid: ferrosocket::Sid) {
-        self.inner.leave_all(sid)
-    }
-    fn rooms_of(&self, sid: ferrosocket::Sid) -> Vec<ferrosocket::Room> {
-        self.inner.rooms_of(sid)
-    }
-    fn sockets_in(&self, room: &str) -> Vec<ferrosocket::Sid> {
-        self.inner.sockets_in(room)
-    }
-    fn close_room(&self, room: &str) {
-        self.inner.close_room(room)
-    }
-    fn rooms(&self) -> Vec<ferrosocket::Room> {
-        self.inner.rooms()
-    }
-    fn targets(&self, opts: &ferrosocket::BroadcastOptions) -> Vec<ferrosocket::Sid> {
+    fn broadcast(
+        &self,
+        ns: &dyn ferrosocket::adapter::LocalNamespace,
+        packet: &ferrosocket::BroadcastPacket<'_>,
+        opts: &ferrosocket::BroadcastOptions,
+    ) -> usize {
         self.broadcasts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.targets(opts)
+        ns.broadcast(packet, opts)
     }
 }
 
 #[tokio::test]
-async fn custom_adapter_is_used_per_namespace() {
-    let broadcasts: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
-    let namespaces: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (counter, names) = (Arc::clone(&broadcasts), Arc::clone(&namespaces));
-    let server = Server::with_adapter(Config::default(), move |name| {
-        names.lock().unwrap().push(name.to_owned());
-        Box::new(CountingAdapter {
-            inner: ferrosocket::LocalAdapter::new(),
-            broadcasts: Arc::clone(&counter),
-        })
-    });
+async fn custom_adapter_sees_every_broadcast_and_room_change() {
+    let adapter = CountingAdapter::default();
+    let (broadcasts, namespaces, rooms) = (
+        Arc::clone(&adapter.broadcasts),
+        Arc::clone(&adapter.namespaces),
+        Arc::clone(&adapter.rooms),
+    );
+    let server = Server::with_adapter(Config::default(), adapter);
     server.of("/admin");
     assert_eq!(*namespaces.lock().unwrap(), ["/", "/admin"]);
+    let joined = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&joined);
+    server.of("/").on("join", move |socket, _event| {
+        let notify = Arc::clone(&notify);
+        async move {
+            socket.join(["a", "b"]).unwrap();
+            socket.leave("a");
+            notify.notify_one();
+        }
+    });
     let handle = server.clone();
     let running = start(server).await;
     let (mut client, _) = WsClient::connected(running.addr).await;
     assert_eq!(handle.emit("hello", &Payload::empty()), 1);
     assert_eq!(client.recv().await, r#"42["hello"]"#);
-    assert_eq!(broadcasts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(handle.to("b").emit("hi", &Payload::empty()), 0);
+    assert_eq!(broadcasts.load(std::sync::atomic::Ordering::SeqCst), 2);
+    client.send(r#"42["join"]"#).await;
+    tokio::time::timeout(WAIT, joined.notified()).await.unwrap();
+    assert_eq!(handle.to("b").emit("hi", &Payload::empty()), 1);
+    drop(client);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while rooms.lock().unwrap().len() < 4 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*rooms.lock().unwrap(), ["+/a", "+/b", "-/a", "-/b"]);
     running.shutdown().await;
 }
 

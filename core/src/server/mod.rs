@@ -58,18 +58,26 @@ impl Server {
     /// A server with `config` and in-memory rooms ([`LocalAdapter`]). The `/`
     /// namespace exists from the start.
     pub fn new(config: Config) -> Self {
-        Self::with_adapter(config, |_namespace| Box::new(LocalAdapter::new()))
+        Self::with_adapter(config, LocalAdapter::new())
     }
 
-    /// A server whose namespaces keep their rooms in adapters made by `adapter`, called
-    /// once per namespace with its name (for rooms shared between processes, say).
-    pub fn with_adapter<F>(config: Config, adapter: F) -> Self
-    where
-        F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
-    {
-        let server = Self(Engine::new(config, SocketIo::new(Box::new(adapter))));
+    /// A server whose rooms and broadcasts go through `adapter`: one that shares them
+    /// with other servers (the `redis` feature's
+    /// [`RedisAdapter`](crate::adapter::redis::RedisAdapter), say).
+    pub fn with_adapter(config: Config, adapter: impl Adapter) -> Self {
+        Self::with_shared_adapter(config, std::sync::Arc::new(adapter))
+    }
+
+    /// [`with_adapter`](Self::with_adapter) for an adapter already behind an `Arc`.
+    pub fn with_shared_adapter(config: Config, adapter: std::sync::Arc<dyn Adapter>) -> Self {
+        let server = Self(Engine::new(config, SocketIo::new(adapter)));
         server.of("/");
         server
+    }
+
+    /// The adapter rooms and broadcasts go through.
+    pub fn adapter(&self) -> &std::sync::Arc<dyn Adapter> {
+        &self.sio().adapter
     }
 
     /// The configuration.
@@ -145,13 +153,17 @@ impl Server {
         addr: impl tokio::net::ToSocketAddrs,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        self.0.serve(addr, shutdown).await
+        let adapter = std::sync::Arc::clone(self.adapter());
+        let result = self.0.serve(addr, shutdown).await;
+        adapter.close();
+        result
     }
 
     /// Accepts connections on `listener` until `shutdown` resolves, then shuts down
     /// gracefully: stops accepting, disconnects every client (reason
-    /// `server shutting down`), lets transports flush, and waits up to the configured
-    /// shutdown timeout for connections to end.
+    /// `server shutting down`), lets transports flush, waits up to the configured
+    /// shutdown timeout for connections to end, and closes the adapter (a Redis
+    /// adapter leaves its fleet).
     ///
     /// Each connection is one tokio task. On a single core, prefer tokio's current-thread
     /// runtime: the multi-thread runtime with one worker keeps at most 256 woken tasks
@@ -163,6 +175,9 @@ impl Server {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServerError> {
-        self.0.run(listener, shutdown).await
+        let adapter = std::sync::Arc::clone(self.adapter());
+        let result = self.0.run(listener, shutdown).await;
+        adapter.close();
+        result
     }
 }

@@ -5,11 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::namespace::NamespaceInner;
-use super::{wait_ack, Socket, SocketInner};
-use crate::adapter::{BroadcastOptions, Room};
-use crate::engine::{OutPacket, Outbound};
-use crate::error::{AckError, RoomError};
-use crate::protocol::socket as codec;
+use super::Socket;
+use crate::adapter::{AckReply, AdapterError, BroadcastOptions, BroadcastPacket, Room, SocketInfo};
+use crate::error::RoomError;
 use crate::protocol::Payload;
 use crate::sid::Sid;
 
@@ -119,81 +117,76 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    fn targets(&self) -> Vec<Arc<SocketInner>> {
-        let sids = self.ns.adapter.targets(&self.opts);
-        self.ns.sockets_for(&sids)
+    /// To this server's sockets only: not published to the fleet.
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
     }
 
-    /// Emits to every target. The packet is encoded once and shared by reference.
-    /// Returns the number of sockets it was queued for.
+    /// May be dropped rather than queued (carried to fleet peers that honour it).
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// Emits to every target, on this server and (through the adapter) the fleet. The
+    /// packet is encoded once per server and shared by reference. Returns the number of
+    /// local sockets it was queued for.
     pub fn emit(&self, event: &str, args: &Payload) -> usize {
-        let targets = self.targets();
-        if targets.is_empty() {
-            return 0;
-        }
-        let text = codec::encode_event(&self.ns.name, event, args, None);
-        if let [socket] = targets.as_slice() {
-            return usize::from(
-                socket
-                    .send(Outbound::single(text, args.binary().to_vec()))
-                    .is_ok(),
-            );
-        }
-        let packet = OutPacket::new(text, args.binary().to_vec());
-        targets
-            .iter()
-            .filter(|socket| socket.send(Outbound::Packet(Arc::clone(&packet))).is_ok())
-            .count()
+        let packet = BroadcastPacket { event, args };
+        self.ns.adapter.broadcast(&*self.ns, &packet, &self.opts)
     }
 
     /// Emits to every target, each asked for an acknowledgement, and resolves with every
-    /// target's answer (or error) once all answered or timed out.
+    /// target's answer (or error), on every server, once all answered or timed out.
     pub fn emit_with_ack(
         &self,
         event: &str,
         args: &Payload,
         timeout: Duration,
-    ) -> impl Future<Output = Vec<(Sid, Result<Payload, AckError>)>> + Send + 'static {
-        let waits: Vec<_> = self
-            .targets()
-            .into_iter()
-            .map(|socket| {
-                let sid = socket.id;
-                let sent = socket.send_with_ack(event, args);
-                async move { (sid, wait_ack(socket, sent, timeout).await) }
-            })
-            .collect();
-        futures_util::future::join_all(waits)
+    ) -> impl Future<Output = Vec<AckReply>> + Send + 'static {
+        let packet = BroadcastPacket { event, args };
+        self.ns
+            .adapter
+            .broadcast_with_ack(&*self.ns, &packet, &self.opts, timeout)
     }
 
-    /// The target sockets.
+    /// The target sockets on this server.
     pub fn sockets(&self) -> Vec<Socket> {
-        self.targets().into_iter().map(Socket).collect()
+        self.ns
+            .targets(&self.opts)
+            .into_iter()
+            .map(Socket)
+            .collect()
+    }
+
+    /// The target sockets on every server.
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<SocketInfo>, AdapterError>> + Send + 'static {
+        self.ns.adapter.fetch_sockets(&*self.ns, &self.opts)
     }
 
     /// Makes every target join `rooms`. A room named after a connected socket's id
     /// ([`RoomError::SidRoom`]) is refused before any target joins anything.
     pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
         let rooms = rooms.into_rooms();
-        let targets = self.ns.adapter.targets(&self.opts);
+        let targets = self.ns.rooms.targets(&self.opts);
         self.ns.check_joinable(&targets, &rooms)?;
-        for sid in targets {
-            self.ns.adapter.join(sid, &rooms);
-        }
+        self.ns.adapter.add_sockets(&*self.ns, &self.opts, &rooms);
         Ok(())
     }
 
-    /// Makes every target leave `room`.
+    /// Makes every target leave `room`, on every server.
     pub fn leave(&self, room: &str) {
-        for sid in self.ns.adapter.targets(&self.opts) {
-            self.ns.adapter.leave(sid, room);
-        }
+        let rooms = [Room::from(room)];
+        self.ns.adapter.del_sockets(&*self.ns, &self.opts, &rooms);
     }
 
-    /// Disconnects every target from the namespace.
+    /// Disconnects every target from the namespace, on every server.
     pub fn disconnect(&self) {
-        for socket in self.sockets() {
-            socket.disconnect();
-        }
+        self.ns
+            .adapter
+            .disconnect_sockets(&*self.ns, &self.opts, false);
     }
 }

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use self::broadcast::{BroadcastOperator, IntoRooms};
 use self::namespace::{Auth, NamespaceInner};
-use crate::adapter::{Adapter, Room};
+use crate::adapter::{Adapter, LocalNamespace, LocalServer, Room};
 use crate::clip::clip;
 use crate::engine::{self, lock, BoxFuture, Handler, Handshake, Outbound};
 use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError, SendError};
@@ -34,7 +34,7 @@ use crate::sid::Sid;
 /// An Engine.IO session carrying Socket.IO.
 pub(crate) type Session = engine::Session<SocketIo>;
 
-type AdapterFactory = Box<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
+type Registry = RwLock<HashMap<String, Arc<NamespaceInner>>>;
 
 /// The Socket.IO layer over the engine: the registry of namespaces, and the engine
 /// [`Handler`] that routes each session's messages to its [`Connection`].
@@ -45,12 +45,13 @@ pub(crate) struct SocketIo {
     /// A socket is added to its namespace while this is read-locked, and a made
     /// namespace is removed only under the write lock once it has no socket, so no
     /// socket ever joins a namespace that is no longer in the registry.
-    pub(crate) namespaces: RwLock<HashMap<String, Arc<NamespaceInner>>>,
+    /// Shared (weakly) with the adapter, which applies what other servers publish.
+    pub(crate) namespaces: Arc<Registry>,
     /// How many of `namespaces` were made on a CONNECT; changed only under its write
     /// lock, so it is exact there.
     dynamic: AtomicUsize,
-    /// Makes the room adapter of each new namespace.
-    pub(crate) adapters: AdapterFactory,
+    /// Rooms and broadcasts of every namespace: in memory, or shared with a fleet.
+    pub(crate) adapter: Arc<dyn Adapter>,
 }
 
 /// Why a CONNECT found no namespace.
@@ -62,11 +63,13 @@ enum NoNamespace {
 }
 
 impl SocketIo {
-    pub(crate) fn new(adapters: AdapterFactory) -> Self {
+    pub(crate) fn new(adapter: Arc<dyn Adapter>) -> Self {
+        let namespaces = Arc::new(RwLock::new(HashMap::new()));
+        adapter.init(Arc::new(RegistryHandle(Arc::downgrade(&namespaces))));
         Self {
-            namespaces: RwLock::new(HashMap::new()),
+            namespaces,
             dynamic: AtomicUsize::new(0),
-            adapters,
+            adapter,
         }
     }
 
@@ -94,8 +97,12 @@ impl SocketIo {
             }
             return Arc::clone(existing);
         }
-        let inner = NamespaceInner::new(name, (self.adapters)(name), false);
+        let inner = NamespaceInner::new(name, Arc::clone(&self.adapter), false);
         namespaces.insert(name.to_owned(), Arc::clone(&inner));
+        drop(namespaces);
+        if name != CATCH_ALL {
+            self.adapter.namespace_created(name);
+        }
         inner
     }
 
@@ -129,9 +136,10 @@ impl SocketIo {
                 if self.dynamic.load(Ordering::Relaxed) >= max_dynamic {
                     return Err(NoNamespace::TooMany);
                 }
-                let ns = NamespaceInner::new(name, (self.adapters)(name), true);
+                let ns = NamespaceInner::new(name, Arc::clone(&self.adapter), true);
                 namespaces.insert(name.to_owned(), Arc::clone(&ns));
                 self.dynamic.fetch_add(1, Ordering::Relaxed);
+                self.adapter.namespace_created(name);
                 ns
             }
         };
@@ -153,8 +161,40 @@ impl SocketIo {
         if current && ns.dynamic.load(Ordering::Acquire) && ns.is_empty() {
             namespaces.remove(&*ns.name);
             self.dynamic.fetch_sub(1, Ordering::Relaxed);
+            self.adapter.namespace_removed(&ns.name);
             tracing::debug!(nsp = %clip(&ns.name), "namespace made on connect removed, empty");
         }
+    }
+}
+
+/// The namespace registry as the adapter sees it (weakly: the adapter never keeps the
+/// server alive).
+struct RegistryHandle(std::sync::Weak<Registry>);
+
+impl LocalServer for RegistryHandle {
+    fn namespace(&self, name: &str) -> Option<Arc<dyn LocalNamespace>> {
+        if name == CATCH_ALL {
+            return None;
+        }
+        let registry = self.0.upgrade()?;
+        let ns = registry
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()?;
+        Some(ns)
+    }
+
+    fn namespaces(&self) -> Vec<Arc<str>> {
+        let Some(registry) = self.0.upgrade() else {
+            return Vec::new();
+        };
+        let namespaces = registry.read().unwrap_or_else(|p| p.into_inner());
+        namespaces
+            .values()
+            .filter(|ns| &*ns.name != CATCH_ALL)
+            .map(|ns| Arc::clone(&ns.name))
+            .collect()
     }
 }
 
@@ -667,24 +707,24 @@ impl Socket {
     pub fn join(&self, rooms: impl IntoRooms) -> Result<(), RoomError> {
         let rooms = rooms.into_rooms();
         self.0.ns.check_joinable(&[self.0.id], &rooms)?;
-        self.0.ns.adapter.join(self.0.id, &rooms);
+        self.0.ns.join(self.0.id, &rooms);
         Ok(())
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
-        self.0.ns.adapter.leave(self.0.id, room);
+        self.0.ns.leave(self.0.id, room);
     }
 
     /// Leaves every room it joined (it stays in its own id room).
     pub fn leave_all(&self) {
-        self.0.ns.adapter.leave_all(self.0.id);
+        self.0.ns.leave_all(self.0.id);
     }
 
     /// The rooms it is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
         let own = Room::from(self.0.id.as_str());
-        let joined = self.0.ns.adapter.rooms_of(self.0.id);
+        let joined = self.0.ns.rooms.rooms_of(self.0.id);
         let mut rooms = Vec::with_capacity(joined.len() + 1);
         rooms.push(Arc::clone(&own));
         // Joining its own id room explicitly is allowed; it is still listed once.

@@ -9,10 +9,15 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::broadcast::{BroadcastOperator, IntoRooms};
-use super::{run_inline, AckSender, Event, Socket, SocketInner};
-use crate::adapter::{Adapter, Room};
-use crate::engine::BoxFuture;
-use crate::error::{AckError, ConnectRefused, DisconnectReason, RoomError};
+use super::{run_inline, wait_ack, AckSender, Event, Socket, SocketInner};
+use crate::adapter::rooms::Rooms;
+use crate::adapter::{
+    AckReply, Adapter, AdapterError, AdapterFuture, BroadcastOptions, BroadcastPacket,
+    LocalNamespace, Room, SocketInfo,
+};
+use crate::engine::{BoxFuture, OutPacket, Outbound};
+use crate::error::{ConnectRefused, DisconnectReason, RoomError};
+use crate::protocol::socket as codec;
 use crate::protocol::Payload;
 use crate::sid::Sid;
 
@@ -49,18 +54,23 @@ pub(crate) struct NamespaceInner {
     handlers: RwLock<Handlers>,
     /// Connected (and connecting) sockets by id: how an adapter's answer becomes sockets.
     sockets: RwLock<HashMap<Sid, Arc<SocketInner>>>,
-    pub(crate) adapter: Box<dyn Adapter>,
+    /// This server's room table for the namespace.
+    pub(crate) rooms: Rooms,
+    /// The server's adapter (shared by every namespace): broadcasts and fleet-wide room
+    /// operations go through it.
+    pub(crate) adapter: Arc<dyn Adapter>,
     /// Made on a client's CONNECT (`AcceptNamespaces`), not by the application: removed
     /// when its last socket leaves. Cleared when the application creates it after all.
     pub(crate) dynamic: AtomicBool,
 }
 
 impl NamespaceInner {
-    pub(crate) fn new(name: &str, adapter: Box<dyn Adapter>, dynamic: bool) -> Arc<Self> {
+    pub(crate) fn new(name: &str, adapter: Arc<dyn Adapter>, dynamic: bool) -> Arc<Self> {
         Arc::new(Self {
             name: Arc::from(name),
             handlers: RwLock::new(Handlers::default()),
             sockets: RwLock::new(HashMap::new()),
+            rooms: Rooms::new(),
             adapter,
             dynamic: AtomicBool::new(dynamic),
         })
@@ -101,15 +111,50 @@ impl NamespaceInner {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(socket.id, Arc::clone(socket));
-        self.adapter.add_socket(socket.id);
+        self.rooms.add_socket(socket.id);
+        self.adapter.socket_added(&self.name, socket.id);
     }
 
     pub(crate) fn remove_socket(&self, socket: &SocketInner) {
-        self.adapter.remove_socket(socket.id);
+        let emptied = self.rooms.remove_socket(socket.id);
+        self.rooms_removed(&emptied);
+        self.adapter.socket_removed(&self.name, socket.id);
         self.sockets
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&socket.id);
+    }
+
+    /// Adds local socket `sid` to `rooms`, telling the adapter of rooms it created.
+    pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) {
+        for room in self.rooms.join(sid, rooms) {
+            self.adapter.room_created(&self.name, &room);
+        }
+    }
+
+    /// Takes local socket `sid` out of `room`.
+    pub(crate) fn leave(&self, sid: Sid, room: &str) {
+        if self.rooms.leave(sid, room) {
+            self.adapter.room_removed(&self.name, &Room::from(room));
+        }
+    }
+
+    /// Takes local socket `sid` out of every room it joined.
+    pub(crate) fn leave_all(&self, sid: Sid) {
+        let emptied = self.rooms.leave_all(sid);
+        self.rooms_removed(&emptied);
+    }
+
+    fn rooms_removed(&self, emptied: &[Room]) {
+        for room in emptied {
+            self.adapter.room_removed(&self.name, room);
+        }
+    }
+
+    /// The local sockets `opts` selects.
+    pub(crate) fn targets(&self, opts: &BroadcastOptions) -> Vec<Arc<SocketInner>> {
+        let sids = self.rooms.targets(opts);
+        self.sockets_for(&sids)
     }
 
     /// Refuses `rooms` for `joiners` when one of the rooms is the own id room of a
@@ -177,6 +222,99 @@ impl NamespaceInner {
         let socket = Socket(socket);
         let ack = ack.map(|id| AckSender::new(socket.clone(), id));
         run_inline(handler(socket, Event::new(name, args, ack)));
+    }
+}
+
+/// The local half of every adapter operation: this server's sockets of the namespace.
+impl LocalNamespace for NamespaceInner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn broadcast(&self, packet: &BroadcastPacket<'_>, opts: &BroadcastOptions) -> usize {
+        let targets = self.targets(opts);
+        if targets.is_empty() {
+            return 0;
+        }
+        let text = codec::encode_event(&self.name, packet.event, packet.args, None);
+        let binary = packet.args.binary();
+        if let [socket] = targets.as_slice() {
+            return usize::from(socket.send(Outbound::single(text, binary.to_vec())).is_ok());
+        }
+        let shared = OutPacket::new(text, binary.to_vec());
+        targets
+            .iter()
+            .filter(|socket| socket.send(Outbound::Packet(Arc::clone(&shared))).is_ok())
+            .count()
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: &BroadcastPacket<'_>,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+    ) -> Vec<AdapterFuture<AckReply>> {
+        self.targets(opts)
+            .into_iter()
+            .map(|socket| {
+                let sid: Arc<str> = Arc::from(socket.id.as_str());
+                let sent = socket.send_with_ack(packet.event, packet.args);
+                let wait: AdapterFuture<AckReply> = Box::pin(async move {
+                    let result = wait_ack(socket, sent, timeout).await;
+                    AckReply { sid, result }
+                });
+                wait
+            })
+            .collect()
+    }
+
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for sid in self.rooms.targets(opts) {
+            // Another connected socket's own id room is never joined.
+            let allowed: Vec<Room> = rooms
+                .iter()
+                .filter(|room| {
+                    self.check_joinable(&[sid], std::slice::from_ref(*room))
+                        .is_ok()
+                })
+                .cloned()
+                .collect();
+            self.join(sid, &allowed);
+        }
+    }
+
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        for sid in self.rooms.targets(opts) {
+            for room in rooms {
+                self.leave(sid, room);
+            }
+        }
+    }
+
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
+        for socket in self.targets(opts) {
+            let socket = Socket(socket);
+            if close {
+                socket.close_connection();
+            } else {
+                socket.disconnect();
+            }
+        }
+    }
+
+    fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        self.targets(opts)
+            .into_iter()
+            .map(|socket| SocketInfo {
+                id: Arc::from(socket.id.as_str()),
+                rooms: Socket(socket).rooms(),
+                local: true,
+            })
+            .collect()
+    }
+
+    fn rooms(&self) -> Vec<Room> {
+        self.rooms.rooms()
     }
 }
 
@@ -290,6 +428,12 @@ impl Namespace {
         self.operator().to(rooms)
     }
 
+    /// Targets this server's sockets of the namespace only (never published to the
+    /// fleet).
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
     /// Targets the namespace minus `rooms`.
     pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.operator().except(rooms)
@@ -306,7 +450,7 @@ impl Namespace {
         event: &str,
         args: &Payload,
         timeout: Duration,
-    ) -> impl Future<Output = Vec<(Sid, Result<Payload, AckError>)>> + Send + 'static {
+    ) -> impl Future<Output = Vec<AckReply>> + Send + 'static {
         self.operator().emit_with_ack(event, args, timeout)
     }
 
@@ -320,9 +464,22 @@ impl Namespace {
         self.0.all_sockets().into_iter().map(Socket).collect()
     }
 
-    /// Every room with members (socket id rooms excluded).
+    /// Every room with members on this server (socket id rooms excluded). See
+    /// [`all_rooms`](Self::all_rooms) for the whole fleet's.
     pub fn rooms(&self) -> Vec<Room> {
-        self.0.adapter.rooms()
+        self.0.rooms.rooms()
+    }
+
+    /// Every room with members on every server sharing this one's adapter.
+    pub fn all_rooms(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Room>, AdapterError>> + Send + 'static {
+        self.0.adapter.all_rooms(&*self.0)
+    }
+
+    /// How many servers share this one's adapter (1 with the in-memory one).
+    pub fn server_count(&self) -> impl Future<Output = usize> + Send + 'static {
+        self.0.adapter.server_count()
     }
 
     /// Removes every socket from `room`. A socket's own id room cannot be closed
@@ -331,7 +488,7 @@ impl Namespace {
         if self.0.is_sid_room(room) {
             return Err(RoomError::CloseSidRoom(Room::from(room)));
         }
-        self.0.adapter.close_room(room);
+        self.0.adapter.close_room(&*self.0, &Room::from(room));
         Ok(())
     }
 }

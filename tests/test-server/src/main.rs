@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use ferrosocket::adapter::redis::{Format, RedisAdapter, RedisOptions};
 use ferrosocket::{
     AllowedHosts, AllowedOrigins, Config, ConnectRefused, Event, Namespace, Payload, Server, Socket,
 };
@@ -16,6 +17,8 @@ struct Args {
     host: String,
     port: u16,
     config: Config,
+    /// `--redis URL` and its format, channel and cluster mode.
+    redis: Option<RedisOptions>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -24,6 +27,8 @@ fn parse_args() -> Result<Args, String> {
     let mut builder = Config::builder();
     let mut origins: Vec<String> = Vec::new();
     let mut hosts: Vec<String> = Vec::new();
+    let (mut redis_url, mut redis_format, mut redis_channel, mut redis_cluster) =
+        (None, Format::SocketIo, None, false);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -47,6 +52,15 @@ fn parse_args() -> Result<Args, String> {
             "--header-timeout" => builder = builder.header_timeout(ms(value()?)?),
             "--body-timeout" => builder = builder.body_timeout(ms(value()?)?),
             "--allowed-host" => hosts.push(value()?),
+            "--redis" => redis_url = Some(value()?),
+            "--redis-format" => {
+                let name = value()?;
+                redis_format = Format::parse(&name).ok_or(format!(
+                    "--redis-format: {name}: expected socket.io or python-socketio"
+                ))?;
+            }
+            "--redis-channel" => redis_channel = Some(value()?),
+            "--redis-cluster" => redis_cluster = true,
             "--cors" => origins.push(value()?),
             "--runtime" => match value()?.as_str() {
                 "auto" | "current" | "multi" => {}
@@ -67,10 +81,20 @@ fn parse_args() -> Result<Args, String> {
     if !hosts.is_empty() {
         builder = builder.allowed_hosts(AllowedHosts::new(hosts));
     }
+    let redis = redis_url.map(|url| {
+        let options = RedisOptions::new(url)
+            .format(redis_format)
+            .cluster(redis_cluster);
+        match redis_channel {
+            Some(channel) => options.channel(channel),
+            None => options,
+        }
+    });
     Ok(Args {
         host,
         port,
         config: builder.build(),
+        redis,
     })
 }
 
@@ -225,6 +249,79 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
             let _ = event.ack(&one(&answer));
         }
     });
+    // The whole fleet's view (one server without --redis).
+    let fleet_ns = ns.clone();
+    ns.on("fleet_sockets", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let target = ns.to(string_list(request.get("to")));
+            let answer = match target.fetch_sockets().await {
+                Ok(sockets) => {
+                    let mut ids: Vec<String> = sockets.iter().map(|s| s.id.to_string()).collect();
+                    ids.sort();
+                    json!(ids)
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            };
+            let _ = event.ack(&one(&answer));
+        }
+    });
+    let fleet_ns = ns.clone();
+    ns.on("fleet_rooms", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let answer = match ns.all_rooms().await {
+                Ok(rooms) => {
+                    let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+                    rooms.sort();
+                    json!(rooms)
+                }
+                Err(error) => json!({"error": error.to_string()}),
+            };
+            let _ = event.ack(&one(&answer));
+        }
+    });
+    let fleet_ns = ns.clone();
+    ns.on("server_count", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let count = ns.server_count().await;
+            let _ = event.ack(&one(&json!(count)));
+        }
+    });
+    let fleet_ns = ns.clone();
+    ns.on("fleet_join", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let target = ns.to(string_list(request.get("to")));
+            let answer = match target.join(string_list(request.get("rooms"))) {
+                Ok(()) => json!(true),
+                Err(_) => json!({"error": "cannot enter a sid room"}),
+            };
+            let _ = event.ack(&one(&answer));
+        }
+    });
+    let fleet_ns = ns.clone();
+    ns.on("fleet_leave", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let room = request.get("room").and_then(Value::as_str).unwrap_or("");
+            ns.to(string_list(request.get("to"))).leave(room);
+            let _ = event.ack(&one(&json!(true)));
+        }
+    });
+    let fleet_ns = ns.clone();
+    ns.on("fleet_disconnect", move |_socket, mut event| {
+        let ns = fleet_ns.clone();
+        async move {
+            let request: Value = event.args.first().unwrap_or(Value::Null);
+            let _ = event.ack(&one(&json!(true)));
+            ns.to(string_list(request.get("to"))).disconnect();
+        }
+    });
     let emit_ns = ns.clone();
     ns.on("emit", move |socket, mut event| {
         let ns = emit_ns.clone();
@@ -288,8 +385,8 @@ fn register(ns: &Namespace, log: &DisconnectLog) {
                 )
                 .await;
             let (mut responses, mut binary, mut timeouts) = (Vec::new(), Vec::new(), 0);
-            for (_, reply) in replies {
-                match reply {
+            for reply in replies {
+                match reply.result {
                     Ok(args) => responses.push(nest_args(&args, &mut binary)),
                     Err(_) => timeouts += 1,
                 }
@@ -370,7 +467,16 @@ async fn serve() {
             std::process::exit(2);
         }
     };
-    let server = Server::new(args.config);
+    let server = match args.redis {
+        None => Server::new(args.config),
+        Some(options) => match RedisAdapter::start(options) {
+            Ok(adapter) => Server::with_adapter(args.config, adapter),
+            Err(error) => {
+                eprintln!("test-server: --redis: {error}");
+                std::process::exit(2);
+            }
+        },
+    };
     let log: DisconnectLog = Arc::new(Mutex::new(VecDeque::new()));
     for name in ["/", "/admin", "/auth"] {
         register(&server.of(name), &log);

@@ -1,63 +1,19 @@
-//! Rooms and broadcast targeting, behind the [`Adapter`] trait.
+//! The room table of one namespace on this server: which local sockets are in which
+//! rooms, and which local sockets a [`BroadcastOptions`] selects. Plain data under one
+//! lock; never sends anything (the namespace does, after the lock is released).
 //!
-//! An adapter answers "which sockets of this namespace does this emit reach?". The
-//! in-memory [`LocalAdapter`] is the default; a Redis adapter can implement the same
-//! trait to share rooms between processes.
-//!
-//! Every socket is also in a room named after its own id. That room is virtual: it is
-//! not stored, so a socket that never joins a room costs the adapter one set entry. It
-//! belongs to its socket alone: the namespace refuses to let another socket join it
-//! ([`crate::RoomError::SidRoom`]), and the local adapter resolves a room that names a
-//! connected socket to that socket only, whatever else was stored under the name.
+//! Membership changes report the rooms that got their first member or lost their last,
+//! so a fleet adapter can follow them (a Redis room channel, say).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
+use super::{BroadcastOptions, Room};
 use crate::sid::Sid;
 
-/// A room name.
-pub type Room = Arc<str>;
-
-/// Who an emit reaches: the union of `rooms` (the whole namespace when empty), minus
-/// every socket in `except` (rooms or socket ids).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BroadcastOptions {
-    /// Target rooms; empty means every socket of the namespace.
-    pub rooms: Vec<Room>,
-    /// Rooms (or socket ids) whose sockets are left out.
-    pub except: Vec<Room>,
-}
-
-/// Room membership for one namespace.
-///
-/// Implementations must be cheap to call from any thread and must never call back into
-/// the server while holding their own locks.
-pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
-    /// A socket connected to the namespace.
-    fn add_socket(&self, sid: Sid);
-    /// A socket left: forget it and its rooms.
-    fn remove_socket(&self, sid: Sid);
-    /// Adds `sid` to `rooms`.
-    fn join(&self, sid: Sid, rooms: &[Room]);
-    /// Removes `sid` from `room`.
-    fn leave(&self, sid: Sid, room: &str);
-    /// Removes `sid` from every room it joined (it stays in its own id room).
-    fn leave_all(&self, sid: Sid);
-    /// The rooms `sid` joined, not counting its own id room.
-    fn rooms_of(&self, sid: Sid) -> Vec<Room>;
-    /// Every socket in `room` (for a socket id: that socket, if connected).
-    fn sockets_in(&self, room: &str) -> Vec<Sid>;
-    /// Removes every socket from `room`.
-    fn close_room(&self, room: &str);
-    /// All rooms that have members (socket id rooms excluded).
-    fn rooms(&self) -> Vec<Room>;
-    /// The sockets an emit with `opts` reaches, each once.
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
-}
-
-/// The in-memory adapter: rooms live in this process.
+/// The room table of one namespace.
 #[derive(Debug, Default)]
-pub struct LocalAdapter {
+pub(crate) struct Rooms {
     /// One lock for the three maps so membership changes are atomic: a broadcast never
     /// sees a socket in a room but not in `sockets`.
     state: RwLock<LocalState>,
@@ -82,19 +38,32 @@ impl LocalState {
         }
     }
 
-    fn remove_from_room(&mut self, sid: Sid, room: &str) {
+    /// Takes `sid` out of `room`; true when that emptied the room.
+    fn remove_from_room(&mut self, sid: Sid, room: &str) -> bool {
         if let Some(members) = self.rooms.get_mut(room) {
             members.remove(&sid);
             if members.is_empty() {
                 self.rooms.remove(room);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Forgets that `sid` joined `room` (the room table itself is not touched).
+    fn unrecord(&mut self, sid: Sid, room: &str) {
+        if let Some(joined) = self.joined.get_mut(&sid) {
+            joined.retain(|r| &**r != room);
+            if joined.is_empty() {
+                self.joined.remove(&sid);
             }
         }
     }
 }
 
-impl LocalAdapter {
-    /// An empty adapter.
-    pub fn new() -> Self {
+impl Rooms {
+    /// An empty table.
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -107,84 +76,106 @@ impl LocalAdapter {
     }
 }
 
-impl Adapter for LocalAdapter {
-    fn add_socket(&self, sid: Sid) {
+impl Rooms {
+    pub(crate) fn add_socket(&self, sid: Sid) {
         self.write().sockets.insert(sid);
     }
 
-    fn remove_socket(&self, sid: Sid) {
+    /// Forgets `sid` and its rooms; returns the rooms it left empty.
+    pub(crate) fn remove_socket(&self, sid: Sid) -> Vec<Room> {
         let mut state = self.write();
         state.sockets.remove(&sid);
+        let mut emptied = Vec::new();
         for room in state.joined.remove(&sid).unwrap_or_default() {
-            state.remove_from_room(sid, &room);
+            if state.remove_from_room(sid, &room) {
+                emptied.push(room);
+            }
         }
+        emptied
     }
 
-    fn join(&self, sid: Sid, rooms: &[Room]) {
+    /// Adds `sid` to `rooms`; returns the rooms it is the first member of.
+    pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) -> Vec<Room> {
         let mut state = self.write();
+        let mut created = Vec::new();
         if !state.sockets.contains(&sid) {
-            return;
+            return created;
         }
         for room in rooms {
             // Another socket's id room is never stored (the namespace refuses it before
-            // it gets here; an adapter called directly must not be fooled either).
+            // it gets here; a remote join must not be fooled either).
             if Sid::parse(room).is_some_and(|owner| owner != sid && state.sockets.contains(&owner))
             {
                 continue;
             }
-            if state.rooms.entry(Arc::clone(room)).or_default().insert(sid) {
+            let members = state.rooms.entry(Arc::clone(room)).or_default();
+            let first = members.is_empty();
+            if members.insert(sid) {
+                if first {
+                    created.push(Arc::clone(room));
+                }
                 state.joined.entry(sid).or_default().push(Arc::clone(room));
             }
         }
+        created
     }
 
-    fn leave(&self, sid: Sid, room: &str) {
+    /// Removes `sid` from `room`; true when that emptied the room.
+    pub(crate) fn leave(&self, sid: Sid, room: &str) -> bool {
         let mut state = self.write();
-        state.remove_from_room(sid, room);
-        if let Some(joined) = state.joined.get_mut(&sid) {
-            joined.retain(|r| &**r != room);
-            if joined.is_empty() {
-                state.joined.remove(&sid);
+        let emptied = state.remove_from_room(sid, room);
+        state.unrecord(sid, room);
+        emptied
+    }
+
+    /// Removes `sid` from every room it joined (it stays in its own id room); returns
+    /// the rooms it left empty.
+    pub(crate) fn leave_all(&self, sid: Sid) -> Vec<Room> {
+        let mut state = self.write();
+        let mut emptied = Vec::new();
+        for room in state.joined.remove(&sid).unwrap_or_default() {
+            if state.remove_from_room(sid, &room) {
+                emptied.push(room);
             }
         }
+        emptied
     }
 
-    fn leave_all(&self, sid: Sid) {
-        let mut state = self.write();
-        for room in state.joined.remove(&sid).unwrap_or_default() {
-            state.remove_from_room(sid, &room);
-        }
-    }
-
-    fn rooms_of(&self, sid: Sid) -> Vec<Room> {
+    /// The rooms `sid` joined, not counting its own id room.
+    pub(crate) fn rooms_of(&self, sid: Sid) -> Vec<Room> {
         self.read().joined.get(&sid).cloned().unwrap_or_default()
     }
 
-    fn sockets_in(&self, room: &str) -> Vec<Sid> {
+    /// Every socket in `room` (for a socket id: that socket, if connected).
+    #[cfg(test)]
+    pub(crate) fn sockets_in(&self, room: &str) -> Vec<Sid> {
         let mut out = Vec::new();
         self.read().for_each_member(room, |sid| out.push(sid));
         out
     }
 
-    fn close_room(&self, room: &str) {
+    /// Removes every socket from `room`; true when it had members.
+    #[cfg(test)]
+    pub(crate) fn close_room(&self, room: &str) -> bool {
         let mut state = self.write();
-        if let Some(members) = state.rooms.remove(room) {
-            for sid in members {
-                if let Some(joined) = state.joined.get_mut(&sid) {
-                    joined.retain(|r| &**r != room);
-                    if joined.is_empty() {
-                        state.joined.remove(&sid);
-                    }
+        match state.rooms.remove(room) {
+            Some(members) => {
+                for sid in members {
+                    state.unrecord(sid, room);
                 }
+                true
             }
+            None => false,
         }
     }
 
-    fn rooms(&self) -> Vec<Room> {
+    /// All rooms that have members (socket id rooms excluded).
+    pub(crate) fn rooms(&self) -> Vec<Room> {
         self.read().rooms.keys().cloned().collect()
     }
 
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+    /// The sockets an emit with `opts` reaches, each once.
+    pub(crate) fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         let state = self.read();
         let mut excluded = HashSet::new();
         for room in &opts.except {
@@ -231,7 +222,7 @@ mod tests {
 
     #[test]
     fn rooms_and_targets() {
-        let adapter = LocalAdapter::new();
+        let adapter = Rooms::new();
         let (a, b, c) = (Sid::new(), Sid::new(), Sid::new());
         for s in [a, b, c] {
             adapter.add_socket(s);
@@ -246,6 +237,7 @@ mod tests {
         let xy = adapter.targets(&BroadcastOptions {
             rooms: vec![room("x"), room("y")],
             except: vec![],
+            ..Default::default()
         });
         assert_eq!(
             sorted(xy),
@@ -255,22 +247,25 @@ mod tests {
         let except_sid = adapter.targets(&BroadcastOptions {
             rooms: vec![room("y")],
             except: vec![room(a.as_str())],
+            ..Default::default()
         });
         assert_eq!(except_sid, vec![b]);
         let except_room = adapter.targets(&BroadcastOptions {
             rooms: vec![],
             except: vec![room("y")],
+            ..Default::default()
         });
         assert_eq!(except_room, vec![c]);
         let to_sid = adapter.targets(&BroadcastOptions {
             rooms: vec![room(c.as_str()), room("x")],
             except: vec![],
+            ..Default::default()
         });
         assert_eq!(sorted(to_sid), sorted(vec![a, c]));
 
         adapter.leave(a, "x");
         assert_eq!(adapter.rooms_of(a), vec![room("y")]);
-        adapter.close_room("y");
+        assert!(adapter.close_room("y"));
         assert!(adapter.rooms_of(a).is_empty());
         assert!(adapter.rooms().is_empty());
         adapter.join(b, &[room("z")]);
@@ -283,7 +278,7 @@ mod tests {
 
     #[test]
     fn a_sid_room_belongs_to_its_socket_alone() {
-        let adapter = LocalAdapter::new();
+        let adapter = Rooms::new();
         let (victim, thief, other) = (Sid::new(), Sid::new(), Sid::new());
         for s in [victim, thief, other] {
             adapter.add_socket(s);
@@ -295,11 +290,13 @@ mod tests {
         let to_victim = BroadcastOptions {
             rooms: vec![room(victim.as_str())],
             except: vec![],
+            ..Default::default()
         };
         assert_eq!(adapter.targets(&to_victim), vec![victim]);
         let but_victim = BroadcastOptions {
             rooms: vec![],
             except: vec![room(victim.as_str())],
+            ..Default::default()
         };
         assert_eq!(
             sorted(adapter.targets(&but_victim)),

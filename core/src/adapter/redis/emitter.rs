@@ -1,0 +1,143 @@
+//! A write-only member of a Redis fleet: emits to the fleet's sockets from a process that
+//! serves no client (a worker, a script), as python-socketio's write-only managers and
+//! node's `@socket.io/redis-emitter` do. Owns nothing but its driver; never subscribes.
+
+use std::sync::Arc;
+
+use super::driver::{Driver, PublishError, RedisDriver};
+use super::format::{Outgoing, WireFormat};
+use super::RedisOptions;
+use crate::adapter::{AdapterError, BroadcastOptions, BroadcastPacket, Room};
+use crate::protocol::Payload;
+
+/// A namespace name with its leading `/`, as servers spell it (the same rule as
+/// [`crate::normalize_namespace`], which lives in a layer above this one).
+fn normalize_namespace(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.starts_with('/') {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("/{name}"))
+    }
+}
+
+/// Emits to a Redis fleet without serving clients. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisEmitter {
+    uid: Arc<str>,
+    format: Arc<dyn WireFormat>,
+    driver: Arc<dyn Driver>,
+}
+
+impl std::fmt::Debug for RedisEmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisEmitter")
+            .field("format", &self.format.name())
+            .finish()
+    }
+}
+
+impl RedisEmitter {
+    /// Connects (in the background, on the current tokio runtime) to the fleet
+    /// `options` names. Fails only on a URL that does not parse.
+    pub fn start(options: RedisOptions) -> Result<Self, AdapterError> {
+        let (driver, _received, _stats) = RedisDriver::start(options.driver.clone())?;
+        Ok(Self::with_driver(&options, Arc::new(driver)))
+    }
+
+    /// The emitter over a driver of the caller's.
+    pub fn with_driver(options: &RedisOptions, driver: Arc<dyn Driver>) -> Self {
+        let channel = options.channel_name();
+        Self {
+            // node's emitter and python-socketio's write-only managers also send a
+            // fixed or random id; a random one never matches a server's.
+            uid: Arc::from(format!("emitter-{}", crate::sid::Sid::new())),
+            format: options.format.wire(&channel),
+            driver,
+        }
+    }
+
+    fn publish(&self, message: &Outgoing<'_>) -> Result<(), PublishError> {
+        for publish in self.format.encode(&self.uid, message) {
+            self.driver.publish(publish.channel, publish.payload)?;
+        }
+        Ok(())
+    }
+
+    /// Emits `event` with `args` to the sockets of namespace `nsp` that `opts` selects,
+    /// on every server of the fleet.
+    pub fn emit(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: &Payload,
+        opts: &BroadcastOptions,
+    ) -> Result<(), PublishError> {
+        let nsp = normalize_namespace(nsp);
+        self.publish(&Outgoing::Broadcast {
+            nsp: &nsp,
+            packet: BroadcastPacket { event, args },
+            opts,
+            ack: None,
+        })
+    }
+
+    /// Makes the selected sockets join `rooms` (node's format; python-socketio's for one
+    /// socket id at a time).
+    pub fn join(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        rooms: &[Room],
+    ) -> Result<(), PublishError> {
+        let nsp = normalize_namespace(nsp);
+        self.publish(&Outgoing::AddSockets {
+            nsp: &nsp,
+            opts,
+            rooms,
+        })
+    }
+
+    /// Makes the selected sockets leave `rooms`.
+    pub fn leave(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        rooms: &[Room],
+    ) -> Result<(), PublishError> {
+        let nsp = normalize_namespace(nsp);
+        self.publish(&Outgoing::DelSockets {
+            nsp: &nsp,
+            opts,
+            rooms,
+        })
+    }
+
+    /// Removes every socket from `room`.
+    pub fn close_room(&self, nsp: &str, room: &str) -> Result<(), PublishError> {
+        let nsp = normalize_namespace(nsp);
+        self.publish(&Outgoing::CloseRoom {
+            nsp: &nsp,
+            room: &Room::from(room),
+        })
+    }
+
+    /// Disconnects the selected sockets (`close`: their whole connection).
+    pub fn disconnect(
+        &self,
+        nsp: &str,
+        opts: &BroadcastOptions,
+        close: bool,
+    ) -> Result<(), PublishError> {
+        let nsp = normalize_namespace(nsp);
+        self.publish(&Outgoing::Disconnect {
+            nsp: &nsp,
+            opts,
+            close,
+        })
+    }
+
+    /// Stops the emitter's connection.
+    pub fn close(&self) {
+        self.driver.close();
+    }
+}
