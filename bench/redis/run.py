@@ -286,10 +286,18 @@ def run_step(name, opts, logdir, tag, half_ferro):
                  "--publishers", str(opts.publishers), "--messages", str(messages),
                  "--size", str(opts.size), "--duration", str(opts.duration),
                  "--warmup", str(opts.warmup), "--timeout", "60"]
+        # The phases in loadgen's order (its --rate values, then its --rate-fraction ones).
+        tags = []
         if name != FERRO and half_ferro:
             args += ["--rate", f"{half_ferro:.3f}"]
+            tags.append("half-ferro")
+        if opts.light_rate > 0:
+            args += ["--rate", f"{opts.light_rate:g}"]
+            tags.append("light")
         args += ["--rate-fraction", "0.5"]
+        tags.append("half-own")
         rec["loadgen_args"] = args
+        rec["rate_tags"] = tags
         bound = 120 + 3 * (opts.duration + opts.warmup + 20)
         r, err, text = run_loadgen(args, bound)
         rec["redis"] = redis_facts(rport)
@@ -339,6 +347,7 @@ def run(opts):
         "size": opts.size,
         "duration": opts.duration,
         "warmup": opts.warmup,
+        "light_rate": opts.light_rate,
         "peers": {p: PEERS[p][0] for p in peers},
         "peer_order": peers,
         "steps": [],
@@ -397,13 +406,10 @@ def dig(obj, *path):
 
 
 def rate_entry(rec, which):
-    """The fixed-rate phase of a step: 'half-ferro' or 'half-own'."""
+    """The fixed-rate phase of a step: 'half-ferro', 'light' or 'half-own'."""
     rates = dig(rec, "result", "rates") or []
-    for r in rates:
-        own = r.get("fraction_of_saturation") is not None
-        if which == "half-own" and own:
-            return r
-        if which == "half-ferro" and not own:
+    for tag, r in zip(rec.get("rate_tags") or [], rates):
+        if tag == which:
             return r
     if which == "half-ferro" and rec.get("peer") == FERRO:
         return rate_entry(rec, "half-own")
@@ -476,18 +482,24 @@ def md(doc):
              "that cannot keep up skips ticks (while its members are > 256 messages behind) "
              "and is marked not sustained: its latency is then queueing, not Redis."),
             ("half-own", "Latency at half of each peer's own saturation",
-             "Each peer at half of its own saturation messages/s (same run).")):
+             "Each peer at half of its own saturation messages/s (same run)."),
+            ("light", "Latency at a light load",
+             f"Every peer at {doc.get('light_rate', 10):g} messages/s "
+             f"({doc.get('light_rate', 10) * doc['clients']:,.0f} deliveries/s): what the hop "
+             "through Redis costs when no server is busy.")):
         out += [f"## {title}", "", what + " Latency: send → each member's receipt, over the "
                 f"messages sent after the {doc['warmup']:g} s warm-up ({doc['duration']:g} s "
                 "measured); added by Redis = B (cross-server) − A (local).", "",
-                "| peer | msgs/s | deliveries/s | sustained | local (A) p50 / p99 | cross-server (B) p50 / p99 | added p50 | added p99 | fleet CPU | loadgen CPU | runs |",
-                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+                "\"First member\": each message's first delivery on each server (the hop between "
+                "servers without the walk over the room's members).", "",
+                "| peer | msgs/s | deliveries/s | sustained | local (A) p50 / p99 | cross-server (B) p50 / p99 | added p50 | added p99 | first member: added p50 / p99 | fleet CPU | loadgen CPU | runs |",
+                "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for p in peers:
             step, runs, _bad = pick(by_peer[p], lambda s: dig(rate_entry(s, which) or {},
                                                                "added_latency", "B", "p50"))
             e = rate_entry(step, which) if step else None
             if not e:
-                out.append(f"| {p} | — | — | — | — | — | — | — | — | — | {runs} |")
+                out.append(f"| {p} | — | — | — | — | — | — | — | — | — | — | {runs} |")
                 continue
             a, b = dig(e, "latency", "A") or {}, dig(e, "latency", "B") or {}
             sus = "yes" if e.get("sustained") else (
@@ -498,6 +510,7 @@ def md(doc):
                 f"{fmt(e.get('deliveries_per_sec'))} | {sus} | "
                 f"{ms(a.get('p50'))} / {ms(a.get('p99'))} | {ms(b.get('p50'))} / {ms(b.get('p99'))} | "
                 f"**{ms(dig(e, 'added_latency', 'B', 'p50'))}** | {ms(dig(e, 'added_latency', 'B', 'p99'))} | "
+                f"{ms(dig(e, 'added_latency_first', 'B', 'p50'))} / {ms(dig(e, 'added_latency_first', 'B', 'p99'))} | "
                 f"{fmt(e.get('server_cpu_util'), 2)} | {fmt(e.get('loadgen_cpu_util'), 2)} | {runs} |")
         out.append("")
 
@@ -599,6 +612,8 @@ def main():
     ap.add_argument("--size", type=int, default=64, help="payload bytes")
     ap.add_argument("--duration", type=float, default=5.0, help="seconds measured per rate")
     ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--light-rate", type=float, default=10.0,
+                    help="messages/s of the light-load phase, every peer (0: none)")
     ap.add_argument("--messages-scale", type=float, default=1.0,
                     help="scales each peer's saturation messages")
     ap.add_argument("--peers", help="comma-separated, default " + ",".join(DEFAULT_PEERS))

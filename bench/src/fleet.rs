@@ -62,6 +62,13 @@ struct Phase {
     delivered: Vec<AtomicU64>,
     /// Latency of the deliveries of messages sent at or after `record_from_ns`, per server.
     hists: Vec<Mutex<Histogram<u64>>>,
+    /// The same for the first delivery of each message on each server (send -> the first
+    /// member of that server has it): the hop between servers without the walk over the
+    /// room's members.
+    first_hists: Vec<Mutex<Histogram<u64>>>,
+    /// Per server, the newest send time delivered there: a delivery with a newer one is
+    /// that server's first of its message.
+    first_seen: Vec<AtomicU64>,
     record_from_ns: AtomicU64,
     /// Messages sent in this phase, all publishers.
     sent: AtomicU64,
@@ -145,8 +152,14 @@ async fn receiver(mut ws: Ws, server: usize, mut stop: watch::Receiver<bool>, s:
                                     s.progress.notify_waiters();
                                 }
                                 if sent >= ph.record_from_ns.load(Ordering::Relaxed) {
+                                    let took = now.saturating_sub(sent).max(1);
                                     let mut h = ph.hists[server].lock().unwrap_or_else(|p| p.into_inner());
-                                    let _ = h.record(now.saturating_sub(sent).max(1));
+                                    let _ = h.record(took);
+                                    drop(h);
+                                    if ph.first_seen[server].fetch_max(sent, Ordering::Relaxed) < sent {
+                                        let mut h = ph.first_hists[server].lock().unwrap_or_else(|p| p.into_inner());
+                                        let _ = h.record(took);
+                                    }
                                 }
                             }
                             _ => {
@@ -380,10 +393,24 @@ fn server_name(i: usize) -> String {
     }
 }
 
-/// Latency per server, the difference of each other server from A, and a summary line.
+/// Latency per server (every delivery, and each message's first delivery per server),
+/// the difference of each other server from A, and summary lines.
 fn latency_json(s: &Shared, phase: usize, names: &[String], summary: &mut String) -> Value {
-    let hists: Vec<Histogram<u64>> = s.phases[phase]
-        .hists
+    let every = latency_of(&s.phases[phase].hists, names, "every member", summary);
+    let first = latency_of(&s.phases[phase].first_hists, names, "first member", summary);
+    json!({
+        "latency": every.0, "latency_all": every.1, "added_latency": every.2,
+        "latency_first": first.0, "added_latency_first": first.2,
+    })
+}
+
+fn latency_of(
+    hists: &[Mutex<Histogram<u64>>],
+    names: &[String],
+    what: &str,
+    summary: &mut String,
+) -> (Value, Value, Value) {
+    let hists: Vec<Histogram<u64>> = hists
         .iter()
         .map(|h| h.lock().unwrap_or_else(|p| p.into_inner()).clone())
         .collect();
@@ -392,7 +419,7 @@ fn latency_json(s: &Shared, phase: usize, names: &[String], summary: &mut String
     for (name, h) in names.iter().zip(&hists) {
         per.insert(name.clone(), hist_json(h));
         let _ = all.add(h);
-        *summary += &format!("    server {name}: {}\n", hist_line(h));
+        *summary += &format!("    {what}, server {name}: {}\n", hist_line(h));
     }
     let q = |h: &Histogram<u64>, x: f64| h.value_at_quantile(x) as f64 / 1000.0;
     let mut added = serde_json::Map::new();
@@ -403,11 +430,12 @@ fn latency_json(s: &Shared, phase: usize, names: &[String], summary: &mut String
             }
             let (p50, p99) = (q(h, 0.5) - q(a, 0.5), q(h, 0.99) - q(a, 0.99));
             added.insert(name.clone(), json!({"unit": "us", "p50": p50, "p99": p99}));
-            *summary +=
-                &format!("    added by the bus ({name} - A): p50 {p50:.0} us, p99 {p99:.0} us\n");
+            *summary += &format!(
+                "    {what}, added by the bus ({name} - A): p50 {p50:.0} us, p99 {p99:.0} us\n"
+            );
         }
     }
-    json!({"latency": per, "latency_all": hist_json(&all), "added_latency": added})
+    (per.into(), hist_json(&all), added.into())
 }
 
 pub async fn run(template: Arc<Target>, p: Params) -> Result<Outcome, String> {
@@ -485,6 +513,8 @@ pub async fn run(template: Arc<Target>, p: Params) -> Result<Outcome, String> {
             .map(|_| Phase {
                 delivered: (0..n_servers).map(|_| AtomicU64::new(0)).collect(),
                 hists: (0..n_servers).map(|_| Mutex::new(new_hist())).collect(),
+                first_hists: (0..n_servers).map(|_| Mutex::new(new_hist())).collect(),
+                first_seen: (0..n_servers).map(|_| AtomicU64::new(0)).collect(),
                 record_from_ns: AtomicU64::new(u64::MAX),
                 sent: AtomicU64::new(0),
                 skipped: AtomicU64::new(0),
