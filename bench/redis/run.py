@@ -354,6 +354,13 @@ def run(opts):
     }
     logdir = tempfile.mkdtemp(prefix="redis-bench-")
     print(f"logs in {logdir}; 1-minute load {load1():.2f}", flush=True)
+    # The floor: a plain redis-py PUBLISH -> SUBSCRIBE hop on the same core, no server.
+    doc["hop_floor"] = []
+    for rate, count in ((opts.light_rate or 10.0, 50), (1000.0, 2000)):
+        line = sh([VENV_PY, os.path.join(HERE, "hop_floor.py"), "--rate", f"{rate:g}",
+                   "--count", str(count)], timeout=60)
+        print("   " + (line or "hop_floor.py: no output"), flush=True)
+        doc["hop_floor"].append(line)
     half_ferro = None
     for rnd in range(opts.rounds):
         # ferrosocket first (its saturation sets the shared rate), the others alternate.
@@ -441,6 +448,10 @@ def md(doc):
     if busy:
         out += [f"**Provisional**: {len(busy)} step(s) started with the 1-minute load at "
                 f"{BUSY_LOAD} or more (max {max(busy):.1f}); the machine was shared.", ""]
+    if doc.get("hop_floor"):
+        out += ["The floor under the added latency, measured at the start of the run "
+                "(`bench/redis/hop_floor.py`: two redis-py processes, no Socket.IO server): "
+                + "; ".join(x for x in doc["hop_floor"] if x) + ".", ""]
     out += ["The peers:", ""]
     out += [f"- `{p}`: {doc['peers'][p]}" for p in peers] + [""]
 
