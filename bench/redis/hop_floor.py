@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""The floor under bench/redis/'s "added" latency: one Redis PUBLISH -> SUBSCRIBE hop
+"""For scale next to bench/redis/'s "added" latency: one Redis PUBLISH -> SUBSCRIBE hop
 between two plain redis-py processes, no Socket.IO server at all, everything (a fresh
 redis-server, the publisher, the subscriber) under `taskset -c 0` as the fleets are.
 
     bench/.venv/bin/python bench/redis/hop_floor.py [--rate 10] [--count 100]
 
-Prints p50/p99 of send -> receipt (CLOCK_MONOTONIC is shared by the processes). Not a
+Prints p50/p99 of send -> receipt (CLOCK_MONOTONIC is shared by the processes); redis-py's
+own parsing is in it, so it is a reference for this machine, not a strict floor. Not a
 test; stops what it started, by pid.
 """
 import argparse

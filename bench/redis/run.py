@@ -449,8 +449,9 @@ def md(doc):
         out += [f"**Provisional**: {len(busy)} step(s) started with the 1-minute load at "
                 f"{BUSY_LOAD} or more (max {max(busy):.1f}); the machine was shared.", ""]
     if doc.get("hop_floor"):
-        out += ["The floor under the added latency, measured at the start of the run "
-                "(`bench/redis/hop_floor.py`: two redis-py processes, no Socket.IO server): "
+        out += ["For scale, one Redis pub/sub hop without any Socket.IO server, measured at "
+                "the start of the run (`bench/redis/hop_floor.py`: two redis-py processes and "
+                "redis-server on CPU 0; redis-py's own parsing included): "
                 + "; ".join(x for x in doc["hop_floor"] if x) + ".", ""]
     out += ["The peers:", ""]
     out += [f"- `{p}`: {doc['peers'][p]}" for p in peers] + [""]
