@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +48,7 @@ VENV_PY = os.path.join(BENCH, ".venv", "bin", "python")
 TEST_SERVER = os.path.join(ROOT, "target", "release", "test-server")
 HOST = "127.0.0.1"
 BUSY_LOAD = 1.5  # 1-minute load average before a step above which the run is provisional
+LOADGEN_NEAR = 0.85  # loadgen CPU (of its one core) from which the report flags it
 
 _spec = importlib.util.spec_from_file_location("suite_run", os.path.join(BENCH, "suite", "run.py"))
 suite = importlib.util.module_from_spec(_spec)
@@ -286,21 +288,38 @@ def run_step(name, opts, logdir, tag, half_ferro):
                  "--publishers", str(opts.publishers), "--messages", str(messages),
                  "--size", str(opts.size), "--duration", str(opts.duration),
                  "--warmup", str(opts.warmup), "--timeout", "60"]
-        # The phases in loadgen's order (its --rate values, then its --rate-fraction ones).
-        tags = []
         if name != FERRO and half_ferro:
             args += ["--rate", f"{half_ferro:.3f}"]
-            tags.append("half-ferro")
+            rec["half_ferro_asked"] = float(f"{half_ferro:.3f}")
         if opts.light_rate > 0:
             args += ["--rate", f"{opts.light_rate:g}"]
-            tags.append("light")
+            rec["light_asked"] = float(f"{opts.light_rate:g}")
         args += ["--rate-fraction", "0.5"]
-        tags.append("half-own")
         rec["loadgen_args"] = args
-        rec["rate_tags"] = tags
         bound = 120 + 3 * (opts.duration + opts.warmup + 20)
-        r, err, text = run_loadgen(args, bound)
+        # What the fleet holds on Redis while the members are connected: sampled during
+        # the run (the most seen), and once more after it.
+        peak = {}
+        stop_watch = threading.Event()
+
+        def watch():
+            while not stop_watch.wait(0.5):
+                f = redis_facts(rport)
+                for k in ("patterns", "pubsub_channels", "pubsub_patterns"):
+                    if f.get(k) is not None and f[k] >= peak.get(k, -1):
+                        peak[k] = f[k]
+                        if k == "pubsub_channels":
+                            peak["channels"] = f.get("channels", [])
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            r, err, text = run_loadgen(args, bound)
+        finally:
+            stop_watch.set()
+            watcher.join(timeout=5)
         rec["redis"] = redis_facts(rport)
+        rec["redis_during"] = peak
         rec["error"] = err
         rec["result"] = r
         if err:
@@ -397,6 +416,11 @@ def fmt(v, digits=0):
     return f"{v:,.{digits}f}"
 
 
+def lg(util):
+    """loadgen's CPU, flagged where it comes near its core (then it may be the limit)."""
+    return fmt(util, 2) + (" (near its core)" if util is not None and util >= LOADGEN_NEAR else "")
+
+
 def ms(us):
     return "—" if us is None else f"{us / 1000:.2f} ms"
 
@@ -413,10 +437,16 @@ def dig(obj, *path):
 
 
 def rate_entry(rec, which):
-    """The fixed-rate phase of a step: 'half-ferro', 'light' or 'half-own'."""
+    """The fixed-rate phase of a step: 'half-ferro', 'light' or 'half-own' (loadgen runs
+    them lowest rate first: told apart by their fields, not their order)."""
     rates = dig(rec, "result", "rates") or []
-    for tag, r in zip(rec.get("rate_tags") or [], rates):
-        if tag == which:
+    asked = {"half-ferro": rec.get("half_ferro_asked"), "light": rec.get("light_asked")}
+    for r in rates:
+        own = r.get("fraction_of_saturation") is not None
+        if which == "half-own" and own:
+            return r
+        if not own and asked.get(which) is not None and r.get("rate") is not None \
+                and abs(r["rate"] - asked[which]) < 1e-3:
             return r
     if which == "half-ferro" and rec.get("peer") == FERRO:
         return rate_entry(rec, "half-own")
@@ -483,7 +513,7 @@ def md(doc):
             f"{fmt(med(ratios), 2) + '×' if ratios and p != NODE else ('1.00×' if p == NODE and ratios else '—')} | "
             f"{fmt(satj.get('messages_per_sec'))} | "
             f"{fmt(cpu.get('A'), 2)} / {fmt(cpu.get('B'), 2)} / {fmt(cpu.get('bus'), 2)} | "
-            f"{fmt(satj.get('loadgen_cpu_util'), 2)} | {runs} | {'; '.join(str(b)[:80] for b in bad[:2]) or '—'} |")
+            f"{lg(satj.get('loadgen_cpu_util'))} | {runs} | {'; '.join(str(b)[:80] for b in bad[:2]) or '—'} |")
     out.append("")
 
     # Latency tables.
@@ -523,7 +553,7 @@ def md(doc):
                 f"{ms(a.get('p50'))} / {ms(a.get('p99'))} | {ms(b.get('p50'))} / {ms(b.get('p99'))} | "
                 f"**{ms(dig(e, 'added_latency', 'B', 'p50'))}** | {ms(dig(e, 'added_latency', 'B', 'p99'))} | "
                 f"{ms(dig(e, 'added_latency_first', 'B', 'p50'))} / {ms(dig(e, 'added_latency_first', 'B', 'p99'))} | "
-                f"{fmt(e.get('server_cpu_util'), 2)} | {fmt(e.get('loadgen_cpu_util'), 2)} | {runs} |")
+                f"{fmt(e.get('server_cpu_util'), 2)} | {lg(e.get('loadgen_cpu_util'))} | {runs} |")
         out.append("")
 
     # Targets.
@@ -548,15 +578,20 @@ def md(doc):
     out.append("")
 
     # Redis.
-    out += ["## What the fleets left on Redis", "",
-            "Read with `PUBSUB NUMPAT`, `PUBSUB CHANNELS` and `INFO stats` after each loadgen "
-            "run, the servers still up (a pattern subscription taxes every PUBLISH).", "",
-            "| peer | patterns | channels | commands processed |", "|---|---:|---|---:|"]
+    out += ["## What the fleets held on Redis", "",
+            "Sampled every 0.5 s during each loadgen run with `PUBSUB NUMPAT`, `PUBSUB "
+            "CHANNELS` and `INFO stats` (the most seen; a pattern subscription taxes every "
+            "PUBLISH); commands processed: the whole step.", "",
+            "| peer | patterns | channels | of which | commands processed |",
+            "|---|---:|---:|---|---:|"]
     for p in peers:
-        s = next((s for s in by_peer[p] if s.get("redis")), None)
-        rf = (s or {}).get("redis") or {}
-        ch = ", ".join(f"`{c}`" for c in rf.get("channels", [])) or "—"
-        out.append(f"| {p} | {fmt(rf.get('patterns'))} | {ch} | {fmt(rf.get('total_commands_processed'))} |")
+        s = next((s for s in by_peer[p] if s.get("redis")), None) or {}
+        rf = dict(s.get("redis") or {})
+        rf.update(s.get("redis_during") or {})
+        chans = rf.get("channels", [])
+        ch = ", ".join(f"`{c}`" for c in chans[:3]) + (", …" if len(chans) > 3 else "") or "—"
+        out.append(f"| {p} | {fmt(rf.get('patterns'))} | {fmt(rf.get('pubsub_channels'))} | {ch} | "
+                   f"{fmt(rf.get('total_commands_processed'))} |")
     out.append("")
     return out
 
