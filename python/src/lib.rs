@@ -16,6 +16,7 @@ mod convert;
 mod handlers;
 mod local;
 mod log;
+mod redis;
 mod wsgi;
 
 use std::sync::Arc;
@@ -234,6 +235,8 @@ pub struct NativeServer {
     registry: Arc<Registry>,
     /// The mounted WSGI app, visible to the GC, and the flag that stops its requests.
     wsgi: wsgi::Bridge,
+    /// The Redis adapter, when the server is in a fleet (for its counters).
+    redis: Arc<std::sync::OnceLock<ferrosocket::adapter::redis::RedisAdapter>>,
 }
 
 impl NativeServer {
@@ -246,6 +249,15 @@ impl NativeServer {
     /// The namespace, `None` (nothing to do) when it was never created.
     fn namespace(&self, namespace: Option<&str>) -> PyResult<Option<Namespace>> {
         Ok(self.embedded()?.namespace(namespace.unwrap_or("/")).ok())
+    }
+
+    /// The namespace when the server is in a fleet (operations on sockets it does not
+    /// hold go to the other servers), else `None`.
+    fn fleet_namespace(&self, namespace: Option<&str>) -> PyResult<Option<Namespace>> {
+        if self.redis.get().is_none() {
+            return Ok(None);
+        }
+        self.namespace(namespace)
     }
 
     /// The client, `None` (nothing to do) when it is not connected there.
@@ -405,6 +417,7 @@ impl NativeServer {
         always_connect = None,
         namespaces = None,
         max_dynamic_namespaces = None,
+        redis = None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -430,6 +443,7 @@ impl NativeServer {
         always_connect: Option<bool>,
         namespaces: Option<&Bound<'_, PyAny>>,
         max_dynamic_namespaces: Option<usize>,
+        redis: Option<redis::RedisSpec>,
     ) -> PyResult<Self> {
         let mut builder = Config::builder().allowed_origins(origins(cors_allowed_origins)?);
         if let Some(value) = ping_interval {
@@ -507,6 +521,13 @@ impl NativeServer {
         if let Some(value) = handler_idle_timeout {
             options.dispatch_idle_timeout = seconds("handler_idle_timeout", value)?;
         }
+        let redis_slot = Arc::new(std::sync::OnceLock::new());
+        if let Some(spec) = &redis {
+            options.adapter = Some(redis::maker(
+                redis::options_of(spec)?,
+                Arc::clone(&redis_slot),
+            ));
+        }
         // The GIL is taken once per run of ready callbacks, and released between runs,
         // while the dispatch thread waits for work.
         let scope: Scope = Arc::new(|run: &mut dyn FnMut()| Python::attach(|_py| run()));
@@ -517,12 +538,16 @@ impl NativeServer {
             Arc::new(|run: &mut (dyn FnMut() + Send)| Python::attach(|py| py.detach(run)));
         let embedded =
             Embedded::with_thread_scope(config, options, Some(scope), Some(thread_scope)).map_err(
-                |e| PyRuntimeError::new_err(format!("could not start the runtime: {e}")),
+                |e| match e.kind() {
+                    std::io::ErrorKind::InvalidInput => PyValueError::new_err(e.to_string()),
+                    _ => PyRuntimeError::new_err(format!("could not start the runtime: {e}")),
+                },
             )?;
         Ok(Self {
             embedded: Some(embedded),
             registry: Arc::new(Registry::default()),
             wsgi: wsgi::Bridge::default(),
+            redis: redis_slot,
         })
     }
 
@@ -579,7 +604,29 @@ impl NativeServer {
                 ));
             };
             let Some(socket) = self.socket(sid, namespace)? else {
-                return Ok(());
+                // Not here: on another server of the fleet, if any. The first answer
+                // runs the callback (python-socketio's callbacks are one-shot).
+                let Some(ns) = self.namespace(namespace)? else {
+                    return Ok(());
+                };
+                if self.redis.get().is_none() {
+                    return Ok(());
+                }
+                let callback = std::sync::Mutex::new(Some(callback));
+                return embedded
+                    .broadcast_with_ack(
+                        &ns.to(sid.as_str()),
+                        event,
+                        &payload,
+                        CALLBACK_TIMEOUT,
+                        move |reply| {
+                            let taken = callback.lock().unwrap_or_else(|p| p.into_inner()).take();
+                            if let Some(callback) = taken {
+                                handlers::run_callback(callback, reply);
+                            }
+                        },
+                    )
+                    .map_err(embed_error);
             };
             // No answer (timed out, disconnected, stopped): the callback is not called,
             // only dropped (on its dispatch thread, with the GIL; or wherever the reply
@@ -656,6 +703,12 @@ impl NativeServer {
             socket
                 .join(room)
                 .map_err(|_| PyValueError::new_err("cannot enter a sid room"))?;
+        } else if let Some(ns) = self.fleet_namespace(namespace)? {
+            // A socket of another server: the fleet is told.
+            let _entered = self.embedded()?.enter();
+            ns.to(sid)
+                .join(room)
+                .map_err(|_| PyValueError::new_err("cannot enter a sid room"))?;
         }
         Ok(())
     }
@@ -664,6 +717,9 @@ impl NativeServer {
     fn leave_room(&self, sid: &str, room: &str, namespace: Option<&str>) -> PyResult<()> {
         if let Some(socket) = self.socket(sid, namespace)? {
             socket.leave(room);
+        } else if let Some(ns) = self.fleet_namespace(namespace)? {
+            let _entered = self.embedded()?.enter();
+            ns.to(sid).leave(room);
         }
         Ok(())
     }
@@ -731,8 +787,34 @@ impl NativeServer {
             } else {
                 socket.disconnect();
             }
+        } else if let Some(ns) = self.fleet_namespace(namespace)? {
+            let _entered = self.embedded()?.enter();
+            ns.to(sid).disconnect();
         }
         Ok(())
+    }
+
+    /// The Redis adapter's counters, or None when the server is not in a fleet.
+    fn redis_stats<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, pyo3::types::PyDict>>> {
+        self.redis
+            .get()
+            .map(|adapter| redis::stats_dict(py, adapter))
+            .transpose()
+    }
+
+    /// How many servers share this one's rooms (1 when it is not in a fleet). Waits
+    /// for Redis's answer with the GIL released.
+    fn server_count(&self, py: Python<'_>) -> PyResult<usize> {
+        let embedded = self.embedded()?;
+        let count = {
+            let _entered = embedded.enter();
+            embedded.server().of("/").server_count()
+        };
+        py.detach(|| embedded.block_on(count))
+            .ok_or_else(|| PyRuntimeError::new_err("cannot wait here"))
     }
 
     /// Starts listening (port 0 picks a free port); returns the bound port.
@@ -874,6 +956,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
     module.add_class::<Defaults>()?;
     module.add_class::<local::PyLocalClient>()?;
+    module.add_class::<redis::PyRedisEmitter>()?;
     module.add_function(wrap_pyfunction!(local::check_payload, module)?)?;
     module.add("DEFAULTS", Defaults::of_core())?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -10,8 +10,10 @@
 #   ensure_venv DIR REQUIREMENTS...         # DIR/bin/python exists with these installed
 #   fresh_venv DIR REQUIREMENTS...          # the same, into a newly made DIR
 #   ensure_npm DIR                          # DIR/node_modules matches DIR/package-lock.json
+#   ensure_redis                            # redis-server and redis-cli are on PATH
 #   log MESSAGE...                          # "[LOG_TAG] MESSAGE" on stderr
 # Or run, for make (whose recipes are sh): tests/lib/env.sh ensure_venv DIR REQUIREMENTS...
+# (or ensure_redis: tests/support/redis_servers.py runs it so when redis-server is missing).
 
 log() { printf '[%s] %s\n' "${LOG_TAG:-tests}" "$*" >&2; }
 
@@ -74,11 +76,24 @@ ensure_npm() {
   cp "$lock" "$stamp"
 }
 
+# ensure_redis: installs Debian's redis-server and redis-tools (redis-cli) with apt-get when
+# either binary is missing, as the Makefile installs valgrind for test-c. The packaged
+# service is not what the tests use (they start their own servers on free ports): a
+# service the install may have started is left alone.
+ensure_redis() {
+  if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+    return 0
+  fi
+  log "apt-get install redis-server redis-tools"
+  apt-get update -qq </dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools </dev/null
+}
+
 # Run as a program: the named function with its arguments (for make's sh recipes).
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case "${1:-}" in
-    ensure_venv | fresh_venv | ensure_npm) "$@" ;;
-    *) log "usage: $0 ensure_venv|fresh_venv DIR REQUIREMENTS... | ensure_npm DIR"; exit 2 ;;
+    ensure_venv | fresh_venv | ensure_npm | ensure_redis) "$@" ;;
+    *) log "usage: $0 ensure_venv|fresh_venv DIR REQUIREMENTS... | ensure_npm DIR | ensure_redis"; exit 2 ;;
   esac
 fi

@@ -39,6 +39,11 @@ pub type Room = Arc<str>;
 /// A boxed, sendable future, as adapters return them.
 pub type AdapterFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// The replies to a broadcast with acknowledgements, as they arrive; it ends once every
+/// target answered or the timeout passed (a target that did not answer in time ends
+/// as an [`AckError::Timeout`] reply when the adapter knows it was one).
+pub type AckStream = Pin<Box<dyn futures_util::Stream<Item = AckReply> + Send + 'static>>;
+
 /// How a broadcast travels.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BroadcastFlags {
@@ -213,17 +218,22 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
         ns.broadcast(packet, opts)
     }
 
-    /// Broadcasts `packet` asking every target for an acknowledgement, and resolves with
-    /// every reply (local and remote) once each target answered or `timeout` passed.
+    /// Broadcasts `packet` asking every target for an acknowledgement; the stream gives
+    /// every reply (local and remote) as it arrives, and ends once each target answered
+    /// or `timeout` passed.
     fn broadcast_with_ack(
         &self,
         ns: &dyn LocalNamespace,
         packet: &BroadcastPacket<'_>,
         opts: &BroadcastOptions,
         timeout: Duration,
-    ) -> AdapterFuture<Vec<AckReply>> {
+    ) -> AckStream {
         let waits = ns.broadcast_with_ack(packet, opts, timeout);
-        Box::pin(futures_util::future::join_all(waits))
+        Box::pin(
+            waits
+                .into_iter()
+                .collect::<futures_util::stream::FuturesUnordered<_>>(),
+        )
     }
 
     /// Makes the sockets `opts` selects join `rooms`.

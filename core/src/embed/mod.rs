@@ -99,6 +99,21 @@ pub struct EmbedOptions {
     /// Callbacks waiting per client. A client whose callbacks fall this far behind is
     /// disconnected (`client too slow`) instead of queueing without bound. Default: 1024.
     pub max_queued_callbacks: usize,
+    /// Makes the server's adapter, inside the server's runtime (a Redis adapter starts
+    /// its connection there). Default: `None`, rooms in memory.
+    pub adapter: Option<AdapterMaker>,
+}
+
+/// Makes an adapter for an [`Embedded`] server; called once, inside its runtime.
+#[derive(Clone)]
+pub struct AdapterMaker(
+    pub Arc<dyn Fn() -> Result<Arc<dyn crate::Adapter>, crate::AdapterError> + Send + Sync>,
+);
+
+impl std::fmt::Debug for AdapterMaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdapterMaker")
+    }
 }
 
 impl Default for EmbedOptions {
@@ -111,6 +126,7 @@ impl Default for EmbedOptions {
             dispatch_idle_timeout: Duration::from_secs(30),
             dispatch_threads_option: "EmbedOptions::dispatch_threads",
             max_queued_callbacks: 1024,
+            adapter: None,
         }
     }
 }
@@ -229,8 +245,18 @@ impl Embedded {
             scope,
             thread_scope,
         )?;
+        let server = match &options.adapter {
+            None => Server::new(config),
+            Some(make) => {
+                let _entered = runtime.enter();
+                let adapter = (make.0)().map_err(|error| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+                })?;
+                Server::with_shared_adapter(config, adapter)
+            }
+        };
         Ok(Self {
-            server: Server::new(config),
+            server,
             runtime: Some(runtime),
             driver,
             pool: Arc::new(pool),
@@ -381,6 +407,7 @@ impl Embedded {
             }
         }
         self.pool.stop();
+        self.server.adapter().close();
         true
     }
 
@@ -489,6 +516,45 @@ impl Embedded {
             });
             if let Err(error) = pool.submit(lane, Box::new(move || on_reply(answer))) {
                 tracing::debug!(%error, "acknowledgement reply dropped");
+            }
+        });
+        Ok(())
+    }
+
+    /// Emits `event` to the sockets `target` selects, on every server of the fleet, each
+    /// asked for an acknowledgement; `on_reply` runs on a dispatch thread for each
+    /// answer as it arrives (not for targets that do not answer within `timeout`).
+    /// For a socket of another server, say, where [`emit_with_ack`](Self::emit_with_ack)
+    /// needs a local one.
+    pub fn broadcast_with_ack<F>(
+        &self,
+        target: &crate::BroadcastOperator,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+        on_reply: F,
+    ) -> Result<(), EmbedError>
+    where
+        F: Fn(Payload) + Send + Sync + 'static,
+    {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let mut replies = {
+            let _entered = runtime.enter();
+            target.emit_with_ack_stream(event, args, timeout)
+        };
+        let pool = Arc::clone(&self.pool);
+        let on_reply = Arc::new(on_reply);
+        runtime.spawn(async move {
+            use futures_util::StreamExt as _;
+            while let Some(reply) = replies.next().await {
+                let Ok(answer) = reply.result else { continue };
+                let on_reply = Arc::clone(&on_reply);
+                // Each answer on a lane of its own: they come from different clients.
+                if let Err(error) = pool.submit(Sid::new(), Box::new(move || on_reply(answer))) {
+                    tracing::debug!(%error, "acknowledgement reply dropped");
+                }
             }
         });
         Ok(())

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use super::namespace::NamespaceInner;
 use super::Socket;
-use crate::adapter::{AckReply, AdapterError, BroadcastOptions, BroadcastPacket, Room, SocketInfo};
+use crate::adapter::{
+    AckReply, AckStream, AdapterError, BroadcastOptions, BroadcastPacket, Room, SocketInfo,
+};
 use crate::error::RoomError;
 use crate::protocol::Payload;
 use crate::sid::Sid;
@@ -145,6 +147,17 @@ impl BroadcastOperator {
         args: &Payload,
         timeout: Duration,
     ) -> impl Future<Output = Vec<AckReply>> + Send + 'static {
+        use futures_util::StreamExt as _;
+        self.emit_with_ack_stream(event, args, timeout).collect()
+    }
+
+    /// [`emit_with_ack`](Self::emit_with_ack) giving each answer as it arrives.
+    pub fn emit_with_ack_stream(
+        &self,
+        event: &str,
+        args: &Payload,
+        timeout: Duration,
+    ) -> AckStream {
         let packet = BroadcastPacket { event, args };
         self.ns
             .adapter

@@ -32,8 +32,9 @@ from ferrosocket._logging import logger as logger
 from ferrosocket._native import __version__ as __version__
 from ferrosocket import exceptions as exceptions
 from ferrosocket.exceptions import ConnectionRefusedError as ConnectionRefusedError
+from ferrosocket.managers import RedisManager as RedisManager
 from ferrosocket.server import Handler as Handler
 from ferrosocket.server import Rooms as Rooms
 from ferrosocket.server import Server as Server
 
-__all__ = ["Server", "ConnectionRefusedError", "exceptions", "__version__"]
+__all__ = ["Server", "RedisManager", "ConnectionRefusedError", "exceptions", "__version__"]

@@ -85,6 +85,7 @@ class Server:
         always_connect: Optional[bool] = None,
         namespaces: Union[str, Sequence[str], None] = None,
         max_dynamic_namespaces: Optional[int] = None,
+        redis: Optional[Tuple[str, Optional[str], str, bool]] = None,
     ) -> "Server": ...
     def on_connect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
     def on_disconnect(self, namespace: str, handler: Callable[..., Any]) -> None: ...
@@ -118,6 +119,10 @@ class Server:
     def disconnect(
         self, sid: str, namespace: Optional[str] = None, close_connection: bool = False
     ) -> None: ...
+    def redis_stats(self) -> Optional[Dict[str, int]]:
+        """The Redis adapter's counters, or None when the server is not in a fleet."""
+    def server_count(self) -> int:
+        """How many servers share this one's rooms (1 when it is not in a fleet)."""
     def serve_dir(self, path: str) -> None: ...
     def mount_wsgi(
         self,
@@ -150,6 +155,34 @@ class Server:
     def port(self) -> Optional[int]: ...
     @property
     def stopped(self) -> bool: ...
+
+@final
+class RedisEmitter:
+    """A write-only member of a Redis fleet (``RedisManager(write_only=True)``)."""
+
+    def __new__(
+        cls,
+        url: str,
+        channel: Optional[str] = None,
+        format: str = "python-socketio",
+        cluster: bool = False,
+    ) -> "RedisEmitter": ...
+    def wait_connected(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds for the connection; True once it is up."""
+    def emit(
+        self,
+        event: str,
+        data: Any,
+        namespace: str,
+        to: List[str],
+        skip_sid: List[str],
+    ) -> None:
+        """Publishes an emit (waits up to 5 s for the connection; ConnectionError)."""
+    def close_room(self, room: str, namespace: str) -> None: ...
+    def enter_room(self, sid: str, room: str, namespace: str) -> None: ...
+    def leave_room(self, sid: str, room: str, namespace: str) -> None: ...
+    def disconnect(self, sid: str, namespace: str) -> None: ...
+    def close(self) -> None: ...
 
 #: One item of ``LocalClient.received()``: (namespace, kind, data, ack id or None).
 _Received = Tuple[str, str, Any, Optional[int]]

@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 from ferrosocket import _lifecycle, _logging, _reasons
 from ferrosocket._native import DEFAULTS as _DEFAULTS
 from ferrosocket._native import Server as _NativeServer
+from ferrosocket.managers import RedisManager
 from ferrosocket._native import namespace_name as _namespace_name
 
 __all__ = ["Server", "Handler", "Rooms"]
@@ -221,7 +222,16 @@ class Server:
         always_connect: bool = False,
         namespaces: Union[str, List[str], None] = None,
         max_dynamic_namespaces: int = _DEFAULTS.max_dynamic_namespaces,
+        client_manager: Optional[RedisManager] = None,
     ) -> None:
+        if client_manager is not None and not isinstance(client_manager, RedisManager):
+            raise TypeError(
+                "client_manager must be a ferrosocket.RedisManager, "
+                f"not {type(client_manager).__name__}"
+            )
+        if client_manager is not None and client_manager.write_only:
+            raise ValueError("a write_only RedisManager is an emitter: a server needs one that reads")
+        self.client_manager = client_manager
         self._native = _NativeServer(
             cors_allowed_origins=cors_allowed_origins,
             ping_interval=float(ping_interval),
@@ -245,6 +255,7 @@ class Server:
             always_connect=bool(always_connect),
             namespaces=namespaces,
             max_dynamic_namespaces=max_dynamic_namespaces,
+            redis=None if client_manager is None else client_manager._spec(),
         )
         if static_dir is not None:
             self._native.serve_dir(static_dir)
@@ -469,6 +480,17 @@ class Server:
     def close_room(self, room: str, namespace: Optional[str] = None) -> None:
         """Takes every client out of ``room``."""
         self._native.close_room(room, namespace)
+
+    def redis_stats(self) -> Optional[Dict[str, int]]:
+        """The Redis fleet's counters (``published``, ``publish_lost``, ``received``,
+        ``receive_dropped``, ``applied``, ``filtered``, ``invalid``, ``pickle``,
+        ``reconnects``, each since the server started), or None without a
+        ``client_manager``."""
+        return self._native.redis_stats()
+
+    def server_count(self) -> int:
+        """How many servers share this one's rooms (1 without a ``client_manager``)."""
+        return self._native.server_count()
 
     def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
         """The rooms client ``sid`` is in, its own sid room included ([] if unknown)."""

@@ -52,6 +52,15 @@ pub trait Driver: Send + Sync + std::fmt::Debug + 'static {
     fn subscriber_count(&self, channel: String) -> AdapterFuture<Result<usize, AdapterError>>;
     /// Stops the driver's task and closes its connection.
     fn close(&self);
+    /// Whether the connection is up now.
+    fn is_connected(&self) -> bool {
+        true
+    }
+    /// Resolves with true once the connection is up, false after `timeout`.
+    fn wait_connected(&self, timeout: Duration) -> AdapterFuture<bool> {
+        let _ = timeout;
+        Box::pin(async { true })
+    }
 }
 
 /// Counters of one driver, all since it started.
@@ -118,6 +127,7 @@ pub struct RedisDriver {
     stats: Arc<DriverStats>,
     stop: Arc<tokio::sync::Notify>,
     stopped: Arc<AtomicBool>,
+    connected: tokio::sync::watch::Receiver<bool>,
 }
 
 impl RedisDriver {
@@ -144,12 +154,14 @@ impl RedisDriver {
         let stats = Arc::new(DriverStats::default());
         let stop = Arc::new(tokio::sync::Notify::new());
         let stopped = Arc::new(AtomicBool::new(false));
+        let (connected_tx, connected) = tokio::sync::watch::channel(false);
         let task = Task {
             info,
             options,
             received: received_tx,
             stats: Arc::clone(&stats),
             wanted: Arc::default(),
+            connected: connected_tx,
         };
         let stopper = Arc::clone(&stop);
         let flag = Arc::clone(&stopped);
@@ -167,6 +179,7 @@ impl RedisDriver {
                 stats: Arc::clone(&stats),
                 stop,
                 stopped,
+                connected,
             },
             received_rx,
             stats,
@@ -219,6 +232,19 @@ impl Driver for RedisDriver {
         if !self.stopped.load(Ordering::Acquire) {
             self.stop.notify_one();
         }
+    }
+
+    fn is_connected(&self) -> bool {
+        *self.connected.borrow()
+    }
+
+    fn wait_connected(&self, timeout: Duration) -> AdapterFuture<bool> {
+        let mut connected = self.connected.clone();
+        Box::pin(async move {
+            tokio::time::timeout(timeout, connected.wait_for(|up| *up))
+                .await
+                .is_ok_and(|r| r.is_ok())
+        })
     }
 }
 
@@ -311,6 +337,8 @@ struct Task {
     stats: Arc<DriverStats>,
     /// The channels wanted, subscribed again on every new connection.
     wanted: Arc<Mutex<BTreeSet<String>>>,
+    /// Whether the connection is up (what emitters wait for before their first publish).
+    connected: tokio::sync::watch::Sender<bool>,
 }
 
 /// Publishes handed to Redis in one pipeline at most.
@@ -417,6 +445,7 @@ impl Task {
                 }
             }
             tracing::info!(redis = %where_, channels = channels.len(), cluster = self.options.cluster, "connected to Redis");
+            let _ = self.connected.send(true);
             backoff = Duration::from_millis(100);
             match self
                 .serve(&mut conn, &mut publish, &mut control, &lost)
@@ -424,6 +453,7 @@ impl Task {
             {
                 Served::Stopped => return,
                 Served::Lost => {
+                    let _ = self.connected.send(false);
                     tracing::warn!(redis = %where_, "Redis connection lost; reconnecting (messages published meanwhile are lost)");
                     failures = 1;
                 }

@@ -136,6 +136,19 @@ impl RedisEmitter {
         })
     }
 
+    /// Whether the connection to Redis is up (publishes made before it are dropped).
+    pub fn is_connected(&self) -> bool {
+        self.driver.is_connected()
+    }
+
+    /// Resolves with true once the connection is up, false after `timeout`.
+    pub fn wait_connected(
+        &self,
+        timeout: std::time::Duration,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        self.driver.wait_connected(timeout)
+    }
+
     /// Stops the emitter's connection.
     pub fn close(&self) {
         self.driver.close();

@@ -31,6 +31,8 @@ mod driver;
 mod emitter;
 mod format;
 mod node;
+#[cfg(test)]
+mod node_fixtures;
 mod pysio;
 
 use std::collections::{HashMap, HashSet};
@@ -45,7 +47,7 @@ pub use emitter::RedisEmitter;
 
 use self::format::{Decoded, Incoming, Outgoing, RoomFilter, WireFormat};
 use super::{
-    AckReply, Adapter, AdapterError, AdapterFuture, BroadcastOptions, BroadcastPacket,
+    AckReply, AckStream, Adapter, AdapterError, AdapterFuture, BroadcastOptions, BroadcastPacket,
     LocalNamespace, LocalServer, Room, SocketInfo,
 };
 use crate::error::AckError;
@@ -645,62 +647,36 @@ impl Adapter for RedisAdapter {
         packet: &BroadcastPacket<'_>,
         opts: &BroadcastOptions,
         timeout: Duration,
-    ) -> AdapterFuture<Vec<AckReply>> {
-        let local = ns.broadcast_with_ack(packet, opts, timeout);
+    ) -> AckStream {
+        let local: futures_util::stream::FuturesUnordered<_> = ns
+            .broadcast_with_ack(packet, opts, timeout)
+            .into_iter()
+            .collect();
         if opts.flags.local {
-            return Box::pin(futures_util::future::join_all(local));
+            return Box::pin(local);
         }
-        let (id, mut replies) = self.0.register(Pending::Acks);
+        let (id, replies) = self.0.register(Pending::Acks);
         self.0.publish(&Outgoing::Broadcast {
             nsp: ns.name(),
             packet: *packet,
             opts,
             ack: Some(&id),
         });
-        let others = self.0.others(ns.name());
-        let inner = Arc::clone(&self.0);
-        Box::pin(async move {
-            let deadline = tokio::time::Instant::now() + timeout;
-            let local = futures_util::future::join_all(local);
-            let remote = async {
-                // Counts come only in the socket.io format; without them, every reply
-                // that arrives in time is taken.
-                let counts_known = inner.format.name() == "socket.io";
-                let others = if counts_known { others.await } else { 0 };
-                let (mut counted, mut expected) = (0usize, 0usize);
-                let mut out = Vec::new();
-                loop {
-                    if counts_known && counted >= others && out.len() >= expected {
-                        break;
-                    }
-                    match tokio::time::timeout_at(deadline, replies.recv()).await {
-                        Ok(Some(Incoming::AckCount { count, .. })) => {
-                            counted += 1;
-                            expected += count;
-                        }
-                        Ok(Some(Incoming::Ack { sid, args, .. })) => out.push(AckReply {
-                            sid,
-                            result: Ok(args),
-                        }),
-                        Ok(Some(_)) => {}
-                        Ok(None) | Err(_) => {
-                            for _ in out.len()..expected {
-                                out.push(AckReply {
-                                    sid: Arc::from(""),
-                                    result: Err(AckError::Timeout),
-                                });
-                            }
-                            break;
-                        }
-                    }
-                }
-                out
-            };
-            let (mut all, remote) = futures_util::future::join(local, remote).await;
-            inner.unregister(&id);
-            all.extend(remote);
-            all
-        })
+        // Counts come only in the socket.io format; without them, every reply that
+        // arrives in time is taken, and the stream ends at the timeout.
+        let counted = self.0.format.name() == "socket.io";
+        let remote = RemoteAcks {
+            inner: Arc::clone(&self.0),
+            id,
+            replies,
+            deadline: tokio::time::Instant::now() + timeout,
+            others: counted.then(|| self.0.others(ns.name())),
+            servers: None,
+            counted: 0,
+            expected: 0,
+            answered: 0,
+        };
+        Box::pin(futures_util::stream::select(local, remote.into_stream()))
     }
 
     fn add_sockets(&self, ns: &dyn LocalNamespace, opts: &BroadcastOptions, rooms: &[Room]) {
@@ -808,6 +784,74 @@ impl Adapter for RedisAdapter {
     fn server_count(&self) -> AdapterFuture<usize> {
         let others = self.0.others("/");
         Box::pin(async move { others.await + 1 })
+    }
+}
+
+/// The remote half of a broadcast with acks: replies as they come, until every counted
+/// target answered (socket.io format) or the deadline; unanswered counted targets end
+/// as timeouts.
+struct RemoteAcks {
+    inner: Arc<Inner>,
+    id: String,
+    replies: mpsc::UnboundedReceiver<Incoming>,
+    deadline: tokio::time::Instant,
+    /// How many other servers will send a count (asked when the broadcast starts).
+    others: Option<AdapterFuture<usize>>,
+    servers: Option<usize>,
+    counted: usize,
+    expected: usize,
+    answered: usize,
+}
+
+impl RemoteAcks {
+    fn into_stream(self) -> impl futures_util::Stream<Item = AckReply> + Send + 'static {
+        futures_util::stream::unfold(self, |mut state| async move {
+            if let Some(others) = state.others.take() {
+                state.servers = Some(others.await);
+            }
+            loop {
+                if let Some(servers) = state.servers {
+                    if state.counted >= servers && state.answered >= state.expected {
+                        state.inner.unregister(&state.id);
+                        return None;
+                    }
+                }
+                match tokio::time::timeout_at(state.deadline, state.replies.recv()).await {
+                    Ok(Some(Incoming::AckCount { count, .. })) => {
+                        state.counted += 1;
+                        state.expected += count;
+                    }
+                    Ok(Some(Incoming::Ack { sid, args, .. })) => {
+                        state.answered += 1;
+                        return Some((
+                            AckReply {
+                                sid,
+                                result: Ok(args),
+                            },
+                            state,
+                        ));
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => {
+                        state.inner.unregister(&state.id);
+                        if state.answered < state.expected {
+                            state.answered += 1;
+                            // Past the deadline: every further poll ends here at once.
+                            state.servers = Some(0);
+                            state.counted = 0;
+                            return Some((
+                                AckReply {
+                                    sid: Arc::from(""),
+                                    result: Err(AckError::Timeout),
+                                },
+                                state,
+                            ));
+                        }
+                        return None;
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -20,7 +20,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use std::fmt;
+
 use rmpv::{Value, ValueRef};
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::format::{AckRequest, Decoded, Incoming, Outgoing, Publish, RoomFilter, WireFormat};
 use crate::adapter::{BroadcastFlags, BroadcastOptions, Room, SocketInfo};
@@ -130,14 +133,113 @@ fn json_to_msgpack(value: &serde_json::Value, binary: &[Bytes]) -> Value {
     }
 }
 
-/// The packet's `data` array: `[event, ...args]` (or the ack's arguments alone).
-fn data_value(event: Option<&str>, args: &Payload) -> Option<Value> {
-    let values: Vec<serde_json::Value> = serde_json::from_str(args.json()).ok()?;
-    let mut data = Vec::with_capacity(values.len() + 1);
-    if let Some(event) = event {
-        data.push(text(event));
+/// Reads JSON into a msgpack value in document order, a placeholder of `binary` becoming
+/// the attachment's bytes as `bin`.
+#[derive(Clone, Copy)]
+struct ToMsgpack<'b> {
+    binary: &'b [Bytes],
+}
+
+impl<'de> DeserializeSeed<'de> for ToMsgpack<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
     }
-    data.extend(values.iter().map(|v| json_to_msgpack(v, args.binary())));
+}
+
+impl<'de> Visitor<'de> for ToMsgpack<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Boolean(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::F64(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(self)?;
+            entries.push((Value::from(key), value));
+        }
+        if let Some(bytes) = self.placeholder(&entries) {
+            return Ok(Value::Binary(bytes.to_vec()));
+        }
+        Ok(Value::Map(entries))
+    }
+}
+
+impl ToMsgpack<'_> {
+    /// The attachment `entries` stands for, when it is exactly a placeholder.
+    fn placeholder(&self, entries: &[(Value, Value)]) -> Option<&Bytes> {
+        if self.binary.is_empty() || entries.len() != 2 {
+            return None;
+        }
+        let mut is_placeholder = false;
+        let mut num = None;
+        for (key, value) in entries {
+            match key.as_str() {
+                Some("_placeholder") => is_placeholder = value.as_bool() == Some(true),
+                Some("num") => num = value.as_u64(),
+                _ => return None,
+            }
+        }
+        let num = usize::try_from(num?).ok()?;
+        is_placeholder.then(|| self.binary.get(num)).flatten()
+    }
+}
+
+/// The packet's `data` array: `[event, ...args]` (or the ack's arguments alone), keys
+/// in the order the arguments have them.
+fn data_value(event: Option<&str>, args: &Payload) -> Option<Value> {
+    use serde::de::DeserializeSeed as _;
+    let mut deserializer = serde_json::Deserializer::from_str(args.json());
+    let Value::Array(mut data) = (ToMsgpack {
+        binary: args.binary(),
+    })
+    .deserialize(&mut deserializer)
+    .ok()?
+    else {
+        return None;
+    };
+    if let Some(event) = event {
+        data.insert(0, text(event));
+    }
     Some(Value::Array(data))
 }
 
@@ -476,7 +578,6 @@ impl NodeSocketIo {
             }
         } else if kind == Some(BROADCAST_ACK) {
             let args = match get(entries, "packet") {
-                Some(ValueRef::Array(items)) => args_of(items),
                 Some(other) => args_of(std::slice::from_ref(other)),
                 None => Ok(Payload::empty()),
             };
@@ -647,18 +748,18 @@ impl WireFormat for NodeSocketIo {
                 args,
                 ..
             } => {
-                let Some(data) = data_value(None, args) else {
+                // node carries one value per acknowledgement: its first argument.
+                let Some(Value::Array(data)) = data_value(None, args) else {
                     return Vec::new();
                 };
-                self.response(
-                    nsp,
-                    to,
-                    vec![
-                        ("type", Value::from(BROADCAST_ACK)),
-                        ("requestId", text(request)),
-                        ("packet", data),
-                    ],
-                )
+                let mut entries = vec![
+                    ("type", Value::from(BROADCAST_ACK)),
+                    ("requestId", text(request)),
+                ];
+                if let Some(first) = data.into_iter().next() {
+                    entries.push(("packet", first));
+                }
+                self.response(nsp, to, entries)
             }
             Outgoing::FetchSockets { nsp, request, opts } => self.request(
                 nsp,
@@ -680,7 +781,16 @@ impl WireFormat for NodeSocketIo {
                     .map(|socket| {
                         map(vec![
                             ("id", text(&socket.id)),
-                            ("handshake", map(vec![])),
+                            // What node's RemoteSocket reads; the handshake itself
+                            // stays on the server that holds the socket.
+                            (
+                                "handshake",
+                                map(vec![
+                                    ("headers", map(vec![])),
+                                    ("query", map(vec![])),
+                                    ("auth", map(vec![])),
+                                ]),
+                            ),
                             ("rooms", strings(&socket.rooms)),
                             ("data", map(vec![])),
                         ])
@@ -735,7 +845,15 @@ impl WireFormat for NodeSocketIo {
         if channel.starts_with(&response_prefix) {
             return self.decode_response(payload);
         }
-        if channel.starts_with(&format!("{}#", self.key)) {
+        if let Some(rest) = channel.strip_prefix(&format!("{}#", self.key)) {
+            // A room channel names its room: filtered before the payload is read.
+            if let Some((nsp, tail)) = rest.split_once('#') {
+                if let Some(room) = tail.strip_suffix('#').filter(|r| !r.is_empty()) {
+                    if !filter.may_reach(nsp, &[Room::from(room)]) {
+                        return Decoded::Filtered;
+                    }
+                }
+            }
             return self.decode_broadcast(uid, payload, filter);
         }
         Decoded::Ignored("a channel of another key")

@@ -24,6 +24,7 @@ import flask
 from ferrosocket import _reasons
 from ferrosocket.exceptions import ConnectionRefusedError
 from ferrosocket.flask._context import Connection, run_in_context
+from ferrosocket.managers import RedisManager
 from ferrosocket.server import Server
 
 if TYPE_CHECKING:
@@ -57,6 +58,34 @@ _SERVER_OPTIONS = frozenset(
 
 _logged_ignored: Set[str] = set()
 _logged_lock = threading.Lock()
+
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys", "redis+unix", "valkey+unix")
+
+
+def _client_manager(
+    message_queue: Optional[str], client_manager: Any, channel: str, write_only: bool
+) -> Optional[RedisManager]:
+    """The RedisManager for Flask-SocketIO's ``message_queue`` / ``client_manager``."""
+    if client_manager is not None:
+        if not isinstance(client_manager, RedisManager):
+            raise TypeError(
+                "client_manager must be a ferrosocket.RedisManager (python-socketio's "
+                f"managers run in Python, not here), not {type(client_manager).__name__}"
+            )
+        return client_manager
+    if message_queue is None:
+        return None
+    scheme = str(message_queue).split("://", 1)[0].lower()
+    if scheme not in _REDIS_SCHEMES:
+        raise NotImplementedError(
+            f"message_queue={message_queue!r}: ferrosocket's message queue is Redis "
+            "(redis://, rediss://, unix://, valkey://); kombu, Kafka and ZeroMQ queues "
+            "are not supported"
+        )
+    return RedisManager(
+        str(message_queue), channel=channel, write_only=write_only, format="python-socketio"
+    )
 
 
 def _log_ignored(name: str, why: str) -> None:
@@ -103,9 +132,15 @@ class SocketIO:
     used for what is emitted, e.g. ``flask.json``), and every option of
     :class:`ferrosocket.Server` (``handler_threads``, ``max_queued_bytes``, ...).
     ``async_mode``, ``async_handlers``, ``engineio_logger`` and a few others mean
-    nothing here: they are accepted and logged once. ``message_queue`` and
-    ``client_manager`` need the Redis scale-out, which this version does not have: they
-    raise ``NotImplementedError`` (``channel``, meaningless without a queue, is ignored).
+    nothing here: they are accepted and logged once.
+
+    ``message_queue="redis://..."`` (``rediss://``, ``unix://``, ``valkey://``) joins a
+    fleet of servers sharing rooms and broadcasts through Redis, on ``channel``
+    (default ``"flask-socketio"``), in python-socketio's format: Flask-SocketIO servers
+    and emitters can be in the same fleet. Without an app, ``SocketIO(message_queue=url)``
+    is an emitter: :meth:`emit` publishes to the fleet's clients (from a Celery worker,
+    say). ``client_manager`` takes a :class:`ferrosocket.RedisManager`. Other queues
+    (kombu, Kafka, ZeroMQ) raise ``NotImplementedError``.
     """
 
     #: The disconnect reasons a ``disconnect(reason)`` handler receives.
@@ -136,6 +171,8 @@ class SocketIO:
         )
         self._stop_requested = threading.Event()
         self._running = False
+        # SocketIO(message_queue=url) without an app: the write-only RedisManager.
+        self._emitter: Optional[RedisManager] = None
         self._path = "/socket.io/"
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
@@ -156,16 +193,17 @@ class SocketIO:
         options.update(kwargs)
         self.server_options = options
         self.manage_session = bool(options.pop("manage_session", self.manage_session))
-        # A channel names a message queue's channel: nothing without one.
-        options.pop("channel", None)
-        for name in ("message_queue", "client_manager"):
-            if options.get(name) is not None:
-                raise NotImplementedError(
-                    f"SocketIO({name}=...) needs ferrosocket's Redis scale-out, which "
-                    "this version does not have yet: run one server process (it uses "
-                    "every core), or keep Flask-SocketIO for a multi-process fleet"
-                )
-            options.pop(name, None)
+        channel = options.pop("channel", None) or "flask-socketio"
+        manager = _client_manager(
+            options.pop("message_queue", None),
+            options.pop("client_manager", None),
+            channel,
+            write_only=app is None,
+        )
+        if manager is not None and manager.write_only:
+            # SocketIO(message_queue=url) without an app: an emitter, no server.
+            self._emitter = manager
+            return
         resource = options.pop("path", None) or options.pop("resource", None) or "socket.io"
         self._json = options.pop("json", None)
         self._path = _server_path(str(resource))
@@ -187,6 +225,8 @@ class SocketIO:
                 _log.warning("SocketIO option %s is not known to ferrosocket; ignored", name)
         if os.environ.get("FERROSOCKET_THREADS") and "handler_threads" not in server_kwargs:
             server_kwargs["handler_threads"] = int(os.environ["FERROSOCKET_THREADS"])
+        if manager is not None:
+            server_kwargs["client_manager"] = manager
         self.server = Server(**server_kwargs)
         for message, handler, namespace in self.handlers:
             self._bind(message, handler, namespace)
@@ -524,8 +564,8 @@ class SocketIO:
         the client whose event is being handled. ``callback`` (addressing one client)
         runs with its acknowledgement, in that client's context when emitted from one
         of its handlers. ``broadcast=True`` is accepted (it is what this emit does);
-        Flask-SocketIO 5.7 rejects it."""
-        server = self._require_server()
+        Flask-SocketIO 5.7 rejects it. Without an app, with a ``message_queue``, the
+        emit is published for the fleet's servers to deliver."""
         namespace = kwargs.pop("namespace", "/")
         to = kwargs.pop("to", None) or kwargs.pop("room", None)
         kwargs.pop("room", None)
@@ -538,6 +578,17 @@ class SocketIO:
         kwargs.pop("ignore_queue", None)
         if kwargs:
             raise TypeError(f"emit() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        if self._emitter is not None:
+            self._emitter.emit(
+                event,
+                self._outgoing(_one_data(args, "emit")),
+                namespace=namespace,
+                to=to,
+                skip_sid=skip_sid,
+                callback=callback,
+            )
+            return
+        server = self._require_server()
         if callback is not None:
             callback = self._callback_in_context(callback, namespace)
         server.emit(
@@ -606,7 +657,10 @@ class SocketIO:
         )
 
     def close_room(self, room: str, namespace: Optional[str] = None) -> None:
-        """Takes every client out of ``room``."""
+        """Takes every client out of ``room`` (of every server, with a message queue)."""
+        if self._emitter is not None:
+            self._emitter.close_room(room, namespace)
+            return
         self._require_server().close_room(room, namespace)
 
     # -- background work and running ------------------------------------------------------
