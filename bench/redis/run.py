@@ -138,8 +138,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-def pinned(argv):
-    return (["taskset", "-c", "0"] + argv) if shutil.which("taskset") else argv
+def pinned(argv, cpu=0):
+    return (["taskset", "-c", str(cpu)] + argv) if shutil.which("taskset") else argv
 
 
 def redis_cmd(port, *words, timeout=2.0):
@@ -252,11 +252,15 @@ def run_loadgen(args, bound):
 # ---------------------------------------------------------------- one step
 
 
-def run_step(name, opts, logdir, tag, half_ferro):
-    """One peer: redis-server, A, B, loadgen fleet. Returns the step's record."""
+def run_step(name, opts, logdir, tag, half_ferro, split=False):
+    """One peer: redis-server, A, B, loadgen fleet. Returns the step's record.
+
+    split: B on CPU 1 (with loadgen) instead of CPU 0 (with A and Redis), and only the
+    light rate: the hop between servers that do not wait for each other's CPU."""
     desc, argv_of, messages = PEERS[name]
-    messages = max(10, int(messages * opts.messages_scale))
-    rec = {"peer": name, "messages": messages, "load1_before": load1()}
+    messages = 0 if split else max(10, int(messages * opts.messages_scale))
+    rec = {"peer": name, "messages": messages, "load1_before": load1(),
+           "placement": "split" if split else "shared"}
     procs = []
     try:
         redis, rport = start_redis(logdir, tag)
@@ -265,7 +269,8 @@ def run_step(name, opts, logdir, tag, half_ferro):
         addrs, pids = [], []
         for side in ("A", "B"):
             log = os.path.join(logdir, f"{tag}-{side}.log")
-            argv = pinned(argv_of(url) + ["--host", HOST, "--port", "0"])
+            argv = pinned(argv_of(url) + ["--host", HOST, "--port", "0"],
+                          1 if split and side == "B" else 0)
             try:
                 p, port = suite.spawn_announced(argv, log, timeout=30)
             except RuntimeError as e:
@@ -288,13 +293,14 @@ def run_step(name, opts, logdir, tag, half_ferro):
                  "--publishers", str(opts.publishers), "--messages", str(messages),
                  "--size", str(opts.size), "--duration", str(opts.duration),
                  "--warmup", str(opts.warmup), "--timeout", "60"]
-        if name != FERRO and half_ferro:
+        if name != FERRO and half_ferro and not split:
             args += ["--rate", f"{half_ferro:.3f}"]
             rec["half_ferro_asked"] = float(f"{half_ferro:.3f}")
         if opts.light_rate > 0:
             args += ["--rate", f"{opts.light_rate:g}"]
             rec["light_asked"] = float(f"{opts.light_rate:g}")
-        args += ["--rate-fraction", "0.5"]
+        if not split:
+            args += ["--rate-fraction", "0.5"]
         rec["loadgen_args"] = args
         bound = 120 + 3 * (opts.duration + opts.warmup + 20)
         # What the fleet holds on Redis while the members are connected: sampled during
@@ -395,6 +401,12 @@ def run(opts):
                 half_ferro = 0.5 * sat(rec)
             rec["half_ferrosocket_rate"] = half_ferro
             doc["steps"].append(rec)
+            if opts.split_light and opts.light_rate > 0:
+                print(f"== round {rnd + 1}/{opts.rounds}: {name}, B on CPU 1, light rate only",
+                      flush=True)
+                rec = run_step(name, opts, logdir, f"r{rnd}-{name}-split", None, split=True)
+                rec["round"] = rnd
+                doc["steps"].append(rec)
     doc["logdir"] = logdir
     os.makedirs(RESULTS_DIR, exist_ok=True)
     with open(RUNS, "a") as f:
@@ -467,7 +479,10 @@ def pick(steps, key):
 
 def md(doc):
     peers = doc.get("peer_order") or list(doc["peers"])
-    by_peer = {p: [s for s in doc["steps"] if s["peer"] == p] for p in peers}
+    by_peer = {p: [s for s in doc["steps"] if s["peer"] == p
+                   and s.get("placement", "shared") == "shared"] for p in peers}
+    split_by_peer = {p: [s for s in doc["steps"] if s["peer"] == p
+                         and s.get("placement") == "split"] for p in peers}
     busy = [s["load1_before"] for s in doc["steps"] if s.get("load1_before", 0) >= BUSY_LOAD]
     out = [f"Command: `{doc['command']}` — {doc['date']}, commit `{doc['commit']}`, "
            f"{doc['machine']}; {doc['rounds']} round(s), {doc['clients']:,} clients "
@@ -517,18 +532,25 @@ def md(doc):
     out.append("")
 
     # Latency tables.
-    for which, title, what in (
+    for which, title, what, steps_of in (
             ("half-ferro", "Latency at half of ferrosocket's saturation",
              "Every peer at the same fixed rate: half of ferrosocket's saturation messages/s "
              "of the same round (ferrosocket's own row is its half-saturation run). A peer "
              "that cannot keep up skips ticks (while its members are > 256 messages behind) "
-             "and is marked not sustained: its latency is then queueing, not Redis."),
+             "and is marked not sustained: its latency is then queueing, not Redis.", by_peer),
             ("half-own", "Latency at half of each peer's own saturation",
-             "Each peer at half of its own saturation messages/s (same run)."),
+             "Each peer at half of its own saturation messages/s (same run).", by_peer),
             ("light", "Latency at a light load",
              f"Every peer at {doc.get('light_rate', 10):g} messages/s "
              f"({doc.get('light_rate', 10) * doc['clients']:,.0f} deliveries/s): what the hop "
-             "through Redis costs when no server is busy.")):
+             "through Redis costs when no server is busy. A, B and Redis still share CPU 0, so "
+             "B's first delivery also waits for the CPU while A writes to its members.",
+             by_peer),
+            ("light", "Latency at a light load, B on its own core",
+             f"The same {doc.get('light_rate', 10):g} messages/s in a second step per peer and "
+             "round, B under `taskset -c 1` (with loadgen, which is nearly idle at this rate), "
+             "A and Redis on CPU 0: servers that do not wait for each other's CPU, as on two "
+             "machines (over loopback).", split_by_peer)):
         out += [f"## {title}", "", what + " Latency: send → each member's receipt, over the "
                 f"messages sent after the {doc['warmup']:g} s warm-up ({doc['duration']:g} s "
                 "measured); added by Redis = B (cross-server) − A (local).", "",
@@ -537,7 +559,7 @@ def md(doc):
                 "| peer | msgs/s | deliveries/s | sustained | local (A) p50 / p99 | cross-server (B) p50 / p99 | added p50 | added p99 | first member: added p50 / p99 | fleet CPU | loadgen CPU | runs |",
                 "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for p in peers:
-            step, runs, _bad = pick(by_peer[p], lambda s: dig(rate_entry(s, which) or {},
+            step, runs, _bad = pick(steps_of[p], lambda s: dig(rate_entry(s, which) or {},
                                                                "added_latency", "B", "p50"))
             e = rate_entry(step, which) if step else None
             if not e:
@@ -599,7 +621,8 @@ def md(doc):
 def summary_line(doc):
     by = {}
     for s in doc["steps"]:
-        by.setdefault(s["round"], {})[s["peer"]] = s
+        if s.get("placement", "shared") == "shared":
+            by.setdefault(s["round"], {})[s["peer"]] = s
     ratios, added = [], []
     for steps in by.values():
         f, n = steps.get(FERRO), steps.get(NODE)
@@ -661,6 +684,8 @@ def main():
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--light-rate", type=float, default=10.0,
                     help="messages/s of the light-load phase, every peer (0: none)")
+    ap.add_argument("--no-split-light", dest="split_light", action="store_false",
+                    help="skip the second light-load step with B on CPU 1")
     ap.add_argument("--messages-scale", type=float, default=1.0,
                     help="scales each peer's saturation messages")
     ap.add_argument("--peers", help="comma-separated, default " + ",".join(DEFAULT_PEERS))
