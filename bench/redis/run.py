@@ -597,6 +597,15 @@ def md(doc):
     out.append(f"- p50 added latency ≤ 1 ms at half of ferrosocket's saturation: "
                + (f"**{a / 1000:.2f} ms** (per round: {', '.join(f'{x / 1000:.2f}' for x in added)}) — "
                   f"{'met' if a <= 1000 else 'not met'}" if a is not None else "not measured"))
+    first = [dig(rate_entry(s, "half-own") or {}, "added_latency_first", "B", "p50") for s in fr]
+    first = [x for x in first if x is not None]
+    light = [dig(rate_entry(s, "light") or {}, "added_latency_first", "B", "p50")
+             for s in split_by_peer.get(FERRO, []) if not s.get("error")]
+    light = [x for x in light if x is not None]
+    if first or light:
+        out.append(f"  (each message's first member instead of every member: "
+                   f"{ms(med(first))}; at the light load with B on its own core: "
+                   f"{ms(med(light))})")
     out.append("")
 
     # Redis.
