@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean
+.PHONY: demo demo-c demo-python demo-flask demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -19,7 +19,7 @@ $(CHAT_VENDOR): examples/chat/package.json examples/chat/package-lock.json
 	mkdir -p $(dir $@)
 	cp examples/chat/node_modules/socket.io-client/dist/socket.io.min.js $@
 
-test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c test-pybinding
+test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding
 
 lint: header-check
 	$(CARGO) fmt --all -- --check
@@ -29,8 +29,15 @@ lint: header-check
 header-check:
 	ffi/gen-header.sh --check
 
+# core/tests/redis.rs starts its own redis-server (and a three-node Redis Cluster).
 test-rust:
+	tests/lib/env.sh ensure_redis
 	$(CARGO) test --workspace
+
+# The Redis fleet with node socket.io 4.8 + @socket.io/redis-adapter and
+# @socket.io/redis-emitter from npm and the test server (tests/redis/node).
+test-redis: build-test-bins
+	tests/redis/node/run.sh
 
 # The fuzz crate is outside the workspace. Its targets are type-checked (no cargo-fuzz or
 # nightly needed), and `cargo test` replays every committed seed and regression input

@@ -87,6 +87,22 @@ enum ferrosocket_log_level
 typedef uint32_t ferrosocket_log_level;
 #endif // __cplusplus
 
+// The wire format of a Redis fleet. The numbers are ABI.
+enum ferrosocket_redis_format
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // node socket.io's `@socket.io/redis-adapter` 8.x (msgpack): node servers and
+  // `@socket.io/redis-emitter` in the fleet; the default for ferrosocket fleets.
+  FERROSOCKET_REDIS_FORMAT_SOCKET_IO = 0,
+  // python-socketio >= 5.15.1 / Flask-SocketIO 5.x (JSON on one channel).
+  FERROSOCKET_REDIS_FORMAT_PYTHON_SOCKETIO = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t ferrosocket_redis_format;
+#endif // __cplusplus
+
 // What a function did. `FERROSOCKET_RESULT_OK` is 0. The numbers are ABI: never
 // renumbered, and a retired code's number is never reused.
 enum ferrosocket_result
@@ -156,7 +172,7 @@ typedef struct ferrosocket_ack ferrosocket_ack;
 // `_allow_any_origin`, `_add_allowed_host`, `_set_max_connections`,
 // `_set_max_queued_packets`, `_set_max_queued_bytes`, `_set_max_queue_age_ms`,
 // `_set_header_timeout_ms`, `_set_body_timeout_ms`, `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
-// `_set_io_threads`, `_set_max_queued_callbacks`.
+// `_set_io_threads`, `_set_max_queued_callbacks`, `ferrosocket_config_set_redis`.
 typedef struct ferrosocket_config ferrosocket_config;
 
 // A client asking to join a namespace, borrowed by a connect callback: valid until the
@@ -167,6 +183,13 @@ typedef struct ferrosocket_config ferrosocket_config;
 // Methods: `ferrosocket_connect_request_namespace`, `_sid`, `_auth`, `_query`,
 // `_query_param`, `_header`, `_header_count`, `_header_at`, `_remote_addr`, `_refuse`.
 typedef struct ferrosocket_connect_request ferrosocket_connect_request;
+
+// A write-only member of a Redis fleet: emits to its clients from a program that serves
+// none. Create with `ferrosocket_emitter_new`, free with `ferrosocket_emitter_free`.
+// Thread-safe.
+//
+// Methods: `_emit`, `_close_room`, `_flush`, `_free`.
+typedef struct ferrosocket_emitter ferrosocket_emitter;
 
 // One event from a client, borrowed by an event callback: valid until the callback
 // returns. Everything it returns is borrowed from it.
@@ -557,6 +580,71 @@ ferrosocket_result ferrosocket_log_set_stderr(uint32_t level);
 // `"transport close"` for `FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE`; `"unknown"`
 // for a number that is not a reason. Never NULL; never free it.
 const char *ferrosocket_disconnect_reason_name(uint32_t reason);
+
+// Makes servers built from `config` members of the fleet on the Redis at `url`
+// (`redis://[[user]:password@]host[:port][/db]`, `rediss://` for TLS, `unix:///path`,
+// `valkey://`; `url_len` bytes, no NUL needed): rooms, broadcasts, acks and joins /
+// leaves / disconnects of other servers' clients are shared in `format` (a
+// `ferrosocket_redis_format`) on `channel` (the pub/sub channel of python-socketio's
+// format, the key prefix of socket.io's; NULL or length 0: the format's own default,
+// `socketio` / `socket.io`). `cluster`: a Redis Cluster with sharded pub/sub, `url`
+// naming one node. The connection is made by the server (in the background, retried
+// while Redis is down; the server delivers to its own clients meanwhile); a URL that
+// does not parse makes `ferrosocket_server_new` fail with
+// `FERROSOCKET_RESULT_INVALID_ARGUMENT`. Delivery across servers is at most once.
+ferrosocket_result ferrosocket_config_set_redis(ferrosocket_config *config,
+                                                const char *url,
+                                                size_t url_len,
+                                                const char *channel,
+                                                size_t channel_len,
+                                                uint32_t format,
+                                                bool cluster);
+
+// Creates an emitter for the fleet on `url` (as `ferrosocket_config_set_redis` takes
+// it) into `*out`, and waits up to `connect_timeout_ms` milliseconds for the connection
+// (`FERROSOCKET_RESULT_TIMEOUT` then, `*out` unset). `FERROSOCKET_RESULT_INVALID_ARGUMENT`
+// for a URL that does not parse or an unknown format.
+ferrosocket_result ferrosocket_emitter_new(const char *url,
+                                           size_t url_len,
+                                           const char *channel,
+                                           size_t channel_len,
+                                           uint32_t format,
+                                           bool cluster,
+                                           uint64_t connect_timeout_ms,
+                                           ferrosocket_emitter **out);
+
+// Publishes `event` with `args` (copied; NULL for none) for the fleet's clients of
+// namespace `nsp` in any of the `nrooms` `rooms` (0: the whole namespace), minus those
+// in the `nexcept` `except` rooms (sids are rooms). Returns at once (queued: see
+// `ferrosocket_emitter_flush`).
+// `FERROSOCKET_RESULT_SEND_FAILED` when the publish queue is full or the connection
+// is down (the message is dropped).
+ferrosocket_result ferrosocket_emitter_emit(const ferrosocket_emitter *emitter,
+                                            const char *nsp,
+                                            size_t nsp_len,
+                                            const ferrosocket_str *rooms,
+                                            size_t nrooms,
+                                            const ferrosocket_str *except,
+                                            size_t nexcept,
+                                            const char *event,
+                                            size_t event_len,
+                                            const ferrosocket_args *args);
+
+// Publishes that every client of namespace `nsp` leaves `room`, on every server.
+ferrosocket_result ferrosocket_emitter_close_room(const ferrosocket_emitter *emitter,
+                                                  const char *nsp,
+                                                  size_t nsp_len,
+                                                  const char *room,
+                                                  size_t room_len);
+
+// Waits up to `timeout_ms` milliseconds until everything emitted so far has been handed
+// to Redis (`FERROSOCKET_RESULT_TIMEOUT` when it has not).
+ferrosocket_result ferrosocket_emitter_flush(const ferrosocket_emitter *emitter,
+                                             uint64_t timeout_ms);
+
+// Frees an emitter (its connection closes; what was published is sent first, as far as
+// the connection allows). NULL is a no-op.
+void ferrosocket_emitter_free(ferrosocket_emitter *emitter);
 
 // Creates a server from `config` (copied: free the config whenever you like) into
 // `*out`. Starts its I/O and dispatch threads but does not listen until

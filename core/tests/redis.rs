@@ -449,3 +449,161 @@ async fn local_operations_publish_nothing_and_foreign_rooms_are_filtered() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A three-node Redis Cluster on loopback (no replicas), stopped when dropped.
+struct Cluster {
+    nodes: Vec<Redis>,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let dir = std::env::temp_dir()
+                .join(format!("ferrosocket-cluster-{port}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--cluster-enabled",
+                    "yes",
+                ])
+                .arg("--cluster-config-file")
+                .arg(dir.join("nodes.conf"))
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server");
+            let node = Redis {
+                child: Some(child),
+                port,
+                dir,
+            };
+            let deadline = std::time::Instant::now() + WAIT;
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a cluster node did not listen"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli (Debian package redis-tools)");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        let cluster = Self { nodes };
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let ready = cluster.nodes.iter().all(|node| {
+                let client = redis::Client::open(node.url()).unwrap();
+                let Ok(mut conn) = client.get_connection() else {
+                    return false;
+                };
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut conn)
+                    .unwrap_or_default();
+                info.contains("cluster_state:ok")
+            });
+            if ready {
+                return cluster;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cluster did not become ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_fleet_on_a_three_node_cluster() {
+    let cluster = Cluster::start();
+    // Each server knows a different node; the channels hash to slots on all three.
+    let (a_run, a, a_adapter) =
+        member(RedisOptions::new(cluster.nodes[0].url()).cluster(true)).await;
+    let (b_run, b, _) = member(RedisOptions::new(cluster.nodes[1].url()).cluster(true)).await;
+    fleet_ready(&a, 2).await;
+    fleet_ready(&b, 2).await;
+    let (mut on_b, _) = WsClient::connected(b_run.addr).await;
+    for room in ["alpha", "beta", "gamma", "delta"] {
+        join(&mut on_b, room).await;
+    }
+    // One-room broadcasts go on each room's own sharded channel.
+    for room in ["alpha", "beta", "gamma", "delta"] {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            a.to(room).emit(room, &Payload::empty());
+            if !nothing_within(&mut on_b, 200).await {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{room}: nothing crossed the cluster"
+            );
+        }
+    }
+    // The namespace-wide channel too, and the emitter through another node.
+    a.emit("all", &Payload::empty());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let got = on_b.recv().await;
+        if got == r#"42["all"]"# {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the broadcast to all did not arrive"
+        );
+    }
+    let emitter =
+        RedisEmitter::start(RedisOptions::new(cluster.nodes[2].url()).cluster(true)).unwrap();
+    assert!(emitter.wait_connected(WAIT).await);
+    emitter
+        .emit(
+            "/",
+            "flash",
+            &Payload::empty(),
+            &BroadcastOptions::to(vec![Room::from("gamma")]),
+        )
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if on_b.recv().await == r#"42["flash"]"# {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the emitter did not reach the client"
+        );
+    }
+    assert!(a_adapter.stats().snapshot().published >= 5);
+    emitter.close();
+    a_run.shutdown().await;
+    b_run.shutdown().await;
+    drop(cluster);
+}

@@ -20,7 +20,7 @@ use crate::result::{fail, ferrosocket_result, Result};
 /// `_allow_any_origin`, `_add_allowed_host`, `_set_max_connections`,
 /// `_set_max_queued_packets`, `_set_max_queued_bytes`, `_set_max_queue_age_ms`,
 /// `_set_header_timeout_ms`, `_set_body_timeout_ms`, `_set_dispatch_threads`, `_set_min_dispatch_threads`, `_set_dispatch_idle_timeout_ms`,
-/// `_set_io_threads`, `_set_max_queued_callbacks`.
+/// `_set_io_threads`, `_set_max_queued_callbacks`, `ferrosocket_config_set_redis`.
 #[derive(Debug, Clone)]
 pub struct ferrosocket_config {
     pub(crate) builder: ConfigBuilder,

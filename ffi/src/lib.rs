@@ -36,6 +36,7 @@ pub mod config;
 pub mod event;
 pub mod log;
 pub mod reason;
+pub mod redis;
 pub mod server;
 pub mod targets;
 

@@ -43,8 +43,15 @@ pub extern "C" fn ferrosocket_server_new(
         if out.is_null() {
             return fail(ferrosocket_result::NullArgument, "out is NULL");
         }
-        let embedded = Embedded::new(config.build(), config.options.clone(), None)
-            .or_else(|e| fail(ferrosocket_result::Io, format!("starting threads: {e}")))?;
+        let embedded =
+            Embedded::new(config.build(), config.options.clone(), None).or_else(|e| {
+                if e.kind() == std::io::ErrorKind::InvalidInput {
+                    // The adapter's settings (a Redis URL that does not parse).
+                    fail(ferrosocket_result::InvalidArgument, e.to_string())
+                } else {
+                    fail(ferrosocket_result::Io, format!("starting threads: {e}"))
+                }
+            })?;
         let server = Box::new(ferrosocket_server {
             embedded,
             host: config.host.clone(),

@@ -124,7 +124,8 @@ impl PyRedisEmitter {
         self.connected(py)?;
         self.emitter
             .emit(namespace, event, &payload, &targets(to, skip_sid))
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        self.flushed(py)
     }
 
     /// Publishes a `close_room`.
@@ -132,7 +133,8 @@ impl PyRedisEmitter {
         self.connected(py)?;
         self.emitter
             .close_room(namespace, room)
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        self.flushed(py)
     }
 
     /// Publishes a join of `sid` to `room`.
@@ -141,7 +143,8 @@ impl PyRedisEmitter {
         let opts = targets(vec![sid.to_owned()], Vec::new());
         self.emitter
             .join(namespace, &opts, &[Room::from(room)])
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        self.flushed(py)
     }
 
     /// Publishes a leave of `sid` from `room`.
@@ -150,7 +153,8 @@ impl PyRedisEmitter {
         let opts = targets(vec![sid.to_owned()], Vec::new());
         self.emitter
             .leave(namespace, &opts, &[Room::from(room)])
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        self.flushed(py)
     }
 
     /// Publishes a disconnect of `sid`.
@@ -159,16 +163,36 @@ impl PyRedisEmitter {
         let opts = targets(vec![sid.to_owned()], Vec::new());
         self.emitter
             .disconnect(namespace, &opts, false)
-            .map_err(|e| PyConnectionError::new_err(e.to_string()))
+            .map_err(|e| PyConnectionError::new_err(e.to_string()))?;
+        self.flushed(py)
     }
 
-    /// Closes the connection.
-    fn close(&self) {
+    /// Closes the connection once what was published is handed to Redis (waits up to
+    /// a second, the GIL released).
+    fn close(&self, py: Python<'_>) {
         self.emitter.close();
+        py.detach(|| {
+            self.runtime
+                .block_on(self.emitter.closed(Duration::from_secs(1)))
+        });
     }
 }
 
 impl PyRedisEmitter {
+    /// Returns once Redis has what was just published (as python-socketio's `emit`,
+    /// which publishes before it returns), so a script that exits right after loses
+    /// nothing; `ConnectionError` when it is not accepted within 5 s.
+    fn flushed(&self, py: Python<'_>) -> PyResult<()> {
+        let flush = self.emitter.flush(Duration::from_secs(5));
+        if py.detach(|| self.runtime.block_on(flush)) {
+            Ok(())
+        } else {
+            Err(PyConnectionError::new_err(
+                "cannot publish: Redis did not take the message within 5 s",
+            ))
+        }
+    }
+
     /// Publishing before the connection is made would be dropped: wait for it first (up
     /// to 5 s, the GIL released), as python-socketio's managers connect on first use.
     fn connected(&self, py: Python<'_>) -> PyResult<()> {

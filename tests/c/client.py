@@ -200,8 +200,23 @@ def namespace():
     sio.disconnect()
 
 
+def fleet():
+    # On server B of a Redis fleet: joins "r", then waits for a broadcast made on server A
+    # and one published by the C emitter, both through Redis.
+    sio = socketio.Client()
+    got = {}
+    sio.on("fleet", lambda data: got.setdefault("fleet", data))
+    sio.on("emitted", lambda data: got.setdefault("emitted", data))
+    connect(sio)
+    expect(sio.call("join", timeout=5) == "ok", "join")
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: len(got) == 2, timeout=15)
+    expect(got == {"fleet": "from A", "emitted": {"n": 1}}, f"through the fleet: {got}")
+    sio.disconnect()
+
+
 try:
-    {"events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
+    {"fleet": fleet, "events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
      "hold": hold, "namespace": namespace}[SCENARIO]()
 except AssertionError as error:  # wait_until's timeout
     fail(str(error))

@@ -8,7 +8,9 @@
 #   NO_BROWSER=1 tests/pybinding/run.sh        without the chat examples in headless Chromium
 # With no arguments it also runs tests/flask (the Flask compatibility suite: the same apps
 # and tests on Flask-SocketIO and on ferrosocket.flask; FLASK_IMPL=flask_socketio or
-# FLASK_IMPL=ferrosocket runs one side only), tests/js and tests/python against
+# FLASK_IMPL=ferrosocket runs one side only), tests/redis (two Flask servers, either
+# implementation, on one real redis-server, installed with apt-get when missing; the same
+# FLASK_IMPL choice), tests/js and tests/python against
 # spec_server.py (the test server's SPEC.md on the binding) and the chat examples in
 # headless Chromium.
 set -euo pipefail
@@ -23,7 +25,7 @@ quick="${PYBINDING_QUICK:-}"
 py="$venv/bin/python"
 pip=("$py" -m pip install --quiet --disable-pip-version-check --no-input)
 requirements=("$here/requirements.txt" "$root/examples/flask_chat/requirements.txt"
-  "$root/tests/flask/requirements.txt")
+  "$root/tests/flask/requirements.txt" "$root/tests/redis/requirements.txt")
 if [[ -n "$quick" ]]; then
   ensure_venv "$venv" "${requirements[@]}"
 else
@@ -44,6 +46,8 @@ cd "$here"
 
 # With no pytest arguments, the rest runs too:
 # - tests/flask, on both implementations unless FLASK_IMPL names one;
+# - tests/redis, the fleets of two Flask servers on one redis-server (every pair of
+#   implementations, or those FLASK_IMPL keeps);
 # - the JS and the Python end-to-end suites (tests/js: the official socket.io-client and
 #   ws, 1,000 concurrent clients; tests/python: python-socketio on both transports, raw
 #   Engine.IO, CORS, malformed input) against tests/test-server/SPEC.md written with the
@@ -54,6 +58,12 @@ cd "$here"
 if [[ $# -eq 0 ]]; then
   log "tests/flask (${FLASK_IMPL:-flask_socketio and ferrosocket})"
   "$py" -m pytest "$root/tests/flask"
+  ensure_redis
+  # tests/redis also runs the Rust test-server in python-socketio's format beside
+  # Flask-SocketIO (a no-op when make's build-test-bins already built it).
+  (cd "$root" && cargo build --quiet -p ferrosocket-test-server)
+  log "tests/redis (${FLASK_IMPL:-flask_socketio and ferrosocket})"
+  "$py" -m pytest "$root/tests/redis"
   bin="$root/target/pybinding-bin"
   mkdir -p "$bin"
   wrap() { # name script [fixed args]

@@ -148,6 +148,8 @@ pub trait LocalNamespace: Send + Sync {
     fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<SocketInfo>;
     /// The local rooms with members (socket id rooms excluded).
     fn rooms(&self) -> Vec<Room>;
+    /// Whether `sid` names a socket of this namespace on this server.
+    fn has_socket(&self, sid: &str) -> bool;
 }
 
 /// The server as an adapter sees it, to apply what other servers ask: its namespaces by
@@ -187,12 +189,15 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
         let _ = nsp;
     }
 
-    /// `room` of `nsp` got its first local member.
+    /// `room` of `nsp` got its first local member. Called under the namespace's room
+    /// lock, so the notices about one room arrive in the order of its changes: it must
+    /// not call into the server.
     fn room_created(&self, nsp: &str, room: &Room) {
         let _ = (nsp, room);
     }
 
-    /// `room` of `nsp` lost its last local member.
+    /// `room` of `nsp` lost its last local member (under the room lock, as
+    /// [`room_created`](Self::room_created)).
     fn room_removed(&self, nsp: &str, room: &Room) {
         let _ = (nsp, room);
     }

@@ -81,25 +81,24 @@ impl Rooms {
         self.write().sockets.insert(sid);
     }
 
-    /// Forgets `sid` and its rooms; returns the rooms it left empty.
-    pub(crate) fn remove_socket(&self, sid: Sid) -> Vec<Room> {
+    /// Forgets `sid` and its rooms; `emptied` is told (under the lock, so notices about
+    /// one room arrive in the order of the changes) of each room it left empty.
+    pub(crate) fn remove_socket(&self, sid: Sid, mut emptied: impl FnMut(&Room)) {
         let mut state = self.write();
         state.sockets.remove(&sid);
-        let mut emptied = Vec::new();
         for room in state.joined.remove(&sid).unwrap_or_default() {
             if state.remove_from_room(sid, &room) {
-                emptied.push(room);
+                emptied(&room);
             }
         }
-        emptied
     }
 
-    /// Adds `sid` to `rooms`; returns the rooms it is the first member of.
-    pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) -> Vec<Room> {
+    /// Adds `sid` to `rooms`; `created` is told (under the lock) of each room it is the
+    /// first member of.
+    pub(crate) fn join(&self, sid: Sid, rooms: &[Room], mut created: impl FnMut(&Room)) {
         let mut state = self.write();
-        let mut created = Vec::new();
         if !state.sockets.contains(&sid) {
-            return created;
+            return;
         }
         for room in rooms {
             // Another socket's id room is never stored (the namespace refuses it before
@@ -112,33 +111,36 @@ impl Rooms {
             let first = members.is_empty();
             if members.insert(sid) {
                 if first {
-                    created.push(Arc::clone(room));
+                    created(room);
                 }
                 state.joined.entry(sid).or_default().push(Arc::clone(room));
             }
         }
-        created
     }
 
-    /// Removes `sid` from `room`; true when that emptied the room.
-    pub(crate) fn leave(&self, sid: Sid, room: &str) -> bool {
+    /// Removes `sid` from `room`; `emptied` is told (under the lock) when that emptied it.
+    pub(crate) fn leave(&self, sid: Sid, room: &str, emptied: impl FnOnce()) {
         let mut state = self.write();
-        let emptied = state.remove_from_room(sid, room);
+        if state.remove_from_room(sid, room) {
+            emptied();
+        }
         state.unrecord(sid, room);
-        emptied
     }
 
-    /// Removes `sid` from every room it joined (it stays in its own id room); returns
-    /// the rooms it left empty.
-    pub(crate) fn leave_all(&self, sid: Sid) -> Vec<Room> {
+    /// Removes `sid` from every room it joined (it stays in its own id room);
+    /// `emptied` is told (under the lock) of each room it left empty.
+    pub(crate) fn leave_all(&self, sid: Sid, mut emptied: impl FnMut(&Room)) {
         let mut state = self.write();
-        let mut emptied = Vec::new();
         for room in state.joined.remove(&sid).unwrap_or_default() {
             if state.remove_from_room(sid, &room) {
-                emptied.push(room);
+                emptied(&room);
             }
         }
-        emptied
+    }
+
+    /// Whether `sid` is a socket of this table.
+    pub(crate) fn contains(&self, sid: Sid) -> bool {
+        self.read().sockets.contains(&sid)
     }
 
     /// The rooms `sid` joined, not counting its own id room.
@@ -227,8 +229,8 @@ mod tests {
         for s in [a, b, c] {
             adapter.add_socket(s);
         }
-        adapter.join(a, &[room("x"), room("y")]);
-        adapter.join(b, &[room("y")]);
+        adapter.join(a, &[room("x"), room("y")], |_| {});
+        adapter.join(b, &[room("y")], |_| {});
         assert_eq!(sorted(adapter.sockets_in("y")), sorted(vec![a, b]));
         assert_eq!(adapter.sockets_in(c.as_str()), vec![c]);
 
@@ -263,16 +265,16 @@ mod tests {
         });
         assert_eq!(sorted(to_sid), sorted(vec![a, c]));
 
-        adapter.leave(a, "x");
+        adapter.leave(a, "x", || {});
         assert_eq!(adapter.rooms_of(a), vec![room("y")]);
         assert!(adapter.close_room("y"));
         assert!(adapter.rooms_of(a).is_empty());
         assert!(adapter.rooms().is_empty());
-        adapter.join(b, &[room("z")]);
-        adapter.remove_socket(b);
+        adapter.join(b, &[room("z")], |_| {});
+        adapter.remove_socket(b, |_| {});
         assert!(adapter.sockets_in("z").is_empty());
         assert!(adapter.sockets_in(b.as_str()).is_empty());
-        adapter.join(b, &[room("z")]);
+        adapter.join(b, &[room("z")], |_| {});
         assert!(adapter.rooms().is_empty(), "a removed socket cannot join");
     }
 
@@ -283,8 +285,8 @@ mod tests {
         for s in [victim, thief, other] {
             adapter.add_socket(s);
         }
-        adapter.join(thief, &[room(victim.as_str()), room("lobby")]);
-        adapter.join(victim, &[room(victim.as_str())]);
+        adapter.join(thief, &[room(victim.as_str()), room("lobby")], |_| {});
+        adapter.join(victim, &[room(victim.as_str())], |_| {});
         assert_eq!(adapter.rooms_of(thief), vec![room("lobby")]);
         assert_eq!(adapter.sockets_in(victim.as_str()), vec![victim]);
         let to_victim = BroadcastOptions {

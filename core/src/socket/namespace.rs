@@ -116,8 +116,9 @@ impl NamespaceInner {
     }
 
     pub(crate) fn remove_socket(&self, socket: &SocketInner) {
-        let emptied = self.rooms.remove_socket(socket.id);
-        self.rooms_removed(&emptied);
+        self.rooms.remove_socket(socket.id, |room| {
+            self.adapter.room_removed(&self.name, room);
+        });
         self.adapter.socket_removed(&self.name, socket.id);
         self.sockets
             .write()
@@ -127,28 +128,23 @@ impl NamespaceInner {
 
     /// Adds local socket `sid` to `rooms`, telling the adapter of rooms it created.
     pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) {
-        for room in self.rooms.join(sid, rooms) {
-            self.adapter.room_created(&self.name, &room);
-        }
+        self.rooms.join(sid, rooms, |room| {
+            self.adapter.room_created(&self.name, room);
+        });
     }
 
     /// Takes local socket `sid` out of `room`.
     pub(crate) fn leave(&self, sid: Sid, room: &str) {
-        if self.rooms.leave(sid, room) {
+        self.rooms.leave(sid, room, || {
             self.adapter.room_removed(&self.name, &Room::from(room));
-        }
+        });
     }
 
     /// Takes local socket `sid` out of every room it joined.
     pub(crate) fn leave_all(&self, sid: Sid) {
-        let emptied = self.rooms.leave_all(sid);
-        self.rooms_removed(&emptied);
-    }
-
-    fn rooms_removed(&self, emptied: &[Room]) {
-        for room in emptied {
+        self.rooms.leave_all(sid, |room| {
             self.adapter.room_removed(&self.name, room);
-        }
+        });
     }
 
     /// The local sockets `opts` selects.
@@ -315,6 +311,10 @@ impl LocalNamespace for NamespaceInner {
 
     fn rooms(&self) -> Vec<Room> {
         self.rooms.rooms()
+    }
+
+    fn has_socket(&self, sid: &str) -> bool {
+        Sid::parse(sid).is_some_and(|sid| self.rooms.contains(sid))
     }
 }
 

@@ -50,8 +50,19 @@ pub trait Driver: Send + Sync + std::fmt::Debug + 'static {
     fn unsubscribe(&self, channels: Vec<String>);
     /// How many clients subscribe to `channel` (`PUBSUB NUMSUB`, or `SHARDNUMSUB`).
     fn subscriber_count(&self, channel: String) -> AdapterFuture<Result<usize, AdapterError>>;
-    /// Stops the driver's task and closes its connection.
+    /// The driver's counters (what a flush compares with what it queued).
+    fn stats(&self) -> Option<Arc<DriverStats>> {
+        None
+    }
+    /// Stops the driver's task and closes its connection, after the publishes queued
+    /// so far (when it can queue the stop behind them; at once when the queue is full).
     fn close(&self);
+    /// Resolves once the driver's task has ended (after [`close`](Self::close)), or
+    /// after `timeout`.
+    fn closed(&self, timeout: Duration) -> AdapterFuture<()> {
+        let _ = timeout;
+        Box::pin(async {})
+    }
     /// Whether the connection is up now.
     fn is_connected(&self) -> bool {
         true
@@ -77,6 +88,25 @@ pub struct DriverStats {
     pub receive_dropped: AtomicU64,
     /// Connections lost and made again.
     pub reconnects: AtomicU64,
+    /// Woken whenever `published` or `publish_lost` moved (what a flush waits on).
+    pub progress: tokio::sync::Notify,
+}
+
+impl DriverStats {
+    /// Publishes settled: handed to Redis or dropped.
+    pub fn settled(&self) -> u64 {
+        self.published.load(Ordering::Acquire) + self.publish_lost.load(Ordering::Acquire)
+    }
+
+    fn lost(&self, count: u64) {
+        self.publish_lost.fetch_add(count, Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
+
+    fn sent(&self, count: u64) {
+        self.published.fetch_add(count, Ordering::AcqRel);
+        self.progress.notify_waiters();
+    }
 }
 
 /// How to reach Redis.
@@ -112,6 +142,8 @@ impl DriverOptions {
 
 enum Command {
     Publish(String, Vec<u8>),
+    /// Sent behind the publishes: ends the task once they are handed to Redis.
+    Close,
     Subscribe(Vec<String>),
     Unsubscribe(Vec<String>),
     Count(String, oneshot::Sender<Result<usize, AdapterError>>),
@@ -128,6 +160,7 @@ pub struct RedisDriver {
     stop: Arc<tokio::sync::Notify>,
     stopped: Arc<AtomicBool>,
     connected: tokio::sync::watch::Receiver<bool>,
+    done: tokio::sync::watch::Receiver<bool>,
 }
 
 impl RedisDriver {
@@ -165,12 +198,14 @@ impl RedisDriver {
         };
         let stopper = Arc::clone(&stop);
         let flag = Arc::clone(&stopped);
+        let (done_tx, done) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             tokio::select! {
                 () = task.run(publish_rx, control_rx) => {}
                 () = stopper.notified() => {}
             }
             flag.store(true, Ordering::Release);
+            let _ = done_tx.send(true);
         });
         Ok((
             Self {
@@ -180,6 +215,7 @@ impl RedisDriver {
                 stop,
                 stopped,
                 connected,
+                done,
             },
             received_rx,
             stats,
@@ -192,7 +228,7 @@ impl Driver for RedisDriver {
         match self.publish.try_send(Command::Publish(channel, payload)) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.publish_lost.fetch_add(1, Ordering::Relaxed);
+                self.stats.lost(1);
                 Err(PublishError::QueueFull)
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(PublishError::Stopped),
@@ -229,9 +265,23 @@ impl Driver for RedisDriver {
     }
 
     fn close(&self) {
-        if !self.stopped.load(Ordering::Acquire) {
+        if self.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        if self.publish.try_send(Command::Close).is_err() {
             self.stop.notify_one();
         }
+    }
+
+    fn stats(&self) -> Option<Arc<DriverStats>> {
+        Some(Arc::clone(&self.stats))
+    }
+
+    fn closed(&self, timeout: Duration) -> AdapterFuture<()> {
+        let mut done = self.done.clone();
+        Box::pin(async move {
+            let _ = tokio::time::timeout(timeout, done.wait_for(|d| *d)).await;
+        })
     }
 
     fn is_connected(&self) -> bool {
@@ -493,19 +543,28 @@ impl Task {
                         return Served::Stopped;
                     };
                     batch.push((channel, payload));
+                    let mut closing = false;
                     while batch.len() < BATCH {
                         match publish.try_recv() {
                             Ok(Command::Publish(channel, payload)) => batch.push((channel, payload)),
+                            Ok(Command::Close) => {
+                                closing = true;
+                                break;
+                            }
                             _ => break,
                         }
                     }
                     let count = batch.len() as u64;
                     match conn.publish_batch(&batch).await {
+                        Ok(()) if closing => {
+                            self.stats.sent(count);
+                            return Served::Stopped;
+                        }
                         Ok(()) => {
-                            self.stats.published.fetch_add(count, Ordering::Relaxed);
+                            self.stats.sent(count);
                         }
                         Err(error) => {
-                            self.stats.publish_lost.fetch_add(count, Ordering::Relaxed);
+                            self.stats.lost(count);
                             tracing::warn!(%error, lost = count, "publishing to Redis failed");
                             batch.clear();
                             return Served::Lost;
@@ -551,7 +610,7 @@ impl Task {
                     )));
                 }
             }
-            Command::Publish(..) => {}
+            Command::Publish(..) | Command::Close => {}
         }
         Ok(())
     }
@@ -570,12 +629,12 @@ async fn drain(
     wanted: &Mutex<BTreeSet<String>>,
     stats: &DriverStats,
 ) {
-    let (mut publish_open, mut control_open) = (true, true);
+    let (publish_open, mut control_open) = (true, true);
     while publish_open || control_open {
         tokio::select! {
             command = publish.recv(), if publish_open => match command {
-                Some(_) => { stats.publish_lost.fetch_add(1, Ordering::Relaxed); }
-                None => publish_open = false,
+                Some(Command::Close) | None => return,
+                Some(_) => stats.lost(1),
             },
             command = control.recv(), if control_open => match command {
                 Some(Command::Subscribe(channels)) => {
@@ -590,7 +649,7 @@ async fn drain(
                 Some(Command::Count(_, reply)) => {
                     let _ = reply.send(Err(AdapterError::Unavailable("not connected to Redis".into())));
                 }
-                Some(Command::Publish(..)) => {}
+                Some(Command::Publish(..) | Command::Close) => {}
                 None => control_open = false,
             },
         }

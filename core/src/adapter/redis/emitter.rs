@@ -26,6 +26,8 @@ pub struct RedisEmitter {
     uid: Arc<str>,
     format: Arc<dyn WireFormat>,
     driver: Arc<dyn Driver>,
+    /// Messages handed to the driver (queued or refused), for [`flush`](Self::flush).
+    attempted: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for RedisEmitter {
@@ -53,14 +55,43 @@ impl RedisEmitter {
             uid: Arc::from(format!("emitter-{}", crate::sid::Sid::new())),
             format: options.format.wire(&channel),
             driver,
+            attempted: Arc::default(),
         }
     }
 
     fn publish(&self, message: &Outgoing<'_>) -> Result<(), PublishError> {
         for publish in self.format.encode(&self.uid, message) {
+            self.attempted
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             self.driver.publish(publish.channel, publish.payload)?;
         }
         Ok(())
+    }
+
+    /// Resolves with true once everything emitted so far has been handed to Redis (or
+    /// dropped and counted), false after `timeout`. What a process that exits right
+    /// after emitting waits on, so its last messages are not lost with it.
+    pub fn flush(
+        &self,
+        timeout: std::time::Duration,
+    ) -> impl std::future::Future<Output = bool> + Send + 'static {
+        let target = self.attempted.load(std::sync::atomic::Ordering::Acquire);
+        let stats = self.driver.stats();
+        async move {
+            let Some(stats) = stats else { return true };
+            let wait = async {
+                loop {
+                    let progress = stats.progress.notified();
+                    tokio::pin!(progress);
+                    progress.as_mut().enable();
+                    if stats.settled() >= target {
+                        return;
+                    }
+                    progress.await;
+                }
+            };
+            tokio::time::timeout(timeout, wait).await.is_ok()
+        }
     }
 
     /// Emits `event` with `args` to the sockets of namespace `nsp` that `opts` selects,
@@ -149,8 +180,18 @@ impl RedisEmitter {
         self.driver.wait_connected(timeout)
     }
 
-    /// Stops the emitter's connection.
+    /// Stops the emitter's connection once what was published so far is handed to
+    /// Redis (see [`closed`](Self::closed) to wait for that).
     pub fn close(&self) {
         self.driver.close();
+    }
+
+    /// Resolves once the connection has closed after [`close`](Self::close), or after
+    /// `timeout`.
+    pub fn closed(
+        &self,
+        timeout: std::time::Duration,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        self.driver.closed(timeout)
     }
 }

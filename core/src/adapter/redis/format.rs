@@ -201,3 +201,18 @@ pub(crate) trait WireFormat: Send + Sync + std::fmt::Debug + 'static {
     fn decode(&self, uid: &str, channel: &[u8], payload: &[u8], filter: &dyn RoomFilter)
         -> Decoded;
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::RoomFilter;
+    use crate::adapter::Room;
+
+    /// For the codecs' tests: every room may have a local member.
+    pub(crate) struct All;
+
+    impl RoomFilter for All {
+        fn may_reach(&self, _nsp: &str, _rooms: &[Room]) -> bool {
+            true
+        }
+    }
+}

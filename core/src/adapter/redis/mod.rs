@@ -630,7 +630,9 @@ impl Adapter for RedisAdapter {
         opts: &BroadcastOptions,
     ) -> usize {
         let local = ns.broadcast(packet, opts);
-        if !opts.flags.local {
+        // To sockets that are all here (a reply to one client, say): nothing to tell.
+        let all_here = !opts.rooms.is_empty() && opts.rooms.iter().all(|room| ns.has_socket(room));
+        if !opts.flags.local && !all_here {
             self.0.publish(&Outgoing::Broadcast {
                 nsp: ns.name(),
                 packet: *packet,

@@ -866,12 +866,7 @@ mod tests {
     use super::*;
     use crate::adapter::BroadcastPacket;
 
-    struct All;
-    impl RoomFilter for All {
-        fn may_reach(&self, _nsp: &str, _rooms: &[Room]) -> bool {
-            true
-        }
-    }
+    use crate::adapter::redis::format::tests::All;
 
     #[test]
     fn a_broadcast_round_trips_with_binary_on_the_room_channel() {

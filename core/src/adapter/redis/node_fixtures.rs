@@ -50,13 +50,7 @@ fn fixture(dir: &str, file: &str) -> Fixture {
     }
 }
 
-/// Every room may have a local member.
-struct All;
-impl RoomFilter for All {
-    fn may_reach(&self, _nsp: &str, _rooms: &[Room]) -> bool {
-        true
-    }
-}
+use super::format::tests::All;
 
 /// No room has a local member (the namespace itself does).
 struct NoRooms;

@@ -480,12 +480,7 @@ mod tests {
     use super::*;
     use crate::adapter::BroadcastPacket;
 
-    struct All;
-    impl RoomFilter for All {
-        fn may_reach(&self, _nsp: &str, _rooms: &[Room]) -> bool {
-            true
-        }
-    }
+    use crate::adapter::redis::format::tests::All;
     struct Only(&'static str);
     impl RoomFilter for Only {
         fn may_reach(&self, _nsp: &str, rooms: &[Room]) -> bool {
