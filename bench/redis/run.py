@@ -48,6 +48,7 @@ VENV_PY = os.path.join(BENCH, ".venv", "bin", "python")
 TEST_SERVER = os.path.join(ROOT, "target", "release", "test-server")
 HOST = "127.0.0.1"
 BUSY_LOAD = 1.5  # 1-minute load average before a step above which the run is provisional
+BUSY_OTHER = 0.1  # cores used by other processes (median over the windows): provisional
 LOADGEN_NEAR = 0.85  # loadgen CPU (of its one core) from which the report flags it
 
 _spec = importlib.util.spec_from_file_location("suite_run", os.path.join(BENCH, "suite", "run.py"))
@@ -483,6 +484,16 @@ def md(doc):
                    and s.get("placement", "shared") == "shared"] for p in peers}
     split_by_peer = {p: [s for s in doc["steps"] if s["peer"] == p
                          and s.get("placement") == "split"] for p in peers}
+    # Cores used by anything but the fleet and loadgen during the measured windows.
+    others = []
+    for st in doc["steps"]:
+        satj = dig(st, "result", "saturation") or {}
+        if satj.get("other_cpu_secs") is not None and satj.get("secs"):
+            others.append(satj["other_cpu_secs"] / satj["secs"])
+        for r in dig(st, "result", "rates") or []:
+            if r.get("other_cpu_secs") is not None and r.get("duration"):
+                others.append(r["other_cpu_secs"] / r["duration"])
+    other = med(others)
     busy = [s["load1_before"] for s in doc["steps"] if s.get("load1_before", 0) >= BUSY_LOAD]
     out = [f"Command: `{doc['command']}` — {doc['date']}, commit `{doc['commit']}`, "
            f"{doc['machine']}; {doc['rounds']} round(s), {doc['clients']:,} clients "
@@ -490,9 +501,18 @@ def md(doc):
            f"{doc['publishers']} publishers on A, payload {doc['size']} B.", ""]
     v = doc.get("versions", {})
     out += ["Versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val), ""]
-    if busy:
-        out += [f"**Provisional**: {len(busy)} step(s) started with the 1-minute load at "
-                f"{BUSY_LOAD} or more (max {max(busy):.1f}); the machine was shared.", ""]
+    if other is not None and other >= BUSY_OTHER:
+        out += [f"**Provisional**: other processes used {other:.2f} cores (median over the "
+                f"{len(others)} measured windows; max {max(others):.2f}) of this machine's "
+                f"{os.cpu_count()} while it ran; the fleets run under `nice` and wait for them, "
+                "which shows most in the latencies. (1-minute load before the steps: "
+                f"{min(s['load1_before'] for s in doc['steps']):.1f}–"
+                f"{max(s['load1_before'] for s in doc['steps']):.1f}, of which up to ~4 is the "
+                "bench's own processes: three share CPU 0 at saturation, plus loadgen.)", ""]
+    elif busy:
+        out += [f"{len(busy)} step(s) started with the 1-minute load at {BUSY_LOAD} or more "
+                f"(max {max(busy):.1f}; the bench's own processes account for up to ~4); other "
+                f"processes used {fmt(other, 2)} cores during the measured windows.", ""]
     if doc.get("hop_floor"):
         out += ["For scale, one Redis pub/sub hop without any Socket.IO server, measured at "
                 "the start of the run (`bench/redis/hop_floor.py`: two redis-py processes and "
