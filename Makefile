@@ -118,8 +118,8 @@ bench-core:
 # Issue 13's Redis scale-out benchmark (bench/redis/): a room spread over two server
 # processes on one redis-server, ferrosocket (both wire formats) vs node socket.io +
 # @socket.io/redis-adapter vs Flask-SocketIO + Redis; installs redis-server when missing;
-# writes bench/RESULTS-redis.md, appends to bench/results/redis-runs.jsonl. ~5 minutes once
-# built. BENCH_ARGS passes options (e.g. BENCH_ARGS='--rounds 1 --peers ferrosocket,node-socket.io').
+# writes bench/RESULTS-redis.md, appends to bench/results/redis-runs.jsonl. ~8 minutes once
+# built (7.7 min on 2 busy cores). BENCH_ARGS passes options (e.g. BENCH_ARGS='--rounds 1 --peers ferrosocket,node-socket.io').
 bench-redis:
 	bench/redis/run.sh $(BENCH_ARGS)
 
