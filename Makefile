@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core clean
+.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -120,6 +120,14 @@ bench-soak:
 # The older core-only runs (ferrosocket alone; bench/RESULTS-core.md); about three minutes.
 bench-core:
 	bench/run.sh
+
+# Issue 13's Redis scale-out benchmark (bench/redis/): a room spread over two server
+# processes on one redis-server, ferrosocket (both wire formats) vs node socket.io +
+# @socket.io/redis-adapter vs Flask-SocketIO + Redis; installs redis-server when missing;
+# writes bench/RESULTS-redis.md, appends to bench/results/redis-runs.jsonl. ~8 minutes once
+# built (7.7 min on 2 busy cores). BENCH_ARGS passes options (e.g. BENCH_ARGS='--rounds 1 --peers ferrosocket,node-socket.io').
+bench-redis:
+	bench/redis/run.sh $(BENCH_ARGS)
 
 # Former name of `bench`.
 bench-peers: bench

@@ -7,6 +7,7 @@ mod chat;
 mod conn;
 mod echo;
 mod fanout;
+mod fleet;
 mod http;
 mod idle;
 mod server;
@@ -203,6 +204,51 @@ enum Cmd {
         #[arg(long)]
         via_emit: bool,
     },
+    /// A room spread over several servers sharing a bus (Redis): N members split evenly
+    /// over the --connect servers, P publishers on the first; saturation, then fixed rates;
+    /// deliveries/s and latency per server (bench/redis/).
+    Fleet {
+        /// A server of the fleet (repeat; the first is A, where the publishers are).
+        #[arg(long = "connect", required = true)]
+        connect: Vec<std::net::SocketAddr>,
+        /// The pid of each --connect server, same order (repeat), for CPU figures.
+        #[arg(long = "pid")]
+        pid: Vec<u32>,
+        /// Another process of the fleet counted in its CPU (repeat), e.g. redis-server.
+        #[arg(long = "also-pid")]
+        also_pid: Vec<u32>,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 1)]
+        publishers: usize,
+        /// Messages of the saturation phase (0: none).
+        #[arg(long, default_value_t = 2000)]
+        messages: u64,
+        /// Payload size (a JSON string, bytes on the wire with its quotes).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Unacknowledged emits per publisher (saturation).
+        #[arg(long, default_value_t = 64)]
+        window: u64,
+        /// Hold publishing (saturation) or skip a tick (fixed rate) while the members
+        /// are this many messages behind on average (0: never).
+        #[arg(long, default_value_t = 256)]
+        max_lag: u64,
+        /// A fixed-rate phase at this many messages/s in all (repeat).
+        #[arg(long = "rate")]
+        rate: Vec<f64>,
+        /// A fixed-rate phase at this fraction of the saturation messages/s (repeat).
+        #[arg(long = "rate-fraction")]
+        rate_fraction: Vec<f64>,
+        /// Seconds measured per fixed-rate phase (after the warm-up).
+        #[arg(long, default_value_t = 5.0)]
+        duration: f64,
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Seconds allowed for each phase.
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
+    },
     /// HTTP/1.1 closed loop: N keep-alive connections, each sending GET PATH and waiting
     /// for the whole response before the next (hyper client; reconnects when the server
     /// answers `Connection: close`).
@@ -236,6 +282,11 @@ impl Cmd {
             | Cmd::Chat { clients, .. } => *clients,
             Cmd::Http { connections, .. } => *connections,
             Cmd::Fanout {
+                clients,
+                publishers,
+                ..
+            }
+            | Cmd::Fleet {
                 clients,
                 publishers,
                 ..
@@ -359,9 +410,17 @@ fn run(cli: Cli) -> i32 {
         start_timeout: Duration::from_secs(15),
         stop_timeout: Duration::from_secs(15),
     };
-    let started = match common.external {
-        Some(addr) => Ok(ServerProc::attach(addr, common.external_pid)),
-        None => ServerProc::start(&options),
+    let started = match (&cli.cmd, common.external) {
+        // The fleet's servers are started by the caller (bench/redis/run.py).
+        (Cmd::Fleet { connect, pid, .. }, _) => Ok(ServerProc::attach(
+            connect
+                .first()
+                .copied()
+                .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            pid.first().copied(),
+        )),
+        (_, Some(addr)) => Ok(ServerProc::attach(addr, common.external_pid)),
+        (_, None) => ServerProc::start(&options),
     };
     let mut server = match started {
         Ok(s) => s,
@@ -532,6 +591,44 @@ fn run(cli: Cli) -> i32 {
                             warmup: Duration::from_secs_f64(*warmup),
                             size: *size,
                             via_emit: *via_emit,
+                            concurrency,
+                        },
+                    )
+                    .await
+                }
+                Cmd::Fleet {
+                    connect,
+                    pid,
+                    also_pid,
+                    clients,
+                    publishers,
+                    messages,
+                    size,
+                    window,
+                    max_lag,
+                    rate,
+                    rate_fraction,
+                    duration,
+                    warmup,
+                    timeout,
+                } => {
+                    fleet::run(
+                        Arc::clone(&target),
+                        fleet::Params {
+                            addrs: connect.clone(),
+                            pids: pid.clone(),
+                            also_pids: also_pid.clone(),
+                            clients: *clients,
+                            publishers: *publishers,
+                            messages: *messages,
+                            size: *size,
+                            window: (*window).max(1),
+                            max_lag: *max_lag,
+                            rates: rate.clone(),
+                            rate_fractions: rate_fraction.clone(),
+                            duration: Duration::from_secs_f64(*duration),
+                            warmup: Duration::from_secs_f64(*warmup),
+                            timeout: Duration::from_secs_f64(*timeout),
                             concurrency,
                         },
                     )

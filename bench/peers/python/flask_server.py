@@ -4,6 +4,10 @@ Events `ack`, `join`, `emit` on `/` (see tests/test-server/SPEC.md), `sleep` (sl
 1 ms, cooperatively under eventlet/gevent, then acks with its arguments) and `chat`
 (`{"room": r, ...}`: emits `chat` with the same object to room r).
 Usage: python flask_server.py --mode eventlet|gevent|threading [--host 127.0.0.1] [--port 0]
+                              [--message-queue redis://127.0.0.1:PORT/0 [--channel NAME]]
+With --message-queue the server joins a fleet on that Redis (Flask-SocketIO's
+`SocketIO(app, message_queue=url, channel=...)`, python-socketio's RedisManager; the channel
+defaults to Flask-SocketIO's `flask-socketio`): bench/redis/.
 Prints `LISTENING 127.0.0.1:<port>` once the socket listens. Each mode uses the server
 Flask-SocketIO's own `socketio.run()` would use (eventlet.wsgi, gevent pywsgi with
 gevent-websocket's handler, Werkzeug's threaded server with simple-websocket), started
@@ -22,6 +26,8 @@ def parse():
     p.add_argument("--mode", required=True, choices=["eventlet", "gevent", "threading"])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--message-queue", default=None)
+    p.add_argument("--channel", default="flask-socketio")
     return p.parse_args()
 
 
@@ -39,8 +45,10 @@ from flask import Flask  # noqa: E402
 from flask_socketio import SocketIO, join_room, rooms  # noqa: E402
 
 app = Flask(__name__)
+queue = {"message_queue": args.message_queue, "channel": args.channel} if args.message_queue else {}
 socketio = SocketIO(
     app,
+    **queue,
     async_mode=args.mode,
     cors_allowed_origins="*",
     http_compression=False,
