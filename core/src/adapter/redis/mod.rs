@@ -647,9 +647,9 @@ impl Adapter for RedisAdapter {
         packet: &BroadcastPacket<'_>,
         opts: &BroadcastOptions,
     ) -> usize {
-        let local = ns.broadcast(packet, opts);
         // To sockets that are all here (a reply to one client, say): nothing to tell.
         let all_here = !opts.rooms.is_empty() && opts.rooms.iter().all(|room| ns.has_socket(room));
+        // Published first, so the other servers' fan-out starts while this one's runs.
         if !opts.flags.local && !all_here {
             self.0.publish(&Outgoing::Broadcast {
                 nsp: ns.name(),
@@ -658,7 +658,7 @@ impl Adapter for RedisAdapter {
                 ack: None,
             });
         }
-        local
+        ns.broadcast(packet, opts)
     }
 
     fn broadcast_with_ack(
