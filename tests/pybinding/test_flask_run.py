@@ -296,15 +296,27 @@ def test_flask_run_says_what_to_run_instead(app_dir: Path, started: List[App]) -
     assert "python -m ferrosocket chatapp" in app.stderr()
 
 
-def test_message_queue_is_refused_until_redis_lands() -> None:
+def test_message_queue_takes_redis_urls_and_refuses_other_queues() -> None:
     from flask import Flask
 
+    import ferrosocket
     from ferrosocket.flask import SocketIO
 
-    with pytest.raises(NotImplementedError, match="message_queue.*Redis"):
-        SocketIO(Flask(__name__), message_queue="redis://")
+    # Flask-SocketIO apps write 'redis://': localhost, as redis-py reads it. The server
+    # connects in the background (nothing listens here: it retries and serves locally).
+    socketio = SocketIO(Flask(__name__), message_queue="redis://127.0.0.1:1/0")
+    assert socketio.server is not None and socketio.server.redis_stats() is not None
+    socketio.server.stop()
+    with pytest.raises(NotImplementedError, match="kombu"):
+        SocketIO(Flask(__name__), message_queue="amqp://guest@localhost//")
     with pytest.raises(NotImplementedError, match="message_queue"):
-        SocketIO(message_queue="redis://")
+        SocketIO(message_queue="kafka://localhost:9092")
+    with pytest.raises(TypeError, match="RedisManager"):
+        SocketIO(Flask(__name__), client_manager=object())
+    # A URL redis-rs cannot read is a ValueError at once: the failed construction must
+    # not wait for handler threads that need the GIL this thread holds.
+    with pytest.raises(ValueError, match="Redis URL"):
+        ferrosocket.Server(client_manager=ferrosocket.RedisManager("redis://[::1"))
 
 
 def test_async_mode_is_accepted_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:

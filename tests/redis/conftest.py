@@ -68,7 +68,30 @@ def pair_id(pair: Tuple[str, str]) -> str:
     return "+".join(SHORT[impl] for impl in pair)
 
 
+def pair_transports(pairs: List[Tuple[str, str]]) -> List[Tuple[Tuple[str, str], str]]:
+    """(pair, transport) cases: every pair over websocket, and the first mixed pair also
+    over polling. The client's transport is the server's business, not the fleet's (the
+    Flask suite covers both on each server); FERROSOCKET_REDIS_ALL_TRANSPORTS=1 runs
+    every pair on both."""
+    if os.environ.get("FERROSOCKET_REDIS_ALL_TRANSPORTS"):
+        return [(pair, t) for pair in pairs for t in TRANSPORTS]
+    cases = [(pair, "websocket") for pair in pairs]
+    mixed = [pair for pair in pairs if pair[0] != pair[1]]
+    cases.append((mixed[0] if mixed else pairs[0], "polling"))
+    return cases
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "pair" in metafunc.fixturenames and "transport" in metafunc.fixturenames:
+        cases = pair_transports(selected_pairs())
+        metafunc.parametrize(["pair", "transport"], cases,
+                             ids=[f"{pair_id(p)}-{t}" for p, t in cases], scope="module")
+        return
+    if "server_pair" in metafunc.fixturenames and "transport" in metafunc.fixturenames:
+        cases = pair_transports(selected_server_pairs())
+        metafunc.parametrize(["server_pair", "transport"], cases,
+                             ids=[f"{pair_id(p)}-{t}" for p, t in cases], scope="module")
+        return
     if "pair" in metafunc.fixturenames:
         pairs = selected_pairs()
         metafunc.parametrize("pair", pairs, ids=[pair_id(p) for p in pairs], scope="module")

@@ -226,6 +226,18 @@ impl Embedded {
                 .build()?;
             (Arc::new(runtime), None)
         };
+        // Before the pool: a failure here must not drop a pool whose threads wait for
+        // something the caller holds (Python's GIL), which would hang the drop's join.
+        let server = match &options.adapter {
+            None => Server::new(config),
+            Some(make) => {
+                let _entered = runtime.enter();
+                let adapter = (make.0)().map_err(|error| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+                })?;
+                Server::with_shared_adapter(config, adapter)
+            }
+        };
         let handle = runtime.handle().clone();
         let inner = scope.unwrap_or_else(|| Arc::new(|run: &mut dyn FnMut()| run()));
         // Dispatch threads run inside the runtime, so callbacks can emit, await acks with
@@ -245,16 +257,6 @@ impl Embedded {
             scope,
             thread_scope,
         )?;
-        let server = match &options.adapter {
-            None => Server::new(config),
-            Some(make) => {
-                let _entered = runtime.enter();
-                let adapter = (make.0)().map_err(|error| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
-                })?;
-                Server::with_shared_adapter(config, adapter)
-            }
-        };
         Ok(Self {
             server,
             runtime: Some(runtime),

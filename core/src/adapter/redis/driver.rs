@@ -171,8 +171,8 @@ impl RedisDriver {
     pub fn start(
         options: DriverOptions,
     ) -> Result<(Self, mpsc::Receiver<Received>, Arc<DriverStats>), AdapterError> {
-        let info = options
-            .url
+        let url = with_default_host(&options.url);
+        let info = url
             .as_str()
             .into_connection_info()
             .map_err(|e| AdapterError::Unavailable(format!("invalid Redis URL: {e}")))?;
@@ -656,6 +656,25 @@ async fn drain(
     }
 }
 
+/// `redis://` (and `redis://:6380/1`, `rediss://`, `valkey://`) without a host names
+/// `localhost`, as redis-py reads it: Flask-SocketIO apps write `message_queue='redis://'`.
+pub(crate) fn with_default_host(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let tcp = matches!(scheme, "redis" | "rediss" | "valkey" | "valkeys");
+    // Credentials end at the last '@'; the host starts after them.
+    let (credentials, address) = match rest.rfind('@') {
+        Some(at) => rest.split_at(at + 1),
+        None => ("", rest),
+    };
+    if tcp && (address.is_empty() || address.starts_with('/') || address.starts_with(':')) {
+        format!("{scheme}://{credentials}localhost{address}")
+    } else {
+        url.to_owned()
+    }
+}
+
 /// The URL without its password, for logs.
 pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -670,6 +689,21 @@ pub(crate) fn redact(url: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_without_a_host_names_localhost() {
+        assert_eq!(with_default_host("redis://"), "redis://localhost");
+        assert_eq!(with_default_host("redis:///2"), "redis://localhost/2");
+        assert_eq!(
+            with_default_host("rediss://:pw@:6380/1"),
+            "rediss://:pw@localhost:6380/1"
+        );
+        assert_eq!(with_default_host("redis://h:1/0"), "redis://h:1/0");
+        assert_eq!(
+            with_default_host("unix:///tmp/r.sock"),
+            "unix:///tmp/r.sock"
+        );
+    }
 
     #[test]
     fn passwords_stay_out_of_logs() {
