@@ -99,30 +99,12 @@ def http_servers():
 # ---------------------------------------------------------------- helpers
 
 
-def sh(argv):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                              timeout=10).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
+sh = suite.sh
+load1 = suite.load1
 
 
 def machine():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}, Python {platform.python_version()}"
+    return f"{suite.machine_model()}, Python {platform.python_version()}"
 
 
 def versions():

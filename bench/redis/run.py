@@ -84,30 +84,9 @@ DEFAULT_PEERS = [FERRO, "ferrosocket-psio", NODE, "flask-socketio-eventlet"]
 # ---------------------------------------------------------------- helpers
 
 
-def sh(argv, timeout=10):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
-                              timeout=timeout).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-
-
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def machine():
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}"
+sh = suite.sh
+load1 = suite.load1
+machine = suite.machine_model
 
 
 def versions():

@@ -669,6 +669,35 @@ def chart(path, title, unit, cells, metric, higher, peers):
     return True
 
 
+def sh(argv, timeout=10):
+    """A command's stdout, stripped; "" when it cannot run (for the reports' headers)."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
+                              timeout=timeout).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def load1():
+    """The 1-minute load average."""
+    with open("/proc/loadavg") as f:
+        return float(f.read().split()[0])
+
+
+def machine_model():
+    """CPU count, model and kernel, for the reports' headers."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({model}), Linux {platform.release()}"
+
+
 def versions():
     v = {}
     try:
