@@ -157,8 +157,6 @@ pub trait LocalNamespace: Send + Sync {
 pub trait LocalServer: Send + Sync {
     /// The namespace `name` (with its `/`) if it exists here.
     fn namespace(&self, name: &str) -> Option<Arc<dyn LocalNamespace>>;
-    /// The names of every namespace that exists here.
-    fn namespaces(&self) -> Vec<Arc<str>>;
 }
 
 /// Rooms and broadcasts for a server: the in-memory [`LocalAdapter`], or one that also

@@ -184,18 +184,6 @@ impl LocalServer for RegistryHandle {
             .cloned()?;
         Some(ns)
     }
-
-    fn namespaces(&self) -> Vec<Arc<str>> {
-        let Some(registry) = self.0.upgrade() else {
-            return Vec::new();
-        };
-        let namespaces = registry.read().unwrap_or_else(|p| p.into_inner());
-        namespaces
-            .values()
-            .filter(|ns| &*ns.name != CATCH_ALL)
-            .map(|ns| Arc::clone(&ns.name))
-            .collect()
-    }
 }
 
 /// The name of the catch-all namespace as the registry spells it (`"*"` normalized).

@@ -1,7 +1,7 @@
-//! Namespaces: handlers, connected sockets and rooms for one namespace name, and the one
-//! rule for spelling a namespace name ([`normalize_namespace`]). Never does I/O itself.
+//! Namespaces: handlers, connected sockets and rooms for one namespace name. The rule
+//! for spelling a name ([`normalize_namespace`]) lives in `protocol::socket`, where the
+//! Redis emitter uses it too. Never does I/O itself.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::AtomicBool;
@@ -21,19 +21,7 @@ use crate::protocol::socket as codec;
 use crate::protocol::Payload;
 use crate::sid::Sid;
 
-/// The canonical spelling of a namespace name as a host gives it: with its leading `/`
-/// (`"chat"` is `"/chat"`, `""` is `"/"`). Every lookup and registration by name from a
-/// host ([`Server::of`](crate::Server::of), [`Server::namespace`](crate::Server::namespace),
-/// the embedding layer) goes through it, so `"chat"` and `"/chat"` always name the same
-/// namespace. Names a client sends are taken as they come (the protocol spells them with
-/// the `/`).
-pub fn normalize_namespace(name: &str) -> Cow<'_, str> {
-    if name.starts_with('/') {
-        Cow::Borrowed(name)
-    } else {
-        Cow::Owned(format!("/{name}"))
-    }
-}
+pub use crate::protocol::socket::normalize_namespace;
 
 type EventHandler = Arc<dyn Fn(Socket, Event) -> BoxFuture<()> + Send + Sync>;
 type ConnectHandler =

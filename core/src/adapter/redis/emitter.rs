@@ -8,17 +8,8 @@ use super::driver::{Driver, PublishError, RedisDriver};
 use super::format::{Outgoing, WireFormat};
 use super::RedisOptions;
 use crate::adapter::{AdapterError, BroadcastOptions, BroadcastPacket, Room};
+use crate::protocol::socket::normalize_namespace;
 use crate::protocol::Payload;
-
-/// A namespace name with its leading `/`, as servers spell it (the same rule as
-/// [`crate::normalize_namespace`], which lives in a layer above this one).
-fn normalize_namespace(name: &str) -> std::borrow::Cow<'_, str> {
-    if name.starts_with('/') {
-        std::borrow::Cow::Borrowed(name)
-    } else {
-        std::borrow::Cow::Owned(format!("/{name}"))
-    }
-}
 
 /// Emits to a Redis fleet without serving clients. Cheap to clone.
 #[derive(Clone)]

@@ -192,6 +192,9 @@ pub(crate) trait WireFormat: Send + Sync + std::fmt::Debug + 'static {
     /// The channel of one room, when the format publishes one-room broadcasts there
     /// (subscribed while the room has a local member).
     fn room_channel(&self, nsp: &str, room: &str) -> Option<String>;
+    /// Whether servers answer a broadcast with acks with the count of clients it
+    /// reached, so the origin knows when every answer is in.
+    fn counts_acks(&self) -> bool;
     /// The channel whose subscriber count is the number of servers.
     fn server_count_channel(&self, nsp: &str) -> String;
     /// Encodes `message` from this server: the messages to publish, none when the

@@ -333,8 +333,11 @@ impl RedisAdapter {
 }
 
 impl Inner {
-    fn publish(&self, message: &Outgoing<'_>) {
-        for publish in self.format.encode(&self.uid, message) {
+    /// Publishes `message`; false when the format cannot carry it (nothing was sent).
+    fn publish(&self, message: &Outgoing<'_>) -> bool {
+        let encoded = self.format.encode(&self.uid, message);
+        let carried = !encoded.is_empty();
+        for publish in encoded {
             if let Err(error) = self.driver.publish(publish.channel, publish.payload) {
                 self.warn_limited("publish", || {
                     tracing::warn!(%error, lost = self.stats.driver.publish_lost.load(Ordering::Relaxed),
@@ -342,6 +345,7 @@ impl Inner {
                 });
             }
         }
+        carried
     }
 
     /// Runs `log` at most once every 10 s per `key`.
@@ -684,7 +688,7 @@ impl Adapter for RedisAdapter {
         });
         // Counts come only in the socket.io format; without them, every reply that
         // arrives in time is taken, and the stream ends at the timeout.
-        let counted = self.0.format.name() == "socket.io";
+        let counted = self.0.format.counts_acks();
         let remote = RemoteAcks {
             _registered: Registered {
                 inner: Arc::clone(&self.0),
@@ -758,13 +762,12 @@ impl Adapter for RedisAdapter {
             request: &id,
             opts,
         };
-        if self.0.format.encode(&self.0.uid, &message).is_empty() {
+        if !self.0.publish(&message) {
             self.0.unregister(&id);
             return Box::pin(async {
                 Err(AdapterError::Unsupported("fetching the fleet's sockets"))
             });
         }
-        self.0.publish(&message);
         let query = self.query(ns.name(), id, replies);
         Box::pin(async move {
             let remote = query.await?;
@@ -785,11 +788,10 @@ impl Adapter for RedisAdapter {
             nsp: ns.name(),
             request: &id,
         };
-        if self.0.format.encode(&self.0.uid, &message).is_empty() {
+        if !self.0.publish(&message) {
             self.0.unregister(&id);
             return Box::pin(async { Err(AdapterError::Unsupported("listing the fleet's rooms")) });
         }
-        self.0.publish(&message);
         let query = self.query(ns.name(), id, replies);
         Box::pin(async move {
             let remote = query.await?;

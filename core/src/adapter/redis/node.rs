@@ -46,26 +46,32 @@ const EVENT: i64 = 2;
 /// node socket.io's format with key prefix `key`.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeSocketIo {
-    key: String,
+    /// `k#`, `k-request#`, `k-response#`: what a received channel name is matched
+    /// against, made once rather than per message.
+    broadcast_prefix: String,
+    request_prefix: String,
+    response_prefix: String,
 }
 
 impl NodeSocketIo {
     pub(crate) fn new(key: &str) -> Self {
         Self {
-            key: key.to_owned(),
+            broadcast_prefix: format!("{key}#"),
+            request_prefix: format!("{key}-request#"),
+            response_prefix: format!("{key}-response#"),
         }
     }
 
     fn broadcast_channel(&self, nsp: &str) -> String {
-        format!("{}#{nsp}#", self.key)
+        format!("{}{nsp}#", self.broadcast_prefix)
     }
 
     fn request_channel(&self, nsp: &str) -> String {
-        format!("{}-request#{nsp}#", self.key)
+        format!("{}{nsp}#", self.request_prefix)
     }
 
     fn response_channel(&self, nsp: &str) -> String {
-        format!("{}-response#{nsp}#", self.key)
+        format!("{}{nsp}#", self.response_prefix)
     }
 }
 
@@ -642,7 +648,11 @@ impl WireFormat for NodeSocketIo {
     }
 
     fn room_channel(&self, nsp: &str, room: &str) -> Option<String> {
-        Some(format!("{}#{nsp}#{room}#", self.key))
+        Some(format!("{}{nsp}#{room}#", self.broadcast_prefix))
+    }
+
+    fn counts_acks(&self) -> bool {
+        true
     }
 
     fn server_count_channel(&self, nsp: &str) -> String {
@@ -836,16 +846,14 @@ impl WireFormat for NodeSocketIo {
         let Ok(channel) = std::str::from_utf8(channel) else {
             return Decoded::Invalid("a channel name that is not UTF-8".to_owned());
         };
-        let request_prefix = format!("{}-request#", self.key);
-        let response_prefix = format!("{}-response#", self.key);
-        if let Some(rest) = channel.strip_prefix(&request_prefix) {
+        if let Some(rest) = channel.strip_prefix(&self.request_prefix) {
             let nsp = rest.strip_suffix('#').unwrap_or(rest);
             return self.decode_request(uid, nsp, payload);
         }
-        if channel.starts_with(&response_prefix) {
+        if channel.starts_with(&self.response_prefix) {
             return self.decode_response(payload);
         }
-        if let Some(rest) = channel.strip_prefix(&format!("{}#", self.key)) {
+        if let Some(rest) = channel.strip_prefix(&self.broadcast_prefix) {
             // A room channel names its room: filtered before the payload is read.
             if let Some((nsp, tail)) = rest.split_once('#') {
                 if let Some(room) = tail.strip_suffix('#').filter(|r| !r.is_empty()) {

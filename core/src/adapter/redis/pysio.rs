@@ -265,6 +265,10 @@ impl WireFormat for PythonSocketIo {
         None
     }
 
+    fn counts_acks(&self) -> bool {
+        false
+    }
+
     fn server_count_channel(&self, _nsp: &str) -> String {
         self.channel.clone()
     }

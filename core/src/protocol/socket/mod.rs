@@ -158,3 +158,17 @@ pub enum Decoded {
     /// A binary packet waiting for its attachments.
     Partial(BinaryAssembler),
 }
+
+/// The canonical spelling of a namespace name as a host gives it: with its leading `/`
+/// (`"chat"` is `"/chat"`, `""` is `"/"`). Every lookup and registration by name from a
+/// host ([`Server::of`](crate::Server::of), [`Server::namespace`](crate::Server::namespace),
+/// the embedding layer) goes through it, so `"chat"` and `"/chat"` always name the same
+/// namespace. Names a client sends are taken as they come (the protocol spells them with
+/// the `/`).
+pub fn normalize_namespace(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.starts_with('/') {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("/{name}"))
+    }
+}
