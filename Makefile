@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean
+.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean install uninstall test-c-install
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -67,6 +67,24 @@ test-c:
 # the .pyi stubs against the built module (mypy.stubtest), and runs its pytest suite.
 test-pybinding:
 	tests/pybinding/run.sh
+
+# The C library, installed for C users (ffi/install.sh; ffi/README.md, "Installing"): a
+# release build, stripped, as libferrosocket.a, libferrosocket.so.X.Y.Z (soname
+# libferrosocket.so.X, with the .so.X and .so links), include/ferrosocket.h and
+# lib/pkgconfig/ferrosocket.pc. DESTDIR stages the files; the .pc names the final paths.
+PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+install:
+	PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' DESTDIR='$(DESTDIR)' ffi/install.sh install
+
+uninstall:
+	PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' DESTDIR='$(DESTDIR)' ffi/install.sh uninstall
+
+# `make install` into a temporary prefix, then the C chat built through pkg-config (shared
+# and fully static) and driven by python-socketio clients; then `make uninstall`.
+test-c-install:
+	tests/dist/c_install.sh
 
 # The chat server in C (same events and page as the Rust one).
 c-chat:
