@@ -32,8 +32,7 @@ done
 
 # The crate version, from cargo (never written down here). cargo metadata's package
 # objects start with "name" then "version"; the match is checked below.
-version="$(cargo metadata --no-deps --format-version 1 --offline 2>/dev/null \
-  || cargo metadata --no-deps --format-version 1)"
+version="$(cargo metadata --no-deps --format-version 1)"
 version="$(grep -o '"name":"ferrosocket-ffi","version":"[^"]*"' <<<"$version" | head -n1 | sed 's/.*"version":"\([^"]*\)"/\1/')"
 [[ "$version" =~ ^([0-9]+)\.[0-9]+\.[0-9]+$ ]] || die "could not read ferrosocket-ffi's version from cargo metadata (got '$version')"
 major="${BASH_REMATCH[1]}"

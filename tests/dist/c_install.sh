@@ -7,7 +7,8 @@
 #   tests/dist/c_install.sh          (also: make test-c-install)
 #   FERROSOCKET_TEST_PYTHON=/path/to/python tests/dist/c_install.sh
 #       a python with python-socketio[client]; without it, the repo-root .venv that
-#       tests/c/run.sh and tests/python/run.sh use, made from tests/python/requirements.txt.
+#       tests/c/run.sh and tests/python/run.sh use, made from tests/python/requirements.txt
+#       (not target/pybinding-venv: tests/pybinding/run.sh remakes that one from scratch).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -38,7 +39,7 @@ trap cleanup EXIT
 fail() { log "FAILED: $*"; exit 1; }
 
 # The crate version, read independently of ffi/install.sh (JSON parsed by python).
-crate_version="$(cargo metadata --no-deps --format-version 1 --offline | "$python" -c '
+crate_version="$(cargo metadata --no-deps --format-version 1 | "$python" -c '
 import json, sys
 print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "ferrosocket-ffi"))')"
 log "crate version $crate_version; installing into $prefix"
