@@ -6,7 +6,7 @@ HOST  ?= 127.0.0.1
 PORT  ?= 5000
 CHAT_VENDOR := examples/chat/static/vendor/socket.io.min.js
 
-.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding bench bench-peers bench-quick bench-soak bench-core bench-redis clean install uninstall test-c-install
+.PHONY: demo demo-c demo-python demo-flask demo-flask-fleet demo-venv c-chat chat-assets test test-rust lint header-check fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding test-dist wheel wheel-musl sdist package install uninstall bench bench-peers bench-quick bench-soak bench-core bench-redis clean
 
 demo: chat-assets
 	$(CARGO) run --release -p ferrosocket-chat -- --host $(HOST) --port $(PORT)
@@ -19,7 +19,7 @@ $(CHAT_VENDOR): examples/chat/package.json examples/chat/package-lock.json
 	mkdir -p $(dir $@)
 	cp examples/chat/node_modules/socket.io-client/dist/socket.io.min.js $@
 
-test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding
+test: lint test-rust fuzz-build build-test-bins test-js test-python test-browser test-c test-redis test-pybinding test-dist
 
 lint: header-check
 	$(CARGO) fmt --all -- --check
@@ -68,6 +68,32 @@ test-c:
 test-pybinding:
 	tests/pybinding/run.sh
 
+# What users install (tests/dist/run.sh): the wheel into a fresh virtualenv without cargo
+# or rustc on PATH, the sdist's contents checked and compiled offline, the crates
+# packaged and verified, one version everywhere, and the C library installed into a
+# temporary prefix with the C chat built through pkg-config.
+test-dist:
+	tests/dist/run.sh
+
+# Distribution. Into dist/: `make wheel`, the abi3 wheel for x86_64 Linux, glibc >= 2.17,
+# CPython >= 3.9 (cp39-abi3-manylinux_2_17_x86_64, linked by zig, no docker; checked by
+# auditwheel); `make wheel-musl`, the same for musl >= 1.2; `make sdist`, the source
+# distribution (pip builds it with cargo). The build tools (maturin, ziglang, auditwheel:
+# python/build-requirements.txt) live in target/dist-venv. `make package`: the crates
+# ferrosocket and ferrosocket-ffi as .crate files in target/package, each verified by
+# building it on its own.
+wheel:
+	python/dist.sh wheel
+
+wheel-musl:
+	python/dist.sh wheel-musl
+
+sdist:
+	python/dist.sh sdist
+
+package:
+	$(CARGO) package --locked -p ferrosocket -p ferrosocket-ffi
+
 # The C library, installed for C users (ffi/install.sh; ffi/README.md, "Installing"): a
 # release build, stripped, as libferrosocket.a, libferrosocket.so.X.Y.Z (soname
 # libferrosocket.so.X, with the .so.X and .so links), include/ferrosocket.h and
@@ -80,11 +106,6 @@ install:
 
 uninstall:
 	PREFIX='$(PREFIX)' LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' DESTDIR='$(DESTDIR)' ffi/install.sh uninstall
-
-# `make install` into a temporary prefix, then the C chat built through pkg-config (shared
-# and fully static) and driven by python-socketio clients; then `make uninstall`.
-test-c-install:
-	tests/dist/c_install.sh
 
 # The chat server in C (same events and page as the Rust one).
 c-chat:
@@ -152,5 +173,5 @@ bench-peers: bench
 
 clean:
 	$(CARGO) clean
-	rm -rf examples/chat/node_modules examples/chat/static/vendor tests/js/node_modules tests/browser/node_modules .venv
+	rm -rf dist examples/chat/node_modules examples/chat/static/vendor tests/js/node_modules tests/browser/node_modules .venv
 	rm -f examples/c_chat/chat

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the ferrosocket C library (release build), its header and a pkg-config file.
+# Installs the ferrosocket C library (the `dist` cargo profile: release with whole-program
+# LTO, no debug info), its header and a pkg-config file.
 #   ffi/install.sh install     build, then install into $DESTDIR$LIBDIR and $DESTDIR$INCLUDEDIR
 #   ffi/install.sh uninstall   remove exactly the files `install` puts there
 # Settings come from the environment (the top-level `make install` / `make uninstall` pass
@@ -44,16 +45,16 @@ inc_dest="$DESTDIR$INCLUDEDIR"
 pc_dest="$lib_dest/pkgconfig"
 
 install_all() {
-  # One release build that also reports the staticlib's native libraries. It is
-  # `cargo build --release -p ferrosocket-ffi --lib` with one extra rustc flag, writing the
-  # same target/release/libferrosocket.{a,so}; cargo replays the note when the build is
-  # fresh. (A separate `cargo build --release` before it would make the two commands
-  # rebuild the crate in turn, ~12 s each, as their fingerprints differ.)
+  # One build that also reports the staticlib's native libraries. It is
+  # `cargo build --profile dist -p ferrosocket-ffi --lib` with one extra rustc flag, writing
+  # target/dist/libferrosocket.{a,so}; cargo replays the note when the build is fresh. (A
+  # separate `cargo build` before it would make the two commands rebuild the crate in
+  # turn, as their fingerprints differ.)
   local out
-  say "cargo rustc --release -p ferrosocket-ffi --lib -- --print native-static-libs"
-  out="$(cargo rustc --release -p ferrosocket-ffi --lib -- --print native-static-libs 2>&1)" || {
+  say "cargo rustc --profile dist -p ferrosocket-ffi --lib -- --print native-static-libs"
+  out="$(cargo rustc --profile dist -p ferrosocket-ffi --lib -- --print native-static-libs 2>&1)" || {
     printf '%s\n' "$out" >&2
-    die "release build failed"
+    die "build failed"
   }
   local native
   native="$(sed -n 's/^note: native-static-libs: //p' <<<"$out" | tail -n1)"
@@ -69,8 +70,8 @@ install_all() {
     esac
   done
 
-  local built="$root/target/release"
-  [[ -f "$built/libferrosocket.a" && -f "$built/libferrosocket.so" ]] || die "no release libraries in $built"
+  local built="$root/target/dist"
+  [[ -f "$built/libferrosocket.a" && -f "$built/libferrosocket.so" ]] || die "no libraries in $built"
   if [[ "$(uname -s)" == Linux ]]; then
     readelf -d "$built/libferrosocket.so" | grep -q "Library soname: \[$soname\]" \
       || die "$built/libferrosocket.so lacks the soname $soname (ffi/build.rs)"

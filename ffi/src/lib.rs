@@ -57,6 +57,26 @@ pub const FERROSOCKET_VERSION_MINOR: u32 = 1;
 /// Patch version of the library this header belongs to.
 pub const FERROSOCKET_VERSION_PATCH: u32 = 0;
 
+// The three constants above are literals because cbindgen copies them into the header as
+// they are written. The crate version is the one source: bumping it in the workspace's
+// Cargo.toml without them does not compile.
+const fn decimal(text: &str) -> u32 {
+    let digits = text.as_bytes();
+    let mut value = 0;
+    let mut i = 0;
+    while i < digits.len() {
+        value = value * 10 + (digits[i] - b'0') as u32;
+        i += 1;
+    }
+    value
+}
+const _: () = assert!(
+    FERROSOCKET_VERSION_MAJOR == decimal(env!("CARGO_PKG_VERSION_MAJOR"))
+        && FERROSOCKET_VERSION_MINOR == decimal(env!("CARGO_PKG_VERSION_MINOR"))
+        && FERROSOCKET_VERSION_PATCH == decimal(env!("CARGO_PKG_VERSION_PATCH")),
+    "the FERROSOCKET_VERSION_* constants differ from the crate version: update them and run ffi/gen-header.sh"
+);
+
 /// The library's version as a NUL-terminated static string, e.g. `"0.1.0"`. Compare with
 /// `FERROSOCKET_VERSION` to detect a header that does not match the library.
 #[no_mangle]

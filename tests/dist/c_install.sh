@@ -4,7 +4,7 @@
 # once shared and once fully static, each run and driven by python-socketio clients
 # (tests/dist/chat_client.py); the versions of the .pc, the installed header and the
 # installed library compared with the crate's; DESTDIR staging; then `make uninstall`.
-#   tests/dist/c_install.sh          (also: make test-c-install)
+#   tests/dist/c_install.sh          (also: tests/dist/run.sh c, and make test-dist)
 #   FERROSOCKET_TEST_PYTHON=/path/to/python tests/dist/c_install.sh
 #       a python with python-socketio[client]; without it, the repo-root .venv that
 #       tests/c/run.sh and tests/python/run.sh use, made from tests/python/requirements.txt

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Python binding (maturin, release, abi3 wheel), installs it into a FRESH venv
+# Builds the Python binding (python/dist.sh wheel: the abi3 wheel `make wheel` ships), installs it into a FRESH venv
 # with the python-socketio client and pytest, and runs the binding's tests.
 #   tests/pybinding/run.sh            everything
 #   tests/pybinding/run.sh -k acks    pytest arguments are passed on
@@ -32,11 +32,17 @@ else
   fresh_venv "$venv" "${requirements[@]}"
 fi
 
-rm -rf "$root/target/wheels/ferrosocket-"*.whl
-release=(--release)
-[[ -n "$quick" ]] && release=()
-(cd python && "$venv/bin/maturin" build "${release[@]}" --quiet -o "$root/target/wheels")
-"${pip[@]}" --force-reinstall --no-deps --no-index --find-links "$root/target/wheels" ferrosocket </dev/null
+# The wheel users get (`make wheel`: manylinux2014, LTO, stripped, into dist/), or with
+# PYBINDING_QUICK a debug build of the same package.
+if [[ -n "$quick" ]]; then
+  rm -rf "$root/target/wheels/ferrosocket-"*.whl
+  (cd python && "$venv/bin/maturin" build --quiet -o "$root/target/wheels")
+  wheels="$root/target/wheels"
+else
+  "$root/python/dist.sh" wheel
+  wheels="$root/dist"
+fi
+"${pip[@]}" --force-reinstall --no-deps --no-index --find-links "$wheels" ferrosocket </dev/null
 
 # The stubs must match the built module; the package type-checks strictly.
 (cd "$here" && "$py" -m mypy.stubtest ferrosocket._native)
