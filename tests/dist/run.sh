@@ -7,7 +7,8 @@
 #                               or rustc on PATH: imports, versions, python-socketio clients
 #                               of ferrosocket.Server and of a ferrosocket.flask app
 #   tests/dist/run.sh sdist     `make sdist`'s archive holds a buildable crate workspace:
-#                               its file list, then `cargo check --locked --offline` of it;
+#                               its file list, then `cargo check --offline` of it (in the
+#                               shared target directory: what clippy checked is reused);
 #                               FERROSOCKET_DIST_SDIST_BUILD=1 also has pip build and
 #                               install it (a release build: minutes) and runs the smoke test
 #   tests/dist/run.sh crates    `cargo package` of the publishable crates, verified
@@ -122,7 +123,7 @@ test_sdist() {
   # workspace's lock file; its smaller workspace drops the entries it does not use (as
   # pip's build does), and every crate it resolves must be one the lock file pinned.
   cp "$tree/Cargo.lock" "$scratch/Cargo.lock.shipped"
-  (cd "$tree/python" && CARGO_TARGET_DIR="$root/target/sdist-check" cargo check --quiet --offline)
+  (cd "$tree/python" && CARGO_TARGET_DIR="$root/target" cargo check --quiet --offline)
   python3 - "$scratch/Cargo.lock.shipped" "$tree/Cargo.lock" <<'EOF'
 import sys, tomllib
 def packages(path):
