@@ -39,20 +39,24 @@ tools() {
   export PATH="$venv/bin:$PATH"
 }
 
-# check WHEEL POLICY: what auditwheel says of its platform tag, that the native module
-# carries no debug info and that the version in its name is the crate's.
+# check WHEEL POLICY: what auditwheel says of its platform tag (check_musl for musl), that
+# the native module carries no debug info and that the version in its name is the crate's.
 check() {
   local wheel="$1" policy="$2" version name
   version="$(crate_version)"
   name="$(basename "$wheel")"
   [[ "$name" == "ferrosocket-$version-cp39-abi3-"*"$policy"*.whl ]] ||
     { log "$name: expected ferrosocket-$version-cp39-abi3-…$policy….whl"; return 1; }
-  local report
-  report="$("$venv/bin/auditwheel" show "$wheel" 2>&1)" || { printf '%s\n' "$report" >&2; return 1; }
-  printf '%s\n' "$report"
-  # auditwheel reflows its report; join the lines before looking for the tag.
-  tr '\n' ' ' <<<"$report" | grep -q "is consistent with the following platform tag: \"$policy\"" ||
-    { log "$name: auditwheel does not find it consistent with $policy"; return 1; }
+  if [[ "$policy" == manylinux* ]]; then
+    local report
+    report="$("$venv/bin/auditwheel" show "$wheel" 2>&1)" || { printf '%s\n' "$report" >&2; return 1; }
+    printf '%s\n' "$report"
+    # auditwheel reflows its report; join the lines before looking for the tag.
+    tr '\n' ' ' <<<"$report" | grep -q "is consistent with the following platform tag: \"$policy\"" ||
+      { log "$name: auditwheel does not find it consistent with $policy"; return 1; }
+  else
+    check_musl "$wheel" || return 1
+  fi
   "$venv/bin/python" - "$wheel" <<'EOF'
 import struct, sys, zipfile
 wheel = zipfile.ZipFile(sys.argv[1])
@@ -77,6 +81,34 @@ assert not debug, f"the native module has debug info: {debug}"
 print(f"{native[0]}: {len(elf):,} bytes, no debug info; wheel {sum(1 for _ in wheel.namelist())} files")
 EOF
   log "$name: $(stat -c %s "$wheel") bytes, checked"
+}
+
+# check_musl WHEEL: auditwheel cannot read a musl wheel on a glibc machine (it looks the
+# musl libc up among the host's libraries), so this checks what it would: the module
+# needs nothing but the C library (zig links it as `libc.so`, which musl's loader
+# resolves to itself), and, where Debian's musl package is installed, musl's loader
+# resolves every symbol but the interpreter's (Py*).
+check_musl() {
+  local wheel="$1" tmp needed
+  tmp="$(mktemp -d)"
+  unzip -q -d "$tmp" "$wheel" 'ferrosocket/_native.abi3.so'
+  needed="$(readelf -d "$tmp/ferrosocket/_native.abi3.so" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')"
+  local lib
+  for lib in $needed; do
+    [[ "$lib" == libc.so || "$lib" == libc.musl-x86_64.so.1 ]] ||
+      { log "$(basename "$wheel"): needs $lib beside the C library"; rm -rf "$tmp"; return 1; }
+  done
+  log "$(basename "$wheel"): needs only $needed"
+  local loader=/lib/ld-musl-x86_64.so.1
+  if [[ -x "$loader" ]]; then
+    local unresolved
+    unresolved="$("$loader" --list "$tmp/ferrosocket/_native.abi3.so" 2>&1 |
+      sed -n 's/^Error relocating [^:]*: \([^:]*\): symbol not found$/\1/p' | grep -v '^_\{0,1\}Py' || true)"
+    [[ -z "$unresolved" ]] ||
+      { log "musl's loader cannot resolve: $unresolved"; rm -rf "$tmp"; return 1; }
+    log "$(basename "$wheel"): musl's loader resolves every symbol but the interpreter's"
+  fi
+  rm -rf "$tmp"
 }
 
 # build KIND POLICY MATURIN-ARGS...: one wheel into dist/, replacing the last of its kind.
