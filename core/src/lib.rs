@@ -47,6 +47,7 @@ mod config;
 pub mod embed;
 pub mod engine;
 mod error;
+pub mod metrics;
 pub mod protocol;
 mod server;
 mod sid;

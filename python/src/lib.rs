@@ -817,6 +817,80 @@ impl NativeServer {
             .ok_or_else(|| PyRuntimeError::new_err("cannot wait here"))
     }
 
+    /// The server's counters now, as a dict (see ferrosocket.Server.metrics).
+    fn metrics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+        use ferrosocket::metrics::{Refusal, TransportKind, DISCONNECT_REASONS};
+        let embedded = self.embedded()?;
+        let snap = embedded.server().metrics();
+        let dict = pyo3::types::PyDict::new(py);
+        let per = |pairs: Vec<(&str, u64)>| -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+            let d = pyo3::types::PyDict::new(py);
+            for (k, v) in pairs {
+                d.set_item(k, v)?;
+            }
+            Ok(d)
+        };
+        dict.set_item(
+            "connections",
+            per(TransportKind::ALL
+                .iter()
+                .map(|t| (t.as_str(), snap.connections(*t)))
+                .collect())?,
+        )?;
+        dict.set_item(
+            "connections_accepted",
+            per(TransportKind::ALL
+                .iter()
+                .map(|t| (t.as_str(), snap.accepted(*t)))
+                .collect())?,
+        )?;
+        dict.set_item("upgrades", snap.upgrades)?;
+        dict.set_item(
+            "connections_refused",
+            per(Refusal::ALL
+                .iter()
+                .map(|r| (r.as_str(), snap.refused(*r)))
+                .collect())?,
+        )?;
+        dict.set_item(
+            "disconnects",
+            per(DISCONNECT_REASONS
+                .iter()
+                .map(|r| (r.as_str(), snap.disconnects(*r)))
+                .collect())?,
+        )?;
+        dict.set_item("slow_client_evictions", snap.slow_client_evictions())?;
+        dict.set_item("packets_received", snap.packets_received)?;
+        dict.set_item("received_bytes", snap.bytes_received)?;
+        dict.set_item("packets_sent", snap.packets_sent)?;
+        dict.set_item("sent_bytes", snap.bytes_sent)?;
+        dict.set_item("events_received", snap.events_received)?;
+        dict.set_item("events_sent", snap.events_sent)?;
+        dict.set_item("acks_pending", snap.acks_pending)?;
+        dict.set_item("ack_timeouts", snap.ack_timeouts)?;
+        let namespaces = pyo3::types::PyDict::new(py);
+        for (name, count) in embedded.server().namespace_socket_counts() {
+            namespaces.set_item(name, count)?;
+        }
+        dict.set_item("namespace_sockets", namespaces)?;
+        Ok(dict)
+    }
+
+    /// The Prometheus text format of every counter (what /metrics answers).
+    fn prometheus(&self) -> PyResult<String> {
+        Ok(self.embedded()?.prometheus())
+    }
+
+    /// Serves GET /metrics on host:port, a listener of its own (port 0 picks a free
+    /// port); returns the bound port. Errors as `start`.
+    fn start_metrics(&self, py: Python<'_>, host: &str, port: u16) -> PyResult<u16> {
+        let embedded = self.embedded()?;
+        let bound = py
+            .detach(|| embedded.start_metrics_on(host, port))
+            .map_err(embed_error)?;
+        Ok(bound.port())
+    }
+
     /// Starts listening (port 0 picks a free port); returns the bound port.
     /// `socket.gaierror` when `host` does not resolve, `OSError` (with its errno) when it
     /// cannot listen, `RuntimeError` when the server was stopped (see [`embed_error`]).

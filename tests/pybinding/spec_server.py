@@ -54,6 +54,7 @@ def parse(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--header-timeout", type=ms, default=30.0)
     p.add_argument("--body-timeout", type=ms, default=20.0)
     p.add_argument("--allowed-host", action="append", default=None)
+    p.add_argument("--metrics-port", type=int, default=None)
     return p.parse_args(argv)
 
 
@@ -252,6 +253,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if options.metrics_port is not None:
+        metrics_port = sio.serve_metrics(options.host, options.metrics_port)
+        print(f"METRICS {options.host}:{metrics_port}", flush=True)
     port = sio.start(options.host, options.port)
     print(f"LISTENING {options.host}:{port}", flush=True)
     try:

@@ -177,6 +177,12 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// The server is shutting down: stop listening to the fleet.
     fn close(&self) {}
 
+    /// Appends the adapter's own metric families to a scrape (`/metrics`); the local
+    /// adapter has none.
+    fn write_metrics(&self, out: &mut crate::metrics::Exposition) {
+        let _ = out;
+    }
+
     /// A namespace was created on this server.
     fn namespace_created(&self, nsp: &str) {
         let _ = nsp;

@@ -131,6 +131,75 @@ impl Default for EmbedOptions {
     }
 }
 
+/// `host`'s first address with `port` (may block on DNS).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, EmbedError> {
+    let resolve_error = |source| EmbedError::Resolve {
+        host: host.to_owned(),
+        port,
+        source,
+    };
+    (host, port)
+        .to_socket_addrs()
+        .map_err(resolve_error)?
+        .next()
+        .ok_or_else(|| {
+            resolve_error(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no address for this host",
+            ))
+        })
+}
+
+/// A listening socket on `runtime` with the embedding layer's backlog.
+fn listen(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+) -> std::io::Result<tokio::net::TcpListener> {
+    let _entered = runtime.enter();
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    // A connect storm must not overflow the accept queue (std's bind gives 128; the
+    // kernel caps it at net.core.somaxconn).
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// The server's metric families and the dispatch pool's.
+fn render_metrics(server: &Server, pool: &DispatchPool) -> String {
+    let mut out = crate::metrics::Exposition::new();
+    server.write_metrics(&mut out);
+    let stats = pool.stats();
+    out.single(
+        "ferrosocket_dispatch_threads",
+        "gauge",
+        "Dispatch threads alive (callbacks run on them).",
+        stats.threads as f64,
+    )
+    .single(
+        "ferrosocket_dispatch_busy_threads",
+        "gauge",
+        "Dispatch threads running callbacks now.",
+        stats.busy as f64,
+    )
+    .single(
+        "ferrosocket_dispatch_waiting_lanes",
+        "gauge",
+        "Clients whose callbacks wait for a dispatch thread (the dispatch queue's depth).",
+        stats.waiting as f64,
+    )
+    .single(
+        "ferrosocket_dispatch_saturations_total",
+        "counter",
+        "Times every dispatch thread was busy at the maximum with callbacks waiting.",
+        stats.saturations as f64,
+    );
+    out.into_string()
+}
+
 struct Serving {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
@@ -162,6 +231,9 @@ pub struct Embedded {
     pool: Arc<DispatchPool>,
     /// Set while serving; `start` after `stop` is refused.
     serving: Mutex<Option<Serving>>,
+    /// The `/metrics` listener, once started ([`start_metrics`](Self::start_metrics)):
+    /// its address, and what ends it.
+    metrics: Mutex<Option<(SocketAddr, oneshot::Sender<()>)>>,
     /// Set first thing by `stop`. Shared with acknowledgement tasks, which tell a wait the
     /// shutdown ended (`Cancelled`) from a timeout or a disconnect; they hold it and the
     /// pool, never the `Embedded`, so no task can drop the runtime it runs on.
@@ -263,6 +335,7 @@ impl Embedded {
             driver,
             pool: Arc::new(pool),
             serving: Mutex::new(None),
+            metrics: Mutex::new(None),
             stopped: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -305,20 +378,8 @@ impl Embedded {
         let Some(runtime) = self.runtime.as_ref() else {
             return Err(EmbedError::RuntimeGone);
         };
-        let listen = |addr: SocketAddr| -> std::io::Result<tokio::net::TcpListener> {
-            let _entered = runtime.enter();
-            let socket = if addr.is_ipv4() {
-                tokio::net::TcpSocket::new_v4()?
-            } else {
-                tokio::net::TcpSocket::new_v6()?
-            };
-            socket.set_reuseaddr(true)?;
-            socket.bind(addr)?;
-            // A connect storm must not overflow the accept queue (std's bind gives 128;
-            // the kernel caps it at net.core.somaxconn).
-            socket.listen(LISTEN_BACKLOG)
-        };
-        let listener = listen(addr).map_err(|source| EmbedError::Listen { addr, source })?;
+        let listener =
+            listen(runtime, addr).map_err(|source| EmbedError::Listen { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| EmbedError::Listen { addr, source })?;
@@ -337,6 +398,58 @@ impl Embedded {
         Ok(addr)
     }
 
+    /// Serves `GET /metrics` (the Prometheus text format, [`prometheus`](Self::prometheus))
+    /// on `addr`, a listener of its own; port 0 picks a free port. Returns the bound
+    /// address; starting it again returns that address. It ends with [`stop`](Self::stop).
+    /// Errors as [`start`](Self::start).
+    pub fn start_metrics(&self, addr: SocketAddr) -> Result<SocketAddr, EmbedError> {
+        let mut metrics = self.metrics.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((addr, _)) = metrics.as_ref() {
+            return Ok(*addr);
+        }
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let listener =
+            listen(runtime, addr).map_err(|source| EmbedError::Listen { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| EmbedError::Listen { addr, source })?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = self.server.clone();
+        let pool = Arc::clone(&self.pool);
+        runtime.spawn(async move {
+            let render = move || render_metrics(&server, &pool);
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(error) = crate::server::serve_metrics_with(listener, shutdown, render).await
+            {
+                tracing::warn!(%error, "metrics listener ended with an error");
+            }
+        });
+        *metrics = Some((addr, stop));
+        Ok(addr)
+    }
+
+    /// The address of the `/metrics` listener, once started.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(addr, _)| *addr)
+    }
+
+    /// What `/metrics` answers: the server's families
+    /// ([`Server::write_metrics`]) and the dispatch pool's (`ferrosocket_dispatch_*`).
+    pub fn prometheus(&self) -> String {
+        render_metrics(&self.server, &self.pool)
+    }
+
     /// Resolves `host` (a name or an address) and starts listening on its first address
     /// and `port` (0 picks a free port); returns the bound address. Resolving may block
     /// on DNS. [`EmbedError::Stopped`] after [`stop`](Self::stop) (checked first),
@@ -345,22 +458,16 @@ impl Embedded {
         if self.is_stopped() {
             return Err(EmbedError::Stopped);
         }
-        let resolve_error = |source| EmbedError::Resolve {
-            host: host.to_owned(),
-            port,
-            source,
-        };
-        let addr = (host, port)
-            .to_socket_addrs()
-            .map_err(resolve_error)?
-            .next()
-            .ok_or_else(|| {
-                resolve_error(std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no address for this host",
-                ))
-            })?;
-        self.start(addr)
+        self.start(resolve(host, port)?)
+    }
+
+    /// [`start_metrics`](Self::start_metrics) on `host`'s first address, resolved as
+    /// [`start_on`](Self::start_on) does.
+    pub fn start_metrics_on(&self, host: &str, port: u16) -> Result<SocketAddr, EmbedError> {
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        self.start_metrics(resolve(host, port)?)
     }
 
     /// The address the server listens on, once started.
@@ -407,6 +514,14 @@ impl Embedded {
             for session in self.server.engine().0.start_shutdown() {
                 session.close(DisconnectReason::ServerShuttingDown);
             }
+        }
+        if let Some((_, stop)) = self
+            .metrics
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = stop.send(());
         }
         self.pool.stop();
         self.server.adapter().close();

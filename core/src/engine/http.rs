@@ -24,6 +24,7 @@ use super::{
 };
 use crate::clip::clip;
 use crate::error::DisconnectReason;
+use crate::metrics::Refusal;
 use crate::protocol::engine::open_packet;
 
 /// A response with a whole body and its content type.
@@ -65,6 +66,7 @@ pub(crate) async fn route<H: Handler>(
                 %remote,
                 "host not in allowed_hosts, request refused"
             );
+            state.metrics.refused(Refusal::Host);
             return EngineError::HostNotAllowed.response();
         }
     }
@@ -96,18 +98,25 @@ async fn engine_request<H: Handler>(
     let config = &state.config;
     let query = req.uri().query().unwrap_or("");
     if query_param(query, "EIO").as_deref() != Some("4") {
+        state.metrics.refused(Refusal::BadHandshake);
         return EngineError::UnsupportedProtocolVersion.response();
     }
     let transport = match query_param(query, "transport").as_deref() {
         Some("polling") if config.allow_polling => Transport::Polling,
         Some("websocket") if config.allow_websocket => Transport::WebSocket,
-        _ => return EngineError::UnknownTransport.response(),
+        _ => {
+            state.metrics.refused(Refusal::BadHandshake);
+            return EngineError::UnknownTransport.response();
+        }
     };
     let sid = query_param(query, "sid");
 
     let origin = match cors::check_origin(config, &req, remote) {
         Ok(origin) => origin,
-        Err(refused) => return refused.response(),
+        Err(refused) => {
+            state.metrics.refused(Refusal::Origin);
+            return refused.response();
+        }
     };
 
     let mut response = if transport == Transport::WebSocket && req.method() == Method::GET {
@@ -129,7 +138,10 @@ async fn engine_request<H: Handler>(
                 None => EngineError::UnknownSid.response(),
                 Some(session) => polling_post(&state, &session, req).await,
             },
-            _ => EngineError::BadHandshakeMethod.response(),
+            _ => {
+                state.metrics.refused(Refusal::BadHandshake);
+                EngineError::BadHandshakeMethod.response()
+            }
         }
     };
     cors::allow_origin(&mut response, origin);
@@ -157,6 +169,7 @@ fn polling_handshake<H: Handler>(
     remote: SocketAddr,
 ) -> Response<ResponseBody> {
     if state.is_shutting_down() {
+        state.metrics.refused(Refusal::ShuttingDown);
         return EngineError::ShuttingDown.response();
     }
     let session = Session::new(
@@ -172,6 +185,8 @@ fn polling_handshake<H: Handler>(
         config.ping_timeout.as_millis() as u64,
         config.max_payload as u64,
     );
+    // The open packet is the handshake's answer, not queued: counted here.
+    state.metrics.sent(1, open.len());
     let mut response = full(StatusCode::OK, "text/plain; charset=UTF-8", open);
     if let Some(cookie) = &config.cookie {
         match HeaderValue::from_str(&cookie.header(session.id.as_str())) {
@@ -304,6 +319,7 @@ async fn websocket_request<H: Handler>(
             .map(|v| v.as_bytes())
             == Some(b"13");
     let Some(key) = key.filter(|_| valid) else {
+        state.metrics.refused(Refusal::BadHandshake);
         return EngineError::BadRequest.response();
     };
 
@@ -320,6 +336,7 @@ async fn websocket_request<H: Handler>(
             _ => return EngineError::UnknownSid.response(),
         },
         None if state.is_shutting_down() => {
+            state.metrics.refused(Refusal::ShuttingDown);
             return EngineError::ShuttingDown.response();
         }
         None => None,

@@ -70,6 +70,9 @@ impl<H: Handler> Engine<H> {
             bursts.accepted();
             if state.connections.fetch_add(1, Ordering::AcqRel) >= max_connections {
                 state.connections.fetch_sub(1, Ordering::AcqRel);
+                state
+                    .metrics
+                    .refused(crate::metrics::Refusal::MaxConnections);
                 bursts.refused(remote, max_connections);
                 drop(stream);
                 continue;

@@ -290,6 +290,18 @@ pub(crate) enum Transport {
     Local,
 }
 
+impl Transport {
+    /// The counters' name for it.
+    pub(crate) fn kind(self) -> crate::metrics::TransportKind {
+        use crate::metrics::TransportKind as K;
+        match self {
+            Transport::Polling => K::Polling,
+            Transport::WebSocket => K::WebSocket,
+            Transport::Local => K::Local,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct TransportState {
     kind: Transport,
@@ -387,6 +399,7 @@ impl<H: Handler> Session<H> {
             data: H::Data::default(),
         });
         session.engine.insert_session(&session);
+        session.engine.metrics.opened(kind.kind());
         // A WebSocket session's own task runs its heartbeat (one task per connection);
         // polling has no task of its own, so it gets one.
         if kind == Transport::Polling {
@@ -546,7 +559,13 @@ impl<H: Handler> Session<H> {
 
     /// Takes everything queued, leaving an empty queue that holds no memory.
     pub(crate) fn drain(&self) -> Queued {
-        std::mem::take(&mut *lock(&self.queue))
+        let queued = std::mem::take(&mut *lock(&self.queue));
+        if !queued.is_empty() {
+            self.engine
+                .metrics
+                .sent(queued.len(), queued.bytes as usize);
+        }
+        queued
     }
 
     /// Whether anything is queued.
@@ -567,7 +586,11 @@ impl<H: Handler> Session<H> {
         }
         tracing::debug!(sid = %self.id, %reason, "session closed");
         *lock(&self.close_reason) = Some(reason);
-        let polling = self.transport() == Transport::Polling;
+        // Read after `closing` is set: an upgrade switches only sessions not yet closing,
+        // under this lock, so the session is counted off the transport it was counted on.
+        let transport = self.transport();
+        self.engine.metrics.closed(transport.kind(), reason);
+        let polling = transport == Transport::Polling;
         let linger = client_asked
             || matches!(
                 reason,
@@ -616,6 +639,11 @@ impl<H: Handler> Session<H> {
         packet: crate::protocol::EnginePacket<'_>,
     ) -> Result<(), DisconnectReason> {
         use crate::protocol::EnginePacket as P;
+        self.engine.metrics.received(match &packet {
+            P::Message(text) => text.len(),
+            P::Binary(data) => data.len(),
+            _ => 0,
+        });
         match packet {
             P::Message(text) => self.engine.handler.on_message(self, text),
             P::Binary(data) => self.engine.handler.on_binary(self, data),

@@ -21,6 +21,7 @@ use tokio_util::task::TaskTracker;
 use super::{lock, Session};
 use crate::config::Config;
 use crate::error::DisconnectReason;
+use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::sid::Sid;
 
 /// A boxed, sendable future: what handlers of the layers above return.
@@ -136,6 +137,8 @@ pub(crate) struct EngineState<H: Handler> {
     pub(crate) tasks: TaskTracker,
     /// Requests outside the engine's path go here (404 when unset).
     fallback: RwLock<Option<Fallback>>,
+    /// The counters, written by the engine and the layer above.
+    pub(crate) metrics: Metrics,
 }
 
 impl<H: Handler> EngineState<H> {
@@ -226,6 +229,7 @@ impl<H: Handler> Engine<H> {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             fallback: RwLock::new(None),
+            metrics: Metrics::default(),
         }))
     }
 
@@ -242,6 +246,12 @@ impl<H: Handler> Engine<H> {
     /// How many Engine.IO sessions are open.
     pub fn session_count(&self) -> usize {
         self.0.session_count()
+    }
+
+    /// The engine's counters now (connections, packets, bytes, disconnects, refusals,
+    /// events, acks): see [`MetricsSnapshot`] for each one's meaning and unit.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.0.metrics.snapshot()
     }
 
     /// Serves every request outside the engine's path with `fallback` (by default such

@@ -65,6 +65,8 @@ pub(crate) fn run_direct<H: Handler>(
             config.ping_timeout.as_millis() as u64,
             config.max_payload as u64,
         );
+        // Written here, not queued: counted here.
+        engine.metrics.sent(1, open.len());
         if ws.send(Message::text(open)).await.is_err() {
             session.close(DisconnectReason::TransportClose);
             return;
@@ -158,6 +160,7 @@ async fn probe<H: Handler>(ws: &mut Ws, session: &Arc<Session<H>>) -> Result<(),
                     return Err(());
                 }
                 transport.kind = Transport::WebSocket;
+                session.engine.metrics.upgraded();
                 drop(transport);
                 // GETs still pending answer now (noop, or 400 for one that came after the
                 // probe), and pass on any queue wake-up they took.

@@ -5,7 +5,10 @@
 //! Never: answers HTTP itself; routing, handshakes, CORS and the accept loop live in
 //! `engine`, static files in [`static_files`].
 
+mod metrics_http;
 mod static_files;
+
+pub(crate) use metrics_http::serve as serve_metrics_with;
 
 use std::future::Future;
 
@@ -132,6 +135,54 @@ impl Server {
     /// How many Engine.IO sessions are open.
     pub fn session_count(&self) -> usize {
         self.0.session_count()
+    }
+
+    /// The server's counters now ([`MetricsSnapshot`](crate::metrics::MetricsSnapshot)):
+    /// connections, packets, bytes, events, disconnects, refusals, acks.
+    pub fn metrics(&self) -> crate::metrics::MetricsSnapshot {
+        self.0.metrics()
+    }
+
+    /// Every namespace clients can be in and how many sockets are connected to it here.
+    pub fn namespace_socket_counts(&self) -> Vec<(String, usize)> {
+        self.sio().socket_counts()
+    }
+
+    /// Appends this server's metric families to `out`: the engine's counters, the
+    /// sockets per namespace and the adapter's own (a Redis adapter's publishes,
+    /// receives, drops and reconnects).
+    pub fn write_metrics(&self, out: &mut crate::metrics::Exposition) {
+        out.engine(&self.metrics());
+        let family = "ferrosocket_namespace_sockets";
+        out.family(
+            family,
+            "gauge",
+            "Sockets connected to each namespace of this server.",
+        );
+        for (name, count) in self.namespace_socket_counts() {
+            out.sample(family, &[("namespace", &name)], count as f64);
+        }
+        self.adapter().write_metrics(out);
+    }
+
+    /// Everything [`write_metrics`](Self::write_metrics) writes, as the Prometheus text
+    /// format: the body of `/metrics` ([`serve_metrics`](Self::serve_metrics)).
+    pub fn prometheus(&self) -> String {
+        let mut out = crate::metrics::Exposition::new();
+        self.write_metrics(&mut out);
+        out.into_string()
+    }
+
+    /// Serves `GET /metrics` ([`prometheus`](Self::prometheus)) on `listener`, a
+    /// listener of its own (keep it off the public interface), until `shutdown`
+    /// resolves. Any other path is 404, any other method 405.
+    pub async fn serve_metrics(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
+        let server = self.clone();
+        metrics_http::serve(listener, shutdown, move || server.prometheus()).await
     }
 
     /// Serves every request outside the Socket.IO path with `fallback` (by default such

@@ -81,6 +81,20 @@ impl SocketIo {
             .cloned()
     }
 
+    /// Every namespace clients can be in (the catch-all excluded) and its socket count.
+    pub(crate) fn socket_counts(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(name, _)| name.as_str() != CATCH_ALL)
+            .map(|(name, ns)| (name.clone(), ns.socket_count()))
+            .collect();
+        counts.sort();
+        counts
+    }
+
     /// The catch-all namespace `/*`, whose handlers serve every namespace for what it
     /// has no handler of its own.
     pub(crate) fn catch_all(&self) -> Option<Arc<NamespaceInner>> {
@@ -548,7 +562,7 @@ impl SocketInner {
         *lock(&self.pending) = Vec::new();
         self.session.data().remove(self);
         self.leave_namespace();
-        lock(&self.acks).clear();
+        self.clear_acks();
         let text = codec::encode_disconnect_refused(
             &self.ns.name,
             &refused.message,
@@ -570,7 +584,7 @@ impl SocketInner {
         *lock(&self.pending) = Vec::new();
         self.session.data().remove(self);
         self.leave_namespace();
-        lock(&self.acks).clear();
+        self.clear_acks();
         tracing::debug!(sid = %self.id, nsp = %self.ns.name, %reason, "socket disconnected");
         if previous == CONNECTED {
             let handler = self.ns.disconnect_handler().or_else(|| {
@@ -584,7 +598,9 @@ impl SocketInner {
     }
 
     fn resolve_ack(&self, id: u64, args: Payload) {
-        if let Some(waiter) = lock(&self.acks).remove(&id) {
+        let waiter = lock(&self.acks).remove(&id);
+        if let Some(waiter) = waiter {
+            self.session.engine.metrics.acks_pending(-1);
             let _ = waiter.send(args);
         }
     }
@@ -598,16 +614,32 @@ impl SocketInner {
         let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.acks).insert(id, tx);
+        let metrics = &self.session.engine.metrics;
+        metrics.acks_pending(1);
         let text = codec::encode_event(&self.ns.name, event, args, Some(id));
         if let Err(error) = self.send(Outbound::single(text, args.binary().to_vec())) {
-            lock(&self.acks).remove(&id);
+            self.forget_ack(id);
             return Err(error);
         }
+        metrics.events_sent(1);
         Ok((id, rx))
     }
 
     pub(crate) fn forget_ack(&self, id: u64) {
-        lock(&self.acks).remove(&id);
+        if lock(&self.acks).remove(&id).is_some() {
+            self.session.engine.metrics.acks_pending(-1);
+        }
+    }
+
+    /// Drops every ack waiter (the socket left): their emits end as `Disconnected`.
+    fn clear_acks(&self) {
+        let dropped = std::mem::take(&mut *lock(&self.acks));
+        if !dropped.is_empty() {
+            self.session
+                .engine
+                .metrics
+                .acks_pending(-(dropped.len() as i64));
+        }
     }
 }
 
@@ -623,6 +655,7 @@ pub(crate) async fn wait_ack(
         Ok(Err(_)) => Err(AckError::Disconnected),
         Err(_) => {
             socket.forget_ack(id);
+            socket.session.engine.metrics.ack_timed_out();
             Err(AckError::Timeout)
         }
     }
@@ -676,7 +709,10 @@ impl Socket {
     /// Sends `event` with `args` to this client.
     pub fn emit(&self, event: &str, args: &Payload) -> Result<(), SendError> {
         let text = codec::encode_event(&self.0.ns.name, event, args, None);
-        self.0.send(Outbound::single(text, args.binary().to_vec()))
+        self.0
+            .send(Outbound::single(text, args.binary().to_vec()))?;
+        self.0.session.engine.metrics.events_sent(1);
+        Ok(())
     }
 
     /// Sends `event` and waits up to `timeout` for the client's acknowledgement.

@@ -187,12 +187,18 @@ impl NamespaceInner {
             .collect()
     }
 
+    /// How many sockets are connected here now.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.sockets.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
     pub(crate) fn dispatch_event(
         socket: Arc<SocketInner>,
         name: String,
         args: Payload,
         ack: Option<u64>,
     ) {
+        socket.session.engine.metrics.event_received();
         // Its own handlers first, then those of the catch-all namespace `*`, as
         // python-socketio resolves them.
         let handler = socket.ns.event_handler(&name).or_else(|| {
@@ -222,14 +228,18 @@ impl LocalNamespace for NamespaceInner {
         }
         let text = codec::encode_event(&self.name, packet.event, packet.args, None);
         let binary = packet.args.binary();
-        if let [socket] = targets.as_slice() {
-            return usize::from(socket.send(Outbound::single(text, binary.to_vec())).is_ok());
-        }
-        let shared = OutPacket::new(text, binary.to_vec());
-        targets
-            .iter()
-            .filter(|socket| socket.send(Outbound::Packet(Arc::clone(&shared))).is_ok())
-            .count()
+        let sent = if let [socket] = targets.as_slice() {
+            usize::from(socket.send(Outbound::single(text, binary.to_vec())).is_ok())
+        } else {
+            let shared = OutPacket::new(text, binary.to_vec());
+            targets
+                .iter()
+                .filter(|socket| socket.send(Outbound::Packet(Arc::clone(&shared))).is_ok())
+                .count()
+        };
+        // Every socket here belongs to this server's one engine: one add per broadcast.
+        targets[0].session.engine.metrics.events_sent(sent);
+        sent
     }
 
     fn broadcast_with_ack(

@@ -124,6 +124,13 @@ class Server:
         """The Redis adapter's counters, or None when the server is not in a fleet."""
     def server_count(self) -> int:
         """How many servers share this one's rooms (1 when it is not in a fleet)."""
+    def metrics(self) -> Dict[str, Any]:
+        """The server's counters now, as a dict (see ferrosocket.Server.metrics)."""
+    def prometheus(self) -> str:
+        """The Prometheus text format of every counter (what /metrics answers)."""
+    def start_metrics(self, host: str, port: int) -> int:
+        """Serves GET /metrics on host:port, a listener of its own (port 0 picks a free
+        port); returns the bound port. Errors as `start`."""
     def serve_dir(self, path: str) -> None: ...
     def mount_wsgi(
         self,

@@ -492,6 +492,44 @@ class Server:
         """How many servers share this one's rooms (1 without a ``client_manager``)."""
         return self._native.server_count()
 
+    def metrics(self) -> Dict[str, Any]:
+        """The server's counters now, counted in Rust on the hot paths (no lock, no
+        Python), each since the server was made unless it is a gauge (*):
+
+        - ``connections`` (*): open connections by transport (``polling``,
+          ``websocket``, ``local``); ``connections_accepted``: opened, by the transport
+          they opened on; ``upgrades``: polling connections moved to WebSocket;
+        - ``connections_refused``: by reason (``max_connections``, ``origin``, ``host``,
+          ``bad_handshake``, ``shutting_down``);
+        - ``disconnects``: connections closed, by reason (``"ping timeout"``, ...);
+          ``slow_client_evictions``: those closed as ``client too slow``;
+        - ``packets_received`` / ``received_bytes``, ``packets_sent`` / ``sent_bytes``:
+          Engine.IO packets and their bytes (message text and binary, without the
+          transport's framing);
+        - ``events_received``: events from clients; ``events_sent``: events queued for
+          clients, once per recipient;
+        - ``acks_pending`` (*): acknowledgements the server waits for;
+          ``ack_timeouts``: those that timed out;
+        - ``namespace_sockets`` (*): ``{namespace: sockets connected here}``.
+
+        ``prometheus()`` has the same and the dispatch pool's, in the Prometheus text
+        format; ``serve_metrics()`` serves it at ``/metrics``."""
+        return self._native.metrics()
+
+    def prometheus(self) -> str:
+        """Every counter in the Prometheus text format (version 0.0.4): what
+        :meth:`serve_metrics` answers at ``/metrics``. Names follow the Prometheus
+        conventions (``ferrosocket_events_received_total``, ``ferrosocket_connections``,
+        ``..._bytes_total``); the Redis fleet's counters are ``ferrosocket_redis_*``."""
+        return self._native.prometheus()
+
+    def serve_metrics(self, host: str = "127.0.0.1", port: int = 9100) -> int:
+        """Serves ``GET /metrics`` (:meth:`prometheus`) on ``host:port``, a listener of
+        its own that Prometheus scrapes; port 0 picks a free port. Returns the bound port.
+        Off until called; it stops with :meth:`stop`. Keep it on a private interface (the
+        default is loopback). Errors as :meth:`start`."""
+        return self._native.start_metrics(host, port)
+
     def rooms(self, sid: str, namespace: Optional[str] = None) -> List[str]:
         """The rooms client ``sid`` is in, its own sid room included ([] if unknown)."""
         return self._native.rooms(sid, namespace)

@@ -19,6 +19,8 @@ struct Args {
     config: Config,
     /// `--redis URL` and its format, channel and cluster mode.
     redis: Option<RedisOptions>,
+    /// `--metrics-port P`: serve `/metrics` on `host:P` (0: a free port).
+    metrics_port: Option<u16>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -29,6 +31,7 @@ fn parse_args() -> Result<Args, String> {
     let mut hosts: Vec<String> = Vec::new();
     let (mut redis_url, mut redis_format, mut redis_channel, mut redis_cluster) =
         (None, Format::SocketIo, None, false);
+    let mut metrics_port = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -53,6 +56,13 @@ fn parse_args() -> Result<Args, String> {
             "--body-timeout" => builder = builder.body_timeout(ms(value()?)?),
             "--allowed-host" => hosts.push(value()?),
             "--redis" => redis_url = Some(value()?),
+            "--metrics-port" => {
+                metrics_port = Some(
+                    value()?
+                        .parse()
+                        .map_err(|e| format!("--metrics-port: {e}"))?,
+                )
+            }
             "--redis-format" => {
                 let name = value()?;
                 redis_format = Format::parse(&name).ok_or(format!(
@@ -95,6 +105,7 @@ fn parse_args() -> Result<Args, String> {
         port,
         config: builder.build(),
         redis,
+        metrics_port,
     })
 }
 
@@ -491,6 +502,24 @@ async fn serve() {
             std::process::exit(1);
         }
     };
+    if let Some(port) = args.metrics_port {
+        let metrics = match tokio::net::TcpListener::bind((args.host.as_str(), port)).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("test-server: cannot bind the metrics port {port}: {error}");
+                std::process::exit(1);
+            }
+        };
+        let addr = metrics
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        println!("METRICS {addr}");
+        let scraped = server.clone();
+        tokio::spawn(async move {
+            let _ = scraped.serve_metrics(metrics, std::future::pending()).await;
+        });
+    }
     let addr = listener
         .local_addr()
         .map(|a| a.to_string())

@@ -205,6 +205,62 @@ pub struct RedisStatsSnapshot {
     pub reconnects: u64,
 }
 
+impl RedisStatsSnapshot {
+    /// Appends these counters as the `ferrosocket_redis_*` metric families.
+    pub fn write_metrics(&self, out: &mut crate::metrics::Exposition) {
+        let families: [(&str, &str, u64); 9] = [
+            (
+                "ferrosocket_redis_published_total",
+                "Messages handed to Redis.",
+                self.published,
+            ),
+            (
+                "ferrosocket_redis_publish_lost_total",
+                "Publishes dropped: queue full or Redis unreachable.",
+                self.publish_lost,
+            ),
+            (
+                "ferrosocket_redis_received_total",
+                "Messages received from Redis.",
+                self.received,
+            ),
+            (
+                "ferrosocket_redis_receive_dropped_total",
+                "Received messages dropped: receive queue full.",
+                self.receive_dropped,
+            ),
+            (
+                "ferrosocket_redis_applied_total",
+                "Received messages applied to this server.",
+                self.applied,
+            ),
+            (
+                "ferrosocket_redis_filtered_total",
+                "Received broadcasts for no socket here, skipped undecoded.",
+                self.filtered,
+            ),
+            (
+                "ferrosocket_redis_invalid_total",
+                "Received messages that did not parse.",
+                self.invalid,
+            ),
+            (
+                "ferrosocket_redis_pickle_total",
+                "Pickled messages dropped unread.",
+                self.pickle,
+            ),
+            (
+                "ferrosocket_redis_reconnects_total",
+                "Connections to Redis lost and made again.",
+                self.reconnects,
+            ),
+        ];
+        for (name, help, value) in families {
+            out.single(name, "counter", help, value as f64);
+        }
+    }
+}
+
 impl RedisStats {
     /// The counters now.
     pub fn snapshot(&self) -> RedisStatsSnapshot {
@@ -582,6 +638,10 @@ async fn receive(inner: std::sync::Weak<Inner>, mut received: mpsc::Receiver<Rec
 impl Adapter for RedisAdapter {
     fn init(&self, server: Arc<dyn LocalServer>) {
         let _ = self.0.server.set(server);
+    }
+
+    fn write_metrics(&self, out: &mut crate::metrics::Exposition) {
+        self.stats().snapshot().write_metrics(out);
     }
 
     fn close(&self) {
