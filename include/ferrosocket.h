@@ -258,6 +258,73 @@ typedef void (*ferrosocket_log_callback)(void *userdata,
                                          ferrosocket_str target,
                                          ferrosocket_str message);
 
+// A server's counters at one moment (`ferrosocket_server_metrics`). Totals count from
+// the server's creation; the fields marked (gauge) are the value now. Bytes are those
+// of Engine.IO packets (message text and binary), without the transport's framing.
+// Later versions may add fields at the end only; `size` tells which version filled it.
+typedef struct {
+  // `sizeof(ferrosocket_metrics)` as this library knows it (set by the call).
+  size_t size;
+  // Open connections on long-polling (gauge).
+  uint64_t connections_polling;
+  // Open connections on WebSocket, from the start or upgraded (gauge).
+  uint64_t connections_websocket;
+  // Connections opened on long-polling.
+  uint64_t accepted_polling;
+  // Connections opened directly on WebSocket.
+  uint64_t accepted_websocket;
+  // Polling connections upgraded to WebSocket.
+  uint64_t upgrades;
+  // TCP connections closed unanswered over `max_connections`.
+  uint64_t refused_max_connections;
+  // Handshakes refused for their `Origin`.
+  uint64_t refused_origin;
+  // Requests refused for their `Host`.
+  uint64_t refused_host;
+  // Handshakes the engine could not take (transport, protocol version, method).
+  uint64_t refused_bad_handshake;
+  // Handshakes refused while shutting down.
+  uint64_t refused_shutting_down;
+  // Connections closed: the client left the namespace.
+  uint64_t disconnects_client_namespace;
+  // Connections closed: the server disconnected the socket.
+  uint64_t disconnects_server_namespace;
+  // Connections closed: no pong in time.
+  uint64_t disconnects_ping_timeout;
+  // Connections closed: the transport closed.
+  uint64_t disconnects_transport_close;
+  // Connections closed: the transport failed.
+  uint64_t disconnects_transport_error;
+  // Connections closed: the client sent something that does not parse.
+  uint64_t disconnects_parse_error;
+  // Connections closed: the server shut down.
+  uint64_t disconnects_server_shutting_down;
+  // Connections closed: the client read too slowly (evicted for its queue).
+  uint64_t disconnects_client_too_slow;
+  // Engine.IO packets received.
+  uint64_t packets_received;
+  // Bytes of those packets.
+  uint64_t bytes_received;
+  // Engine.IO packets handed to the transports, pings included.
+  uint64_t packets_sent;
+  // Bytes of those packets.
+  uint64_t bytes_sent;
+  // Socket.IO events from clients.
+  uint64_t events_received;
+  // Socket.IO events queued for clients, once per recipient.
+  uint64_t events_sent;
+  // Acknowledgements the server waits for (gauge).
+  uint64_t acks_pending;
+  // Acknowledgements the server waited for that timed out.
+  uint64_t ack_timeouts;
+  // Dispatch threads alive (gauge).
+  uint64_t dispatch_threads;
+  // Dispatch threads running callbacks (gauge).
+  uint64_t dispatch_busy_threads;
+  // Clients whose callbacks wait for a dispatch thread: the queue's depth (gauge).
+  uint64_t dispatch_waiting_lanes;
+} ferrosocket_metrics;
+
 // Called on a dispatch thread when a client asks to join a namespace. Return to accept;
 // call `ferrosocket_connect_request_refuse(request, ...)` before returning to refuse.
 // `request` and everything read from it are valid until the callback returns.
@@ -575,6 +642,31 @@ ferrosocket_result ferrosocket_log_set_callback(uint32_t level,
 // (`WARN ferrosocket::embed: message key=value`). Replaces a log callback; level `OFF`
 // turns logging off. Same rules as `ferrosocket_log_set_callback`.
 ferrosocket_result ferrosocket_log_set_stderr(uint32_t level);
+
+// Fills `*out` with the server's counters now. Each counter is read on its own, so two
+// of them may be a few operations apart.
+ferrosocket_result ferrosocket_server_metrics(const ferrosocket_server *server,
+                                              ferrosocket_metrics *out);
+
+// Copies every counter in the Prometheus text format (what `/metrics` answers) and a
+// NUL into `buf`; `*out_len` gets the text's length (without the NUL) whatever
+// happens, so a `FERROSOCKET_RESULT_BUFFER_TOO_SMALL` call tells how much to allocate
+// (the text may grow a little between two calls).
+ferrosocket_result ferrosocket_server_prometheus(const ferrosocket_server *server,
+                                                 char *buf,
+                                                 size_t buf_len,
+                                                 size_t *out_len);
+
+// Serves `GET /metrics` on `host:port`, a listener of its own (port 0 picks a free
+// port; keep it on a private interface), until the server stops; the bound port goes
+// to `*out_port` (may be NULL). Starting it again gives the same port.
+// `FERROSOCKET_RESULT_IO` when it cannot listen, `FERROSOCKET_RESULT_INVALID_STATE`
+// after `ferrosocket_server_stop`.
+ferrosocket_result ferrosocket_server_start_metrics(const ferrosocket_server *server,
+                                                    const char *host,
+                                                    size_t host_len,
+                                                    uint16_t port,
+                                                    uint16_t *out_port);
 
 // The reason as the static NUL-terminated text Socket.IO servers use, e.g.
 // `"transport close"` for `FERROSOCKET_DISCONNECT_REASON_TRANSPORT_CLOSE`; `"unknown"`

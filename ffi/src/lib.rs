@@ -35,6 +35,7 @@ mod userdata;
 pub mod config;
 pub mod event;
 pub mod log;
+pub mod metrics;
 pub mod reason;
 pub mod redis;
 pub mod server;
