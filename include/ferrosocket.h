@@ -323,6 +323,8 @@ typedef struct {
   uint64_t dispatch_busy_threads;
   // Clients whose callbacks wait for a dispatch thread: the queue's depth (gauge).
   uint64_t dispatch_waiting_lanes;
+  // Nanoseconds the dispatch threads spent running callbacks, summed over threads.
+  uint64_t dispatch_busy_ns;
 } ferrosocket_metrics;
 
 // Called on a dispatch thread when a client asks to join a namespace. Return to accept;

@@ -77,6 +77,8 @@ pub struct ferrosocket_metrics {
     pub dispatch_busy_threads: u64,
     /// Clients whose callbacks wait for a dispatch thread: the queue's depth (gauge).
     pub dispatch_waiting_lanes: u64,
+    /// Nanoseconds the dispatch threads spent running callbacks, summed over threads.
+    pub dispatch_busy_ns: u64,
 }
 
 /// Fills `*out` with the server's counters now. Each counter is read on its own, so two
@@ -123,6 +125,7 @@ pub extern "C" fn ferrosocket_server_metrics(
             dispatch_threads: pool.threads as u64,
             dispatch_busy_threads: pool.busy as u64,
             dispatch_waiting_lanes: pool.waiting as u64,
+            dispatch_busy_ns: u64::try_from(pool.busy_time.as_nanos()).unwrap_or(u64::MAX),
         };
         write_out(out, snapshot, "out")
     })

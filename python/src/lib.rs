@@ -873,6 +873,15 @@ impl NativeServer {
             namespaces.set_item(name, count)?;
         }
         dict.set_item("namespace_sockets", namespaces)?;
+        let pool = embedded.dispatch_stats();
+        let dispatch = pyo3::types::PyDict::new(py);
+        dispatch.set_item("threads", pool.threads)?;
+        dispatch.set_item("busy_threads", pool.busy)?;
+        dispatch.set_item("waiting_lanes", pool.waiting)?;
+        dispatch.set_item("saturations", pool.saturations)?;
+        dispatch.set_item("busy_seconds", pool.busy_time.as_secs_f64())?;
+        dispatch.set_item("gil_wait_seconds", pool.scope_wait.as_secs_f64())?;
+        dict.set_item("dispatch", dispatch)?;
         Ok(dict)
     }
 

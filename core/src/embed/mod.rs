@@ -196,6 +196,18 @@ fn render_metrics(server: &Server, pool: &DispatchPool) -> String {
         "counter",
         "Times every dispatch thread was busy at the maximum with callbacks waiting.",
         stats.saturations as f64,
+    )
+    .single(
+        "ferrosocket_dispatch_busy_seconds_total",
+        "counter",
+        "Time dispatch threads spent running callbacks, summed over threads.",
+        stats.busy_time.as_secs_f64(),
+    )
+    .single(
+        "ferrosocket_dispatch_scope_wait_seconds_total",
+        "counter",
+        "Time dispatch threads spent entering the callbacks' scope (in Python: waiting for the GIL), summed over threads.",
+        stats.scope_wait.as_secs_f64(),
     );
     out.into_string()
 }

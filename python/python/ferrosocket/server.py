@@ -510,7 +510,11 @@ class Server:
           clients, once per recipient;
         - ``acks_pending`` (*): acknowledgements the server waits for;
           ``ack_timeouts``: those that timed out;
-        - ``namespace_sockets`` (*): ``{namespace: sockets connected here}``.
+        - ``namespace_sockets`` (*): ``{namespace: sockets connected here}``;
+        - ``dispatch``: the handler threads: ``threads`` (*), ``busy_threads`` (*),
+          ``waiting_lanes`` (*: clients whose handlers wait for a thread, the queue's
+          depth), ``saturations``, ``busy_seconds`` (time running handlers, summed over
+          threads) and ``gil_wait_seconds`` (time those threads waited for the GIL).
 
         ``prometheus()`` has the same and the dispatch pool's, in the Prometheus text
         format; ``serve_metrics()`` serves it at ``/metrics``."""
