@@ -98,3 +98,19 @@ def test_metrics_are_readable_while_handlers_run(server: ferrosocket.Server, cli
     asking.join(5)
     assert answers == ["released"]
     client.disconnect()
+
+
+def test_flask_socketio_serves_the_same_metrics() -> None:
+    flask = pytest.importorskip("flask")
+    from ferrosocket.flask import SocketIO
+
+    app = flask.Flask(__name__)
+    socketio = SocketIO(app)
+    assert socketio.server is not None
+    try:
+        port = socketio.server.serve_metrics("127.0.0.1", 0)
+        got = samples(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+        assert got[("ferrosocket_namespace_sockets", (("namespace", "/"),))] == 0
+        assert socketio.server.metrics()["events_received"] == 0
+    finally:
+        socketio.server.stop()

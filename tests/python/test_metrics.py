@@ -9,6 +9,7 @@ import requests
 import socketio
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import REPO_ROOT
 from helpers import WAIT
 from ferrosocket_testing import close_client, wait_until
 
@@ -165,3 +166,13 @@ def test_only_metrics_is_served(metered):
     assert requests.post(metered.metrics_url, timeout=WAIT).status_code == 405
     # The Socket.IO port does not answer /metrics.
     assert requests.get(f"{metered.url}/metrics", timeout=WAIT).status_code == 404
+
+
+def test_every_family_is_documented(metered):
+    """docs/metrics.md lists every family a scrape has (the binding's spec server adds
+    the dispatch pool's)."""
+    docs = (REPO_ROOT / "docs" / "metrics.md").read_text()
+    _, types = scrape(metered)
+    for family, kind in types.items():
+        name = f"{family}_total" if kind == "counter" else family
+        assert f"| `{name}` | {kind} |" in docs, f"{name} ({kind}) is not in docs/metrics.md"
