@@ -384,17 +384,7 @@ impl Embedded {
         if let Some(serving) = serving.as_ref() {
             return Ok(serving.addr);
         }
-        if self.is_stopped() {
-            return Err(EmbedError::Stopped);
-        }
-        let Some(runtime) = self.runtime.as_ref() else {
-            return Err(EmbedError::RuntimeGone);
-        };
-        let listener =
-            listen(runtime, addr).map_err(|source| EmbedError::Listen { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmbedError::Listen { addr, source })?;
+        let (runtime, listener, addr) = self.bind(addr)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = mpsc::channel();
         let server = self.server.clone();
@@ -419,17 +409,7 @@ impl Embedded {
         if let Some((addr, _)) = metrics.as_ref() {
             return Ok(*addr);
         }
-        if self.is_stopped() {
-            return Err(EmbedError::Stopped);
-        }
-        let Some(runtime) = self.runtime.as_ref() else {
-            return Err(EmbedError::RuntimeGone);
-        };
-        let listener =
-            listen(runtime, addr).map_err(|source| EmbedError::Listen { addr, source })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| EmbedError::Listen { addr, source })?;
+        let (runtime, listener, addr) = self.bind(addr)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let server = self.server.clone();
         let pool = Arc::clone(&self.pool);
@@ -445,6 +425,31 @@ impl Embedded {
         });
         *metrics = Some((addr, stop));
         Ok(addr)
+    }
+
+    /// A listener on `addr` for `start` or `start_metrics`, on this server's runtime, and
+    /// the address it got: refused once stopped.
+    fn bind(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<
+        (
+            &tokio::runtime::Runtime,
+            tokio::net::TcpListener,
+            SocketAddr,
+        ),
+        EmbedError,
+    > {
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        let failed = |source| EmbedError::Listen { addr, source };
+        let listener = listen(runtime, addr).map_err(failed)?;
+        let bound = listener.local_addr().map_err(failed)?;
+        Ok((runtime, listener, bound))
     }
 
     /// The address of the `/metrics` listener, once started.
