@@ -81,7 +81,7 @@ test-dist:
 # distribution (pip builds it with cargo). The build tools (maturin, ziglang, auditwheel:
 # python/build-requirements.txt) live in target/dist-venv. `make package`: the crates
 # ferrosocket and ferrosocket-ffi as .crate files in target/package, each verified by
-# building it on its own.
+# building it on its own (the working tree as it is, committed or not).
 wheel:
 	python/dist.sh wheel
 
@@ -91,8 +91,10 @@ wheel-musl:
 sdist:
 	python/dist.sh sdist
 
+# (tests/dist/run.sh crates: it first removes what an earlier packaging left for cargo to
+# reuse, so ferrosocket-ffi is verified against this tree's core.)
 package:
-	$(CARGO) package --locked -p ferrosocket -p ferrosocket-ffi
+	tests/dist/run.sh crates
 
 # The C library, installed for C users (ffi/install.sh; ffi/README.md, "Installing"): a
 # release build, stripped, as libferrosocket.a, libferrosocket.so.X.Y.Z (soname

@@ -133,7 +133,19 @@ EOF
 test_crates() {
   local crate
   # Verified: each .crate is unpacked and built on its own, ferrosocket-ffi against the
-  # ferrosocket .crate beside it (not the workspace's path).
+  # ferrosocket .crate beside it (not the workspace's path). cargo unpacks that .crate
+  # into CARGO_HOME's registry/src/-<hash>/ (its local-registry overlay) and builds it in
+  # target/debug, and it takes both for unchanging, as registry crates are: a core
+  # changed since the last packaging would verify ffi against the old one. So the
+  # unpacked copies and that build of them are removed first.
+  rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/ferrosocket-"$version" \
+    "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/ferrosocket-ffi-"$version"
+  local stale hash
+  for stale in $(grep -l 'registry/src/-' target/debug/deps/ferrosocket-*.d 2>/dev/null || true); do
+    hash="${stale##*/ferrosocket-}"
+    hash="${hash%.d}"
+    rm -rf target/debug/deps/*-"$hash"* target/debug/.fingerprint/ferrosocket-"$hash"
+  done
   # --allow-dirty: the test packages the working tree as it is (`make package` does not).
   cargo package --locked --quiet --allow-dirty -p ferrosocket -p ferrosocket-ffi
   for crate in ferrosocket ferrosocket-ffi; do
