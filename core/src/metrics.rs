@@ -288,29 +288,18 @@ impl Metrics {
     /// The counters now. Each is read on its own (relaxed), so two counters may be a few
     /// operations apart from each other.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        let each = |lines: &[Line]| lines.iter().map(Line::get).collect::<Vec<_>>();
         let sum = |field: fn(&Shard) -> &AtomicU64| {
             self.shards
                 .iter()
                 .map(|shard| field(shard).load(Ordering::Relaxed))
                 .fold(0u64, u64::wrapping_add)
         };
-        let mut connections = [0; 3];
-        for (out, gauge) in connections.iter_mut().zip(&self.connections) {
-            *out = gauge.get();
-        }
-        let mut accepted = [0; 3];
-        accepted.copy_from_slice(&each(&self.accepted));
-        let mut refused = [0; 5];
-        refused.copy_from_slice(&each(&self.refused));
-        let mut disconnects = [0; 8];
-        disconnects.copy_from_slice(&each(&self.disconnects));
         MetricsSnapshot {
-            connections,
-            accepted,
+            connections: std::array::from_fn(|i| self.connections[i].get()),
+            accepted: std::array::from_fn(|i| self.accepted[i].get()),
             upgrades: self.upgrades.get(),
-            refused,
-            disconnects,
+            refused: std::array::from_fn(|i| self.refused[i].get()),
+            disconnects: std::array::from_fn(|i| self.disconnects[i].get()),
             packets_received: sum(|s| &s.packets_received),
             bytes_received: sum(|s| &s.bytes_received),
             packets_sent: sum(|s| &s.packets_sent),
@@ -536,60 +525,26 @@ impl Exposition {
                 snap.disconnects(reason) as f64,
             );
         }
-        self.single(
-            "ferrosocket_slow_client_evictions_total",
-            "counter",
-            "Clients disconnected because their outbound queue passed its bounds.",
-            snap.slow_client_evictions() as f64,
-        );
-        self.single(
-            "ferrosocket_packets_received_total",
-            "counter",
-            "Engine.IO packets received from clients.",
-            snap.packets_received as f64,
-        );
-        self.single(
-            "ferrosocket_received_bytes_total",
-            "counter",
-            "Bytes of the Engine.IO packets received (message text and binary, no transport framing).",
-            snap.bytes_received as f64,
-        );
-        self.single(
-            "ferrosocket_packets_sent_total",
-            "counter",
-            "Engine.IO packets handed to the transports, pings included.",
-            snap.packets_sent as f64,
-        );
-        self.single(
-            "ferrosocket_sent_bytes_total",
-            "counter",
-            "Bytes of the Engine.IO packets sent (message text and binary, no transport framing).",
-            snap.bytes_sent as f64,
-        );
-        self.single(
-            "ferrosocket_events_received_total",
-            "counter",
-            "Socket.IO events received from clients.",
-            snap.events_received as f64,
-        );
-        self.single(
-            "ferrosocket_events_sent_total",
-            "counter",
-            "Socket.IO events queued for clients, once per recipient.",
-            snap.events_sent as f64,
-        );
-        self.single(
-            "ferrosocket_acks_pending",
-            "gauge",
-            "Acknowledgements the server waits for from clients.",
-            snap.acks_pending as f64,
-        );
-        self.single(
-            "ferrosocket_ack_timeouts_total",
-            "counter",
-            "Acknowledgements the server waited for that timed out.",
-            snap.ack_timeouts as f64,
-        )
+        let singles: [(&str, &str, &str, f64); 9] = [
+            ("ferrosocket_slow_client_evictions_total", "counter", "Clients disconnected because their outbound queue passed its bounds.", snap.slow_client_evictions() as f64),
+            ("ferrosocket_packets_received_total", "counter", "Engine.IO packets received from clients.", snap.packets_received as f64),
+            ("ferrosocket_received_bytes_total", "counter", "Bytes of the Engine.IO packets received (message text and binary, no transport framing).", snap.bytes_received as f64),
+            ("ferrosocket_packets_sent_total", "counter", "Engine.IO packets handed to the transports, pings included.", snap.packets_sent as f64),
+            ("ferrosocket_sent_bytes_total", "counter", "Bytes of the Engine.IO packets sent (message text and binary, no transport framing).", snap.bytes_sent as f64),
+            ("ferrosocket_events_received_total", "counter", "Socket.IO events received from clients.", snap.events_received as f64),
+            ("ferrosocket_events_sent_total", "counter", "Socket.IO events queued for clients, once per recipient.", snap.events_sent as f64),
+            ("ferrosocket_acks_pending", "gauge", "Acknowledgements the server waits for from clients.", snap.acks_pending as f64),
+            ("ferrosocket_ack_timeouts_total", "counter", "Acknowledgements the server waited for that timed out.", snap.ack_timeouts as f64),
+        ];
+        self.singles(&singles)
+    }
+
+    /// One unlabelled family per `(name, kind, help, value)`.
+    pub fn singles(&mut self, families: &[(&str, &str, &str, f64)]) -> &mut Self {
+        for &(name, kind, help, value) in families {
+            self.single(name, kind, help, value);
+        }
+        self
     }
 
     /// The text so far.

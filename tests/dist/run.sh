@@ -29,12 +29,13 @@ trap 'rm -rf "$scratch"' EXIT
 metadata() { cargo metadata --no-deps --format-version 1 --locked; }
 version="$(metadata | python3 -c 'import json, sys, tomllib
 m = json.load(sys.stdin)
-workspace = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"]
+manifest = tomllib.load(open("Cargo.toml", "rb"))["workspace"]
+workspace = manifest["package"]["version"]
 versions = {p["name"]: p["version"] for p in m["packages"]}
 odd = {n: v for n, v in versions.items() if v != workspace}
 assert not odd, f"crates whose version is not the workspace version {workspace}: {odd}"
 # The one other place cargo needs the number: the requirement beside the core path.
-core = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["dependencies"]["ferrosocket"]
+core = manifest["dependencies"]["ferrosocket"]
 required = core.get("version")
 assert required == workspace, f"[workspace.dependencies] ferrosocket: version {required!r}, not {workspace!r}"
 print(workspace)')"

@@ -173,42 +173,14 @@ fn render_metrics(server: &Server, pool: &DispatchPool) -> String {
     let mut out = crate::metrics::Exposition::new();
     server.write_metrics(&mut out);
     let stats = pool.stats();
-    out.single(
-        "ferrosocket_dispatch_threads",
-        "gauge",
-        "Dispatch threads alive (callbacks run on them).",
-        stats.threads as f64,
-    )
-    .single(
-        "ferrosocket_dispatch_busy_threads",
-        "gauge",
-        "Dispatch threads running callbacks now.",
-        stats.busy as f64,
-    )
-    .single(
-        "ferrosocket_dispatch_waiting_lanes",
-        "gauge",
-        "Clients whose callbacks wait for a dispatch thread (the dispatch queue's depth).",
-        stats.waiting as f64,
-    )
-    .single(
-        "ferrosocket_dispatch_saturations_total",
-        "counter",
-        "Times every dispatch thread was busy at the maximum with callbacks waiting.",
-        stats.saturations as f64,
-    )
-    .single(
-        "ferrosocket_dispatch_busy_seconds_total",
-        "counter",
-        "Time dispatch threads spent running callbacks, summed over threads.",
-        stats.busy_time.as_secs_f64(),
-    )
-    .single(
-        "ferrosocket_dispatch_scope_wait_seconds_total",
-        "counter",
-        "Time dispatch threads spent entering the callbacks' scope (in Python: waiting for the GIL), summed over threads.",
-        stats.scope_wait.as_secs_f64(),
-    );
+    out.singles(&[
+        ("ferrosocket_dispatch_threads", "gauge", "Dispatch threads alive (callbacks run on them).", stats.threads as f64),
+        ("ferrosocket_dispatch_busy_threads", "gauge", "Dispatch threads running callbacks now.", stats.busy as f64),
+        ("ferrosocket_dispatch_waiting_lanes", "gauge", "Clients whose callbacks wait for a dispatch thread (the dispatch queue's depth).", stats.waiting as f64),
+        ("ferrosocket_dispatch_saturations_total", "counter", "Times every dispatch thread was busy at the maximum with callbacks waiting.", stats.saturations as f64),
+        ("ferrosocket_dispatch_busy_seconds_total", "counter", "Time dispatch threads spent running callbacks, summed over threads.", stats.busy_time.as_secs_f64()),
+        ("ferrosocket_dispatch_scope_wait_seconds_total", "counter", "Time dispatch threads spent entering the callbacks' scope (in Python: waiting for the GIL), summed over threads.", stats.scope_wait.as_secs_f64()),
+    ]);
     out.into_string()
 }
 

@@ -208,56 +208,62 @@ pub struct RedisStatsSnapshot {
 impl RedisStatsSnapshot {
     /// Appends these counters as the `ferrosocket_redis_*` metric families.
     pub fn write_metrics(&self, out: &mut crate::metrics::Exposition) {
-        let families: [(&str, &str, u64); 9] = [
+        out.singles(&[
             (
                 "ferrosocket_redis_published_total",
+                "counter",
                 "Messages handed to Redis.",
-                self.published,
+                self.published as f64,
             ),
             (
                 "ferrosocket_redis_publish_lost_total",
+                "counter",
                 "Publishes dropped: queue full or Redis unreachable.",
-                self.publish_lost,
+                self.publish_lost as f64,
             ),
             (
                 "ferrosocket_redis_received_total",
+                "counter",
                 "Messages received from Redis.",
-                self.received,
+                self.received as f64,
             ),
             (
                 "ferrosocket_redis_receive_dropped_total",
+                "counter",
                 "Received messages dropped: receive queue full.",
-                self.receive_dropped,
+                self.receive_dropped as f64,
             ),
             (
                 "ferrosocket_redis_applied_total",
+                "counter",
                 "Received messages applied to this server.",
-                self.applied,
+                self.applied as f64,
             ),
             (
                 "ferrosocket_redis_filtered_total",
+                "counter",
                 "Received broadcasts for no socket here, skipped undecoded.",
-                self.filtered,
+                self.filtered as f64,
             ),
             (
                 "ferrosocket_redis_invalid_total",
+                "counter",
                 "Received messages that did not parse.",
-                self.invalid,
+                self.invalid as f64,
             ),
             (
                 "ferrosocket_redis_pickle_total",
+                "counter",
                 "Pickled messages dropped unread.",
-                self.pickle,
+                self.pickle as f64,
             ),
             (
                 "ferrosocket_redis_reconnects_total",
+                "counter",
                 "Connections to Redis lost and made again.",
-                self.reconnects,
+                self.reconnects as f64,
             ),
-        ];
-        for (name, help, value) in families {
-            out.single(name, "counter", help, value as f64);
-        }
+        ]);
     }
 }
 
