@@ -272,11 +272,27 @@ def start_fleet(pair: Tuple[str, str], server: RedisServer, url: Optional[str] =
     return Fleet(server, a, b)
 
 
+def wait_subscribed(server: RedisServer, channel: str, urls: List[str]) -> None:
+    """Returns once the servers at `urls` all listen on `channel`. python-socketio (so
+    Flask-SocketIO too) starts its Redis listener at its server's first connection, not at
+    start, and a PUBLISH reaches only those subscribed by then: a fresh member would miss
+    whatever the fleet broadcasts first. Each server gets one client, then `PUBSUB NUMSUB`
+    must count them all."""
+    for url in urls:
+        client = socketio.Client(reconnection=False)
+        client.connect(url, transports=["polling"], wait_timeout=WAIT)
+        close_client(client)
+    with redis.Redis.from_url(server.url) as conn:
+        wait_until(lambda: int(conn.pubsub_numsub(channel)[0][1]) >= len(urls), timeout=WAIT,
+                   what=f"{len(urls)} subscribers on {channel!r}")
+
+
 @pytest.fixture(scope="module")
 def fleet(pair: Tuple[str, str]) -> Iterator[Fleet]:
     with RedisServer() as server:
         started = start_fleet(pair, server)
         try:
+            wait_subscribed(server, CHANNEL, [started.a.url, started.b.url])
             yield started
         finally:
             started.a.stop()
@@ -293,6 +309,7 @@ def server_fleet(server_pair: Tuple[str, str]) -> Iterator[Fleet]:
             a.stop()
             raise
         try:
+            wait_subscribed(server, SERVER_CHANNEL, [a.url, b.url])
             yield Fleet(server, a, b)
         finally:
             a.stop()
@@ -444,4 +461,4 @@ def read_fixture(name: str) -> bytes:
 
 __all__ = ["Fleet", "Member", "Peer", "Peers", "RedisServer", "RustMember", "ServerMember", "fence",
            "read_fixture", "run_emitter", "run_manager_emitter", "start_fleet", "token",
-           "wait_until"]
+           "wait_subscribed", "wait_until"]

@@ -23,7 +23,7 @@ from ferrosocket_testing import wait_until
 from redis_servers import RedisCluster
 
 from conftest import (CHANNEL, WAIT, Member, Peer, Peers, RedisServer, RustMember, fence,
-                      read_fixture, run_emitter, token)
+                      read_fixture, run_emitter, token, wait_subscribed)
 
 class RustFleet:
     def __init__(self, server: RedisServer) -> None:
@@ -51,6 +51,7 @@ def fleet() -> Iterator[RustFleet]:
     with RedisServer() as server:
         started = RustFleet(server)
         try:
+            wait_subscribed(server, CHANNEL, [started.rust.url, started.flask.url])
             yield started
         finally:
             started.stop()
