@@ -5,8 +5,9 @@
 //   $FERROSOCKET_ADMIN_PYTHON; run.sh makes target/browser-venv from requirements.txt when
 //   it is unset);
 // - ferrosocket: target/debug/test-server (or $FERROSOCKET_TEST_SERVER) with `--static
-//   UI_DIR --admin admin:<password>`. Skipped, saying so, while the binary does not know
-//   `--admin` (FERROSOCKET_ADMIN_RUST=1: fail instead of skipping; =0: always skip).
+//   UI_DIR --admin admin:<password>`. Skipped, saying so, when the binary does not know
+//   `--admin` (FERROSOCKET_ADMIN_RUST=1, as `make test-browser` sets it: fail instead of
+//   skipping; =0: always skip).
 //
 // Each server is started as `SERVER --host 127.0.0.1 --port 0 --static UI_DIR --admin
 // admin:<pw>`, prints `LISTENING 127.0.0.1:<port>` and serves the UI itself, so the UI is
@@ -17,7 +18,7 @@
 // page lists exactly the three sids with their transports; the Rooms page lists `lobby` with
 // one socket; bob's details page joins him to a new room (the server really has him there:
 // his `rooms` ack and a broadcast to that room say so, and the page's Rooms card shows it);
-// the Servers page and the Dashboard show one healthy server with this process's pid and the
+// the Events page logs that join and the events around it; the Servers page and the Dashboard show one healthy server with this process's pid and the
 // namespace counts from `server_stats`; carol's row's disconnect button disconnects carol.
 // Every wait is bounded (10 s); screenshots go to artifacts/ (admin-<server>-*.png, and
 // admin-<server>-on-failure.png when a step failed). Everything started is stopped by pid.
@@ -389,6 +390,21 @@ for (const spec of SERVERS) {
       await navigate(page, 'Rooms');
       const rooms = await rowsUntil(page, `${UI_ROOM} on the Rooms page`, (r) => r.some((c) => c[0] === UI_ROOM));
       assert.deepEqual(rooms.map((c) => c.slice(0, 3)), [[LOBBY, 'Public', '1'], [UI_ROOM, 'Public', '1']]);
+    });
+
+    it('logs the join and the events around it on the Events page (ALL_EVENTS)', { timeout: STEP_TIMEOUT_MS }, async () => {
+      const { alice, bob } = clients;
+      await navigate(page, 'Events');
+      // Newest first, 10 a page: the last step's are on the first. room_joined's args are
+      // the room; event_received / event_sent show the event name.
+      const has = (rows, sid, type, args) => rows.some((c) => c.includes(sid) && c.includes(type) && c.includes(args));
+      const want = [
+        [bob.sid, 'Room joined', `Room: ${UI_ROOM}`],
+        [alice.sid, 'Event received', 'Event name: emit'],
+        [bob.sid, 'Event sent', 'Event name: to-ui-room'],
+      ];
+      await rowsUntil(page, `the events ${JSON.stringify(want)}`, (rows) => want.every((w) => has(rows, ...w)));
+      await shot('events');
     });
 
     it('shows one healthy server (server_stats) on the Servers page and the Dashboard', { timeout: STEP_TIMEOUT_MS }, async () => {

@@ -13,7 +13,8 @@
 #   FERROSOCKET_ADMIN_PYTHON admin-ui.test.mjs's python for the reference server (default: the
 #                            venv target/browser-venv, made from requirements.txt here)
 #   FERROSOCKET_ADMIN_RUST   admin-ui.test.mjs against target/debug/test-server --admin: 1
-#                            required, 0 skipped, unset run when the binary has --admin
+#                            required (make test-browser sets it), 0 skipped, unset run when
+#                            the binary has --admin
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -67,4 +68,15 @@ rm -rf "$HERE/artifacts"
 mkdir -p "$HERE/artifacts"
 log "running (screenshots go to tests/browser/artifacts/)"
 cd "$HERE"
-exec timeout --kill-after=10 420 node --test --test-concurrency=1 --test-reporter=spec "${TESTS[@]}" </dev/null
+# One node run per file, in the order named (node --test would sort them), each run even when
+# one before it failed; the status is the first failure's.
+status=0
+for test in "${TESTS[@]}"; do
+  log "node --test $test"
+  timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec "$test" </dev/null || {
+    rc=$?
+    log "$test failed (exit $rc)"
+    [[ $status -ne 0 ]] || status=$rc
+  }
+done
+exit "$status"
