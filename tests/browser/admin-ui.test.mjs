@@ -261,12 +261,31 @@ for (const spec of SERVERS) {
     let page;
     const clients = {};
     const problems = { pageErrors: [], consoleErrors: [], failedRequests: [] };
-    let finished = false; // every step passed
+    let steps = 0; // declared
+    let passed = 0;
+    let failureShot = false; // artifacts/admin-<id>-on-failure.png taken
     const webSockets = []; // the URLs of the page's WebSockets, in order
     const refusedWebSockets = []; // those opened up to the refused login
     const shot = (name) => {
       mkdirSync(ARTIFACTS, { recursive: true });
       return page.screenshot({ path: path.join(ARTIFACTS, `admin-${spec.id}-${name}.png`), timeout: WAIT_MS });
+    };
+    // An it() that, when it fails, first takes a picture of the page as the failure left it
+    // (the first failure's only).
+    const step = (name, fn) => {
+      steps += 1;
+      it(name, { timeout: STEP_TIMEOUT_MS }, async () => {
+        try {
+          await fn();
+          passed += 1;
+        } catch (err) {
+          if (page && !failureShot && !page.isClosed()) {
+            failureShot = true;
+            await shot('on-failure').catch(() => {});
+          }
+          throw err;
+        }
+      });
     };
 
     before(async () => {
@@ -296,13 +315,14 @@ for (const spec of SERVERS) {
     }, { timeout: 90_000 });
 
     after(async () => {
-      if (page && !finished) await shot('on-failure').catch(() => {});
+      // before() failed, say: a picture of whatever is on screen.
+      if (page && passed < steps && !failureShot && !page.isClosed()) await shot('on-failure').catch(() => {});
       await browser?.close().catch(() => {});
       for (const c of Object.values(clients)) c.socket.close();
       await stop(server).catch(() => {});
     }, { timeout: 60_000 });
 
-    it('serves the UI and opens the login form', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('serves the UI and opens the login form', async () => {
       const res = await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
       assert.equal(res.status(), 200, `GET ${base}/`);
       assert.equal(await page.title(), 'Socket.IO Admin UI');
@@ -310,7 +330,7 @@ for (const spec of SERVERS) {
       await waitIn(page, 'the Connection dialog', () => /Connection/.test(document.querySelector('.v-dialog--active')?.innerText ?? ''));
     });
 
-    it(`refuses a wrong password (${JSON.stringify(spec.badLogin)})`, { timeout: STEP_TIMEOUT_MS }, async () => {
+    step(`refuses a wrong password (${JSON.stringify(spec.badLogin)})`, async () => {
       await page.getByLabel('Server URL').fill(base);
       await page.getByLabel('Username').fill(USER);
       await page.getByLabel('Password').fill(`${PASSWORD}-wrong`);
@@ -324,7 +344,7 @@ for (const spec of SERVERS) {
       await shot('bad-login');
     });
 
-    it('logs in with the right password', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('logs in with the right password', async () => {
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Connect' }).click();
       await waitIn(page, 'the dialog to close', () => !document.querySelector('.v-dialog--active'));
@@ -336,7 +356,7 @@ for (const spec of SERVERS) {
       assert.deepEqual(menu, ['Dashboard', 'Sockets', 'Rooms', 'Clients', 'Events', 'Servers']);
     });
 
-    it('lists the three clients on the Sockets page, with their transports', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('lists the three clients on the Sockets page, with their transports', async () => {
       await navigate(page, 'Sockets');
       const { alice, bob, carol } = clients;
       const want = [alice.sid, bob.sid, carol.sid].sort();
@@ -352,14 +372,14 @@ for (const spec of SERVERS) {
       await shot('sockets');
     });
 
-    it('lists lobby with one socket on the Rooms page', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('lists lobby with one socket on the Rooms page', async () => {
       await navigate(page, 'Rooms');
       // Columns: ID, Type, # of sockets, actions. Private (sid) rooms are hidden by default.
       const rows = await rowsUntil(page, 'lobby listed', (r) => r.some((c) => c[0] === LOBBY));
       assert.deepEqual(rows.map((c) => c.slice(0, 3)), [[LOBBY, 'Public', '1']]);
     });
 
-    it('joins bob to a room from his details page; the server has him there', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('joins bob to a room from his details page; the server has him there', async () => {
       const { alice, bob, carol } = clients;
       await navigate(page, 'Sockets');
       await rowsUntil(page, 'bob listed', (r) => r.some((c) => c[0] === bob.sid));
@@ -392,7 +412,7 @@ for (const spec of SERVERS) {
       assert.deepEqual(rooms.map((c) => c.slice(0, 3)), [[LOBBY, 'Public', '1'], [UI_ROOM, 'Public', '1']]);
     });
 
-    it('logs the join and the events around it on the Events page (ALL_EVENTS)', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('logs the join and the events around it on the Events page (ALL_EVENTS)', async () => {
       const { alice, bob } = clients;
       await navigate(page, 'Events');
       // Newest first, 10 a page: the last step's are on the first. room_joined's args are
@@ -407,7 +427,7 @@ for (const spec of SERVERS) {
       await shot('events');
     });
 
-    it('shows one healthy server (server_stats) on the Servers page and the Dashboard', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('shows one healthy server (server_stats) on the Servers page and the Dashboard', async () => {
       await navigate(page, 'Servers');
       // Columns: ID, Hostname, PID, Uptime, # of clients, Last ping, Status.
       const rows = await rowsUntil(page, 'one server row', (r) => r.length === 1 && r[0].length >= 7);
@@ -433,7 +453,7 @@ for (const spec of SERVERS) {
       await shot('dashboard');
     });
 
-    it('disconnects carol from the Sockets page', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('disconnects carol from the Sockets page', async () => {
       const { alice, bob, carol } = clients;
       await navigate(page, 'Sockets');
       await rowsUntil(page, 'carol listed', (r) => r.some((c) => c[0] === carol.sid));
@@ -455,7 +475,7 @@ for (const spec of SERVERS) {
       assert.ok(alice.socket.connected && bob.socket.connected, 'alice and bob stay connected');
     });
 
-    it('had no page errors, console errors or failed requests', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('had no page errors, console errors or failed requests', async () => {
       if (spec.id === 'python') {
         // The reference (python-engineio 4.13 over simple-websocket under Werkzeug) sometimes
         // breaks the refused login's WebSocket, mid-upgrade, right after its CONNECT_ERROR:
@@ -467,13 +487,12 @@ for (const spec of SERVERS) {
       assert.ok(running(server), `the server still runs\n${describeProc(server)}`);
     });
 
-    it('the server exits 0 within 10 s of SIGTERM', { timeout: STEP_TIMEOUT_MS }, async () => {
+    step('the server exits 0 within 10 s of SIGTERM', async () => {
       await browser.close();
       for (const c of Object.values(clients)) c.socket.close();
       const ended = await stop(server);
       assert.ok(ended !== null, `did not stop within ${WAIT_MS} ms of SIGTERM\n${describeProc(server)}`);
       assert.deepEqual([ended.code, ended.signal], [0, null], describeProc(server));
-      finished = true;
     });
   });
 }
