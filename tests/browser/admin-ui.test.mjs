@@ -20,6 +20,10 @@
 // his `rooms` ack and a broadcast to that room say so, and the page's Rooms card shows it);
 // the Events page logs that join and the events around it; the Servers page and the Dashboard show one healthy server with this process's pid and the
 // namespace counts from `server_stats`; carol's row's disconnect button disconnects carol.
+// Two shorter scenarios per server follow: `--admin none --admin-mode production` (the UI
+// connects on load from a seeded localStorage server_url, shows only Dashboard and Servers,
+// fed by server_stats) and `--admin-read-only` (no disconnect or leave buttons; a join from
+// the UI's ungated form changes nothing on the server).
 // Every wait is bounded (10 s); screenshots go to artifacts/ (admin-<server>-*.png, and
 // admin-<server>-on-failure.png when a step failed). Everything started is stopped by pid.
 import { after, before, describe, it } from 'node:test';
@@ -82,13 +86,13 @@ function rustSkip() {
   return false;
 }
 
-const COMMON = ['--host', '127.0.0.1', '--port', '0', '--static', UI_DIR, '--admin', `${USER}:${PASSWORD}`];
+const BASE_FLAGS = ['--host', '127.0.0.1', '--port', '0', '--static', UI_DIR];
 const SERVERS = [
   {
     id: 'python',
     name: 'python-socketio Server.instrument() (reference)',
     command: PYTHON,
-    args: [path.join(HERE, 'admin_server.py'), ...COMMON],
+    args: [path.join(HERE, 'admin_server.py')],
     // python-socketio refuses a bad login with ConnectionRefusedError('authentication
     // failed'); the UI shows any message but "invalid credentials" as "Error: <message>".
     badLogin: 'Error: authentication failed',
@@ -98,7 +102,7 @@ const SERVERS = [
     id: 'rust',
     name: 'ferrosocket test-server --admin',
     command: TEST_SERVER,
-    args: COMMON,
+    args: [],
     // ferrosocket refuses with "invalid credentials", as node's @socket.io/admin-ui does:
     // the one message the UI special-cases into its own "Invalid credentials" text.
     badLogin: 'Invalid credentials',
@@ -107,12 +111,12 @@ const SERVERS = [
 ];
 
 // ---- processes --------------------------------------------------------------------------
-function startServer(spec) {
+function startServer(spec, flags) {
   if (!existsSync(spec.command)) throw new Error(`${spec.name}: no such program ${spec.command}`);
   if (!existsSync(path.join(UI_DIR, 'index.html'))) {
     throw new Error(`the Admin UI bundle is missing: ${UI_DIR} (npm ci in tests/browser)`);
   }
-  const child = spawn(spec.command, spec.args, {
+  const child = spawn(spec.command, [...spec.args, ...BASE_FLAGS, ...flags], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_BACKTRACE: '1', PYTHONUNBUFFERED: '1' },
   });
@@ -253,76 +257,96 @@ async function navigate(page, title, crumb = title) {
 }
 
 // ---- the scenario, per server -----------------------------------------------------------
+// Registers (in the describe() it is called in) a before() that starts the server with
+// `flags`, connects the named clients to `/` (before any UI logs in, so all_sockets has
+// `/` and the UI selects it) and opens a page, and an after() that stops all of it by pid.
+// Returns h: h.page, h.base, h.server, h.clients (filled in by before()), h.problems (the
+// page's errors), h.webSockets (the page's WebSocket URLs, in order), h.shot(name) and
+// h.step(name, fn), an it() that on the first failure takes
+// artifacts/admin-<tag>-on-failure.png of the page as the failure left it.
+function harness(spec, { tag, flags, clients: wanted, init = null }) {
+  const h = {
+    clients: {},
+    problems: { pageErrors: [], consoleErrors: [], failedRequests: [] },
+    webSockets: [],
+  };
+  let browser;
+  let steps = 0;
+  let passed = 0;
+  let failureShot = false;
+  h.shot = (name) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    return h.page.screenshot({ path: path.join(ARTIFACTS, `admin-${tag}-${name}.png`), timeout: WAIT_MS });
+  };
+  h.step = (name, fn) => {
+    steps += 1;
+    it(name, { timeout: STEP_TIMEOUT_MS }, async () => {
+      try {
+        await fn();
+        passed += 1;
+      } catch (err) {
+        if (h.page && !failureShot && !h.page.isClosed()) {
+          failureShot = true;
+          await h.shot('on-failure').catch(() => {});
+        }
+        throw err;
+      }
+    });
+  };
+  h.closeBrowser = () => browser.close();
+
+  before(async () => {
+    h.server = startServer(spec, flags);
+    h.base = await h.server.ready;
+    for (const [name, transports] of Object.entries(wanted)) {
+      h.clients[name] = await connectClient(name, h.base, transports);
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+    // Wide enough for the navigation drawer to start open (Vuetify's lgAndUp).
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.route(CDN, (route) => route.abort());
+    if (init) await context.addInitScript(init.fn, init.arg(h));
+    const page = await context.newPage();
+    h.page = page;
+    page.setDefaultTimeout(WAIT_MS);
+    page.setDefaultNavigationTimeout(WAIT_MS);
+    const { problems } = h;
+    page.on('pageerror', (err) => problems.pageErrors.push(String(err)));
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' && !/net::ERR_FAILED/.test(msg.text())) problems.consoleErrors.push(msg.text());
+    });
+    page.on('websocket', (ws) => h.webSockets.push(ws.url()));
+    page.on('requestfailed', (req) => { if (!CDN.test(req.url())) problems.failedRequests.push(`${req.failure()?.errorText} ${req.url()}`); });
+    page.on('response', (res) => { if (res.status() >= 400) problems.failedRequests.push(`${res.status()} ${res.url()}`); });
+  }, { timeout: 90_000 });
+
+  after(async () => {
+    // before() failed, say: a picture of whatever is on screen.
+    if (h.page && passed < steps && !failureShot && !h.page.isClosed()) await h.shot('on-failure').catch(() => {});
+    await browser?.close().catch(() => {});
+    for (const c of Object.values(h.clients)) c.socket.close();
+    await stop(h.server).catch(() => {});
+  }, { timeout: 60_000 });
+  return h;
+}
+
 for (const spec of SERVERS) {
   describe(`Admin UI 0.5.1 against ${spec.name}`, { skip: spec.skip, timeout: 120_000 }, () => {
-    let server;
-    let base;
-    let browser;
-    let page;
-    const clients = {};
-    const problems = { pageErrors: [], consoleErrors: [], failedRequests: [] };
-    let steps = 0; // declared
-    let passed = 0;
-    let failureShot = false; // artifacts/admin-<id>-on-failure.png taken
-    const webSockets = []; // the URLs of the page's WebSockets, in order
-    const refusedWebSockets = []; // those opened up to the refused login
-    const shot = (name) => {
-      mkdirSync(ARTIFACTS, { recursive: true });
-      return page.screenshot({ path: path.join(ARTIFACTS, `admin-${spec.id}-${name}.png`), timeout: WAIT_MS });
-    };
-    // An it() that, when it fails, first takes a picture of the page as the failure left it
-    // (the first failure's only).
-    const step = (name, fn) => {
-      steps += 1;
-      it(name, { timeout: STEP_TIMEOUT_MS }, async () => {
-        try {
-          await fn();
-          passed += 1;
-        } catch (err) {
-          if (page && !failureShot && !page.isClosed()) {
-            failureShot = true;
-            await shot('on-failure').catch(() => {});
-          }
-          throw err;
-        }
-      });
-    };
+    const h = harness(spec, {
+      tag: spec.id,
+      flags: ['--admin', `${USER}:${PASSWORD}`],
+      clients: { alice: ['websocket'], bob: ['websocket'], carol: ['polling'] },
+    });
+    const { step, shot, clients, problems, webSockets } = h;
+    const refusedWebSockets = []; // the page's WebSockets up to the refused login
 
-    before(async () => {
-      server = startServer(spec);
-      base = await server.ready;
-      // The clients, before the UI logs in (so all_sockets has `/` and the UI selects it).
-      clients.alice = await connectClient('alice', base, ['websocket']);
-      clients.bob = await connectClient('bob', base, ['websocket']);
-      clients.carol = await connectClient('carol', base, ['polling']);
+    step('alice joins lobby through the server\'s own join event', async () => {
       const rooms = await ask(clients.alice, 'join', LOBBY);
       assert.deepEqual(rooms, [clients.alice.sid, LOBBY].sort(), 'alice is in lobby (the join ack)');
-
-      browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-      // Wide enough for the navigation drawer to start open (Vuetify's lgAndUp).
-      const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-      await context.route(CDN, (route) => route.abort());
-      page = await context.newPage();
-      page.setDefaultTimeout(WAIT_MS);
-      page.setDefaultNavigationTimeout(WAIT_MS);
-      page.on('pageerror', (err) => problems.pageErrors.push(String(err)));
-      page.on('console', (msg) => {
-        if (msg.type() === 'error' && !/net::ERR_FAILED/.test(msg.text())) problems.consoleErrors.push(msg.text());
-      });
-      page.on('websocket', (ws) => webSockets.push(ws.url()));
-      page.on('requestfailed', (req) => { if (!CDN.test(req.url())) problems.failedRequests.push(`${req.failure()?.errorText} ${req.url()}`); });
-      page.on('response', (res) => { if (res.status() >= 400) problems.failedRequests.push(`${res.status()} ${res.url()}`); });
-    }, { timeout: 90_000 });
-
-    after(async () => {
-      // before() failed, say: a picture of whatever is on screen.
-      if (page && passed < steps && !failureShot && !page.isClosed()) await shot('on-failure').catch(() => {});
-      await browser?.close().catch(() => {});
-      for (const c of Object.values(clients)) c.socket.close();
-      await stop(server).catch(() => {});
-    }, { timeout: 60_000 });
+    });
 
     step('serves the UI and opens the login form', async () => {
+      const { page, base } = h;
       const res = await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
       assert.equal(res.status(), 200, `GET ${base}/`);
       assert.equal(await page.title(), 'Socket.IO Admin UI');
@@ -331,6 +355,7 @@ for (const spec of SERVERS) {
     });
 
     step(`refuses a wrong password (${JSON.stringify(spec.badLogin)})`, async () => {
+      const { page, base } = h;
       await page.getByLabel('Server URL').fill(base);
       await page.getByLabel('Username').fill(USER);
       await page.getByLabel('Password').fill(`${PASSWORD}-wrong`);
@@ -345,6 +370,7 @@ for (const spec of SERVERS) {
     });
 
     step('logs in with the right password', async () => {
+      const { page, base } = h;
       await page.getByLabel('Password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Connect' }).click();
       await waitIn(page, 'the dialog to close', () => !document.querySelector('.v-dialog--active'));
@@ -357,6 +383,7 @@ for (const spec of SERVERS) {
     });
 
     step('lists the three clients on the Sockets page, with their transports', async () => {
+      const { page } = h;
       await navigate(page, 'Sockets');
       const { alice, bob, carol } = clients;
       const want = [alice.sid, bob.sid, carol.sid].sort();
@@ -373,6 +400,7 @@ for (const spec of SERVERS) {
     });
 
     step('lists lobby with one socket on the Rooms page', async () => {
+      const { page } = h;
       await navigate(page, 'Rooms');
       // Columns: ID, Type, # of sockets, actions. Private (sid) rooms are hidden by default.
       const rows = await rowsUntil(page, 'lobby listed', (r) => r.some((c) => c[0] === LOBBY));
@@ -380,6 +408,7 @@ for (const spec of SERVERS) {
     });
 
     step('joins bob to a room from his details page; the server has him there', async () => {
+      const { page } = h;
       const { alice, bob, carol } = clients;
       await navigate(page, 'Sockets');
       await rowsUntil(page, 'bob listed', (r) => r.some((c) => c[0] === bob.sid));
@@ -413,6 +442,7 @@ for (const spec of SERVERS) {
     });
 
     step('logs the join and the events around it on the Events page (ALL_EVENTS)', async () => {
+      const { page } = h;
       const { alice, bob } = clients;
       await navigate(page, 'Events');
       // Newest first, 10 a page: the last step's are on the first. room_joined's args are
@@ -428,6 +458,7 @@ for (const spec of SERVERS) {
     });
 
     step('shows one healthy server (server_stats) on the Servers page and the Dashboard', async () => {
+      const { page, server } = h;
       await navigate(page, 'Servers');
       // Columns: ID, Hostname, PID, Uptime, # of clients, Last ping, Status.
       const rows = await rowsUntil(page, 'one server row', (r) => r.length === 1 && r[0].length >= 7);
@@ -454,6 +485,7 @@ for (const spec of SERVERS) {
     });
 
     step('disconnects carol from the Sockets page', async () => {
+      const { page } = h;
       const { alice, bob, carol } = clients;
       await navigate(page, 'Sockets');
       await rowsUntil(page, 'carol listed', (r) => r.some((c) => c[0] === carol.sid));
@@ -476,6 +508,7 @@ for (const spec of SERVERS) {
     });
 
     step('had no page errors, console errors or failed requests', async () => {
+      const { server } = h;
       if (spec.id === 'python') {
         // The reference (python-engineio 4.13 over simple-websocket under Werkzeug) sometimes
         // breaks the refused login's WebSocket, mid-upgrade, right after its CONNECT_ERROR:
@@ -488,11 +521,91 @@ for (const spec of SERVERS) {
     });
 
     step('the server exits 0 within 10 s of SIGTERM', async () => {
-      await browser.close();
+      const { server } = h;
+      await h.closeBrowser();
       for (const c of Object.values(clients)) c.socket.close();
       const ended = await stop(server);
       assert.ok(ended !== null, `did not stop within ${WAIT_MS} ms of SIGTERM\n${describeProc(server)}`);
       assert.deepEqual([ended.code, ended.signal], [0, null], describeProc(server));
+    });
+  });
+
+  // No login, production mode: the UI connects on load with what localStorage holds (a
+  // server_url seeded before the page's scripts run; its auth is {sessionId: null}) and
+  // shows only Dashboard and Servers, fed by server_stats alone.
+  describe(`Admin UI 0.5.1, --admin none --admin-mode production, against ${spec.name}`, { skip: spec.skip, timeout: 60_000 }, () => {
+    const h = harness(spec, {
+      tag: `${spec.id}-production`,
+      flags: ['--admin', 'none', '--admin-mode', 'production'],
+      clients: { dave: ['websocket'] },
+      init: { fn: (url) => localStorage.setItem('server_url', url), arg: (hh) => hh.base },
+    });
+
+    h.step('connects on load without a login form', async () => {
+      const { page, base } = h;
+      await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+      await waitIn(page, 'Status: connected', () => /Status: connected/.test(document.querySelector('header')?.textContent.replace(/\s+/g, ' ') ?? ''));
+      assert.equal(await page.locator('.v-dialog--active').count(), 0, 'no Connection dialog');
+      // Production: config has AGGREGATED_EVENTS and no ALL_EVENTS.
+      await waitIn(page, 'the production menu', () => [...document.querySelectorAll('nav .v-list-item')]
+        .map((e) => e.textContent.trim()).join(',') === 'Dashboard,Servers');
+    });
+
+    h.step('the Dashboard and the Servers page show server_stats', async () => {
+      const { page, server } = h;
+      const namespaces = await rowsUntil(page, 'the Namespaces card', (r) => r.some((c) => c[0] === '/'), 'Namespaces');
+      const counts = Object.fromEntries(namespaces.map(([name, n]) => [name, n]));
+      assert.equal(counts['/'], '1', `namespace counts ${JSON.stringify(counts)}`);
+      assert.equal(counts['/admin'], '1', `namespace counts ${JSON.stringify(counts)}`);
+      await navigate(page, 'Servers');
+      const rows = await rowsUntil(page, 'one server row', (r) => r.length === 1 && r[0].length >= 7);
+      assert.equal(rows[0][2], String(server.child.pid), 'the pid is the server process\'s');
+      assert.equal(rows[0][6].toLowerCase(), 'healthy');
+      await h.shot('servers');
+      assert.deepEqual(h.problems, { pageErrors: [], consoleErrors: [], failedRequests: [] });
+    });
+  });
+
+  // Read-only: config has no action features, so the UI offers no disconnect or leave
+  // buttons; its "Join a room" form is not gated, and the server must ignore the join.
+  describe(`Admin UI 0.5.1, --admin-read-only, against ${spec.name}`, { skip: spec.skip, timeout: 60_000 }, () => {
+    const h = harness(spec, {
+      tag: `${spec.id}-read-only`,
+      flags: ['--admin', `${USER}:${PASSWORD}`, '--admin-read-only'],
+      clients: { erin: ['websocket'] },
+    });
+
+    h.step('logs in; the Sockets page has no disconnect buttons', async () => {
+      const { page, base } = h;
+      const { erin } = h.clients;
+      await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+      await page.getByLabel('Server URL').fill(base);
+      await page.getByLabel('Username').fill(USER);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Connect' }).click();
+      await waitIn(page, 'Status: connected', () => /Status: connected/.test(document.querySelector('header')?.textContent.replace(/\s+/g, ' ') ?? ''));
+      await navigate(page, 'Sockets');
+      await rowsUntil(page, 'erin listed', (r) => r.length === 1 && r[0][0] === erin.sid);
+      assert.equal(await page.locator('main tbody tr button:has(i.mdi-logout)').count(), 0, 'no disconnect button (no DISCONNECT)');
+    });
+
+    h.step('a join from the UI is ignored by the server', async () => {
+      const { page } = h;
+      const { erin } = h.clients;
+      await page.locator('main tbody tr', { hasText: erin.sid }).locator('td').first().click();
+      await onPage(page, 'Socket details');
+      await rowsUntil(page, 'erin\'s sid room in the Rooms card', (r) => r.length === 1 && r[0][0] === erin.sid, 'Rooms');
+      assert.equal(await page.locator('main button:has(i.mdi-tag-off-outline)').count(), 0, 'no leave button (no LEAVE)');
+      await page.getByLabel('Join a room').fill(UI_ROOM);
+      await page.locator('main form button:has(i.mdi-tag-plus-outline)').click();
+      // Nothing to wait for when nothing happens: give the server half a second, then ask.
+      await page.waitForTimeout(500);
+      assert.deepEqual(await ask(erin, 'rooms'), [erin.sid], 'erin\'s rooms, asked of the server');
+      const rows = await tableRows(page, 'Rooms');
+      assert.deepEqual(rows.map((c) => c[0]), [erin.sid], 'the Rooms card is unchanged');
+      await h.shot('socket');
+      assert.deepEqual(h.problems, { pageErrors: [], consoleErrors: [], failedRequests: [] });
+      assert.ok(running(h.server), `the server still runs\n${describeProc(h.server)}`);
     });
   });
 }
