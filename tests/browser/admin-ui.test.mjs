@@ -18,14 +18,15 @@
 // page lists exactly the three sids with their transports; the Rooms page lists `lobby` with
 // one socket; bob's details page joins him to a new room (the server really has him there:
 // his `rooms` ack and a broadcast to that room say so, and the page's Rooms card shows it);
-// the Events page logs that join and the events around it; the Servers page and the Dashboard show one healthy server with this process's pid and the
-// namespace counts from `server_stats`; carol's row's disconnect button disconnects carol.
+// the Events page logs that join and the events around it; the Servers page and the
+// Dashboard show one healthy server with the server process's pid and the namespace counts
+// from `server_stats`; carol's row's disconnect button disconnects carol.
 // Two shorter scenarios per server follow: `--admin none --admin-mode production` (the UI
 // connects on load from a seeded localStorage server_url, shows only Dashboard and Servers,
 // fed by server_stats) and `--admin-read-only` (no disconnect or leave buttons; a join from
 // the UI's ungated form changes nothing on the server).
-// Every wait is bounded (10 s); screenshots go to artifacts/ (admin-<server>-*.png, and
-// admin-<server>-on-failure.png when a step failed). Everything started is stopped by pid.
+// Every wait is bounded (10 s); screenshots go to artifacts/ (admin-<tag>-*.png, and
+// admin-<tag>-on-failure.png when a step failed). Everything started is stopped by pid.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
