@@ -340,18 +340,31 @@ impl Admin {
         nsp == self.namespace
     }
 
-    /// Emits `event` with the JSON array `args` to every admin socket (on every server
-    /// of a fleet).
-    fn notify(&self, event: &str, args: String) {
+    /// The admin namespace, when some admin socket may hear a notice: one here, or
+    /// perhaps on another server of a fleet. Checked before a notice is built, so
+    /// development mode with no UI connected costs a read lock per notice.
+    fn audience(&self) -> Option<Arc<NamespaceInner>> {
         if self.stopped.load(Ordering::Relaxed) {
-            return;
+            return None;
         }
-        let Some(ns) = self.ns.upgrade() else { return };
-        match Payload::from_json(args, Vec::new()) {
-            Ok(payload) => {
-                BroadcastOperator::new(ns).emit(event, &payload);
-            }
-            Err(error) => tracing::warn!(%error, event, "admin notice not sent"),
+        let ns = self.ns.upgrade()?;
+        (ns.adapter.reaches_other_servers() || ns.socket_count() > 0).then_some(ns)
+    }
+
+    /// Emits `event` with the JSON array `args` (built here, so valid) to every admin
+    /// socket (on every server of a fleet), volatile: a UI that cannot keep up with a
+    /// busy server misses notices rather than being disconnected as too slow.
+    fn send(ns: &Arc<NamespaceInner>, event: &str, args: String) {
+        let payload = Payload::from_parts_unchecked(args, Vec::new());
+        BroadcastOperator::new(Arc::clone(ns))
+            .volatile()
+            .emit(event, &payload);
+    }
+
+    /// [`send`](Self::send) when someone may hear it; `args` is only built then.
+    fn notify(&self, event: &str, args: impl FnOnce() -> String) {
+        if let Some(ns) = self.audience() {
+            Self::send(&ns, event, args());
         }
     }
 
@@ -458,71 +471,87 @@ impl Admin {
 
 impl Observer for Admin {
     fn connected(&self, socket: &Socket) {
-        self.notify(
-            "socket_connected",
-            json!([serialize(socket), iso_now()]).to_string(),
-        );
+        self.notify("socket_connected", || {
+            json!([serialize(socket), iso_now()]).to_string()
+        });
     }
 
     fn disconnected(&self, socket: &Socket, rooms: &[Room], reason: DisconnectReason) {
-        let (nsp, sid) = (socket.namespace(), socket.id());
-        self.notify(
-            "socket_disconnected",
-            json!([nsp, sid.as_str(), reason.as_str(), iso_now()]).to_string(),
-        );
+        let Some(ns) = self.audience() else { return };
+        let (nsp, sid, at) = (socket.namespace(), socket.id(), iso_now());
+        let notice = json!([nsp, sid.as_str(), reason.as_str(), at]).to_string();
+        Self::send(&ns, "socket_disconnected", notice);
         for room in rooms {
-            self.left(nsp, sid, room);
+            let notice = json!([nsp, &**room, sid.as_str(), at]).to_string();
+            Self::send(&ns, "room_left", notice);
         }
     }
 
     fn joined(&self, nsp: &str, sid: Sid, room: &str) {
-        self.notify(
-            "room_joined",
-            json!([nsp, room, sid.as_str(), iso_now()]).to_string(),
-        );
+        self.notify("room_joined", || {
+            json!([nsp, room, sid.as_str(), iso_now()]).to_string()
+        });
     }
 
     fn left(&self, nsp: &str, sid: Sid, room: &str) {
-        self.notify(
-            "room_left",
-            json!([nsp, room, sid.as_str(), iso_now()]).to_string(),
-        );
+        self.notify("room_left", || {
+            json!([nsp, room, sid.as_str(), iso_now()]).to_string()
+        });
     }
 
     fn event_received(&self, socket: &Socket, name: &str, args: &Payload) {
         if self.is_admin(socket.namespace()) {
             return;
         }
-        let event = event_array(name, args);
-        let notice = format!(
-            "[{},{},{event},{}]",
-            json_str(socket.namespace()),
-            json_str(socket.id().as_str()),
-            json_str(&iso_now())
-        );
-        self.notify("event_received", notice);
+        self.notify("event_received", || {
+            let mut notice = String::with_capacity(args.json().len() + name.len() + 96);
+            notice.push('[');
+            notice.push_str(&json_str(socket.namespace()));
+            notice.push(',');
+            notice.push_str(&json_str(socket.id().as_str()));
+            notice.push(',');
+            push_event(&mut notice, name, args);
+            notice.push(',');
+            notice.push_str(&json_str(&iso_now()));
+            notice.push(']');
+            notice
+        });
     }
 
     fn event_sent(&self, nsp: &str, sids: &[Sid], name: &str, args: &Payload) {
         if self.is_admin(nsp) {
             return;
         }
-        let event = event_array(name, args);
-        let (nsp, at) = (json_str(nsp), json_str(&iso_now()));
+        let Some(ns) = self.audience() else { return };
+        // One notice per recipient, as the UI expects; everything but the sid is
+        // built once.
+        let head = format!("[{},", json_str(nsp));
+        let mut tail = String::with_capacity(args.json().len() + name.len() + 40);
+        tail.push(',');
+        push_event(&mut tail, name, args);
+        tail.push(',');
+        tail.push_str(&json_str(&iso_now()));
+        tail.push(']');
         for sid in sids {
-            let notice = format!("[{nsp},{},{event},{at}]", json_str(sid.as_str()));
-            self.notify("event_sent", notice);
+            let mut notice = String::with_capacity(head.len() + tail.len() + 24);
+            notice.push_str(&head);
+            notice.push('"');
+            notice.push_str(sid.as_str()); // ids are URL-safe base64: no escaping
+            notice.push('"');
+            notice.push_str(&tail);
+            Self::send(&ns, "event_sent", notice);
         }
     }
 
     fn upgraded(&self, sockets: &[Socket]) {
+        let Some(ns) = self.audience() else { return };
         for socket in sockets {
             let update = json!({
                 "id": socket.id().as_str(),
                 "nsp": socket.namespace(),
                 "transport": "websocket",
             });
-            self.notify("socket_updated", json!([update]).to_string());
+            Self::send(&ns, "socket_updated", json!([update]).to_string());
         }
     }
 }
@@ -531,19 +560,21 @@ fn json_str(text: &str) -> String {
     Value::from(text).to_string()
 }
 
-/// `[name, ...args]` as JSON text (attachments stay placeholders).
-fn event_array(name: &str, args: &Payload) -> String {
+/// Appends `[name, ...args]` as JSON text (attachments stay placeholders).
+fn push_event(out: &mut String, name: &str, args: &Payload) {
     let json = args.json().trim();
     let inner = json
         .strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
         .unwrap_or("")
         .trim();
-    if inner.is_empty() {
-        format!("[{}]", json_str(name))
-    } else {
-        format!("[{},{inner}]", json_str(name))
+    out.push('[');
+    out.push_str(&json_str(name));
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
     }
+    out.push(']');
 }
 
 /// A socket as the UI lists it (`SerializedSocket`).
@@ -607,7 +638,10 @@ async fn stats_task(admin: Arc<Admin>, interval: Duration) {
         if Instant::now() + sample_every / 2 >= next_stats {
             next_stats += interval;
             let stats = admin.stats(&server, &now, events.take());
-            admin.notify("server_stats", json!([stats]).to_string());
+            if let Some(ns) = admin.audience() {
+                let payload = Payload::from_parts_unchecked(json!([stats]).to_string(), Vec::new());
+                BroadcastOperator::new(ns).emit("server_stats", &payload);
+            }
         }
         last = now;
     }
@@ -767,9 +801,14 @@ mod tests {
 
     #[test]
     fn event_arrays() {
+        let event = |name: &str, args: &Payload| {
+            let mut out = String::new();
+            push_event(&mut out, name, args);
+            out
+        };
         let args = Payload::many(&(1, "two")).expect("two args");
-        assert_eq!(event_array("chat", &args), r#"["chat",1,"two"]"#);
-        assert_eq!(event_array("ping", &Payload::empty()), r#"["ping"]"#);
+        assert_eq!(event("chat", &args), r#"["chat",1,"two"]"#);
+        assert_eq!(event("ping", &Payload::empty()), r#"["ping"]"#);
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //! | `socket/` | Socket.IO on top of the engine: `SocketIo` (the handler) and the per-session router, [`Socket`], [`Event`] and acks (`mod`), [`Namespace`] (`namespace`), [`BroadcastOperator`] (`broadcast`) |
 //! | [`adapter`] | rooms and broadcasts behind the [`Adapter`] trait: it receives each broadcast's packet and options and does the local fan-out through the namespace's [`adapter::LocalNamespace`] (the in-memory [`LocalAdapter`]) and, with the `redis` feature, publishes it to a fleet ([`adapter::redis`]); `rooms` is one namespace's room table |
 //! | `server/` | the [`Server`] handle: an [`engine::Engine`] over the Socket.IO layer (`mod`), and the [`serve_dir`] static-file fallback (`static_files`) |
+//! | [`admin`] | the Socket.IO Admin UI's server side ([`Server::instrument`]): the admin namespace, `server_stats` from the counters, and in development mode an observer of sockets, rooms and events (`socket::observe`) |
 //! | [`embed`] | for bindings: a runtime of its own, [`embed::Embedded`], the dispatch pool (`pool`), the log sink (`log`), typed [`embed::EmbedError`] (`error`), the in-process test client [`embed::LocalClient`] (`local`) |
 
 #![warn(missing_docs)]
@@ -74,6 +75,11 @@ pub use socket::{AckSender, Event, Socket};
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// The Admin UI guide's Rust example, likewise.
+#[doc = include_str!("../../docs/admin-ui.md")]
+#[cfg(doctest)]
+pub struct AdminUiDoctests;
 
 /// The crate README's example (the package's front page on crates.io), likewise.
 #[doc = include_str!("../README.md")]

@@ -517,6 +517,47 @@ async fn slow_polling_client_is_disconnected_with_a_bounded_queue() {
 }
 
 #[tokio::test]
+async fn volatile_emits_skip_a_slow_client_instead_of_dropping_it() {
+    let server = Server::new(Config::builder().max_queued_packets(8).build());
+    let reasons = record_disconnects(&server);
+    let handle = server.clone();
+    let running = start(server).await;
+    // A polling client that never polls, beside a WebSocket client that reads.
+    let sid = polling_open(running.addr).await;
+    http(running.addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    let (mut healthy, _) = WsClient::connected(running.addr).await;
+    let args = Payload::one("news").unwrap();
+    let mut reached = Vec::new();
+    for _ in 0..20 {
+        reached.push(
+            handle
+                .of("/")
+                .to(Vec::<String>::new())
+                .volatile()
+                .emit("news", &args),
+        );
+        assert_eq!(healthy.recv().await, r#"42["news","news"]"#);
+    }
+    // Both got the first ones; the stuck client's queue stopped at half its bound (4
+    // packets: its unread CONNECT acknowledgement and 3 emits) and it stays connected,
+    // while the healthy one got all 20.
+    assert_eq!(
+        reached.iter().filter(|&&n| n == 2).count(),
+        3,
+        "{reached:?}"
+    );
+    assert!(reached.iter().all(|&n| n >= 1));
+    assert_eq!(handle.of("/").sockets().len(), 2);
+    assert!(reasons.lock().unwrap().is_empty());
+    // The same emits, not volatile, let the stuck client go.
+    for _ in 0..20 {
+        handle.emit("news", &args);
+    }
+    wait_for_reason(&reasons, DisconnectReason::ClientTooSlow).await;
+    running.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_websocket_client_that_stops_reading_is_dropped_and_frees_its_connection() {
     let server = Server::new(
         Config::builder()

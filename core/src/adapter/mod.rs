@@ -177,6 +177,13 @@ pub trait Adapter: Send + Sync + std::fmt::Debug + 'static {
     /// The server is shutting down: stop listening to the fleet.
     fn close(&self) {}
 
+    /// Whether a broadcast may reach sockets of other servers (a fleet adapter); the
+    /// local adapter's reach only this server's, so an emit to a namespace with no local
+    /// socket can be skipped before it is built.
+    fn reaches_other_servers(&self) -> bool {
+        false
+    }
+
     /// Appends the adapter's own metric families to a scrape (`/metrics`); the local
     /// adapter has none.
     fn write_metrics(&self, out: &mut crate::metrics::Exposition) {

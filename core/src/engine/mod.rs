@@ -487,6 +487,25 @@ impl<H: Handler> Session<H> {
         self.enqueue(items)
     }
 
+    /// Queues `item` unless the queue is already half way to its packet or byte bound:
+    /// then drops it and returns false. Never closes the session: for what may be lost
+    /// (a volatile emit) rather than cost a slow client its connection.
+    pub(crate) fn send_volatile(self: &Arc<Self>, item: Outbound) -> bool {
+        let config = &self.engine.config;
+        {
+            let mut queue = lock(&self.queue);
+            if self.is_closed()
+                || queue.len() >= config.max_queued_packets / 2
+                || queue.bytes as usize >= config.max_queued_bytes / 2
+            {
+                return false;
+            }
+            queue.push(item, clock_ms());
+        }
+        self.writable.notify_one();
+        true
+    }
+
     fn enqueue<I>(self: &Arc<Self>, items: I) -> Result<(), SendError>
     where
         I: IntoIterator<Item = Outbound>,

@@ -125,7 +125,10 @@ impl BroadcastOperator {
         self
     }
 
-    /// May be dropped rather than queued (carried to fleet peers that honour it).
+    /// May be dropped rather than queued: a socket whose outbound queue is half way to
+    /// `max_queued_packets` or `max_queued_bytes` (a client that reads slowly) misses it
+    /// instead of being disconnected as too slow, and a socket still connecting misses
+    /// it. Carried to fleet peers that honour it.
     pub fn volatile(mut self) -> Self {
         self.opts.flags.volatile = true;
         self

@@ -555,6 +555,12 @@ impl SocketInner {
         }
     }
 
+    /// [`send`](Self::send) for a volatile emit: only to a connected socket, and dropped
+    /// (false) rather than queued when its queue is half full.
+    pub(crate) fn send_volatile(&self, item: Outbound) -> bool {
+        self.state.load(Ordering::Acquire) == CONNECTED && self.session.send_volatile(item)
+    }
+
     fn finish_connect(self: &Arc<Self>) {
         let mut pending = lock(&self.pending);
         if self.state.load(Ordering::Acquire) != CONNECTING {

@@ -260,13 +260,21 @@ impl LocalNamespace for NamespaceInner {
         }
         let text = codec::encode_event(&self.name, packet.event, packet.args, None);
         let binary = packet.args.binary();
+        let volatile = opts.flags.volatile;
+        let deliver = |socket: &SocketInner, item: Outbound| {
+            if volatile {
+                socket.send_volatile(item)
+            } else {
+                socket.send(item).is_ok()
+            }
+        };
         let sent = if let [socket] = targets.as_slice() {
-            usize::from(socket.send(Outbound::single(text, binary.to_vec())).is_ok())
+            usize::from(deliver(socket, Outbound::single(text, binary.to_vec())))
         } else {
             let shared = OutPacket::new(text, binary.to_vec());
             targets
                 .iter()
-                .filter(|socket| socket.send(Outbound::Packet(Arc::clone(&shared))).is_ok())
+                .filter(|socket| deliver(socket, Outbound::Packet(Arc::clone(&shared))))
                 .count()
         };
         // Every socket here belongs to this server's one engine: one add per broadcast.

@@ -654,6 +654,10 @@ impl Adapter for RedisAdapter {
         self.0.driver.close();
     }
 
+    fn reaches_other_servers(&self) -> bool {
+        true
+    }
+
     fn namespace_created(&self, nsp: &str) {
         self.0
             .driver
