@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 pub mod adapter;
+pub mod admin;
 mod clip;
 mod config;
 pub mod embed;

@@ -110,6 +110,11 @@ pub trait Handler: Send + Sync + Sized + 'static {
     /// The session closed, once, with the reason; nothing can be sent to it any more.
     fn on_close(&self, session: &Arc<Session<Self>>, reason: DisconnectReason);
 
+    /// The session moved from polling to WebSocket (after the client's upgrade packet).
+    fn on_upgrade(&self, session: &Arc<Session<Self>>) {
+        let _ = session;
+    }
+
     /// Asked once, the configured connect timeout after the session opened: `false`
     /// closes it. The Socket.IO layer answers whether the client joined a namespace by
     /// then (the reference server's `connectTimeout`); the default keeps every session.

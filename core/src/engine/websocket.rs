@@ -165,6 +165,7 @@ async fn probe<H: Handler>(ws: &mut Ws, session: &Arc<Session<H>>) -> Result<(),
                 // GETs still pending answer now (noop, or 400 for one that came after the
                 // probe), and pass on any queue wake-up they took.
                 session.transport_changed.notify_waiters();
+                session.engine.handler.on_upgrade(session);
                 return Ok(());
             }
             // A client may probe again; answer and keep waiting.

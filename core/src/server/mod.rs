@@ -47,7 +47,7 @@ pub use static_files::serve_dir;
 ///
 /// It is an [`Engine`] whose handler is the Socket.IO layer.
 #[derive(Clone)]
-pub struct Server(Engine<SocketIo>);
+pub struct Server(pub(crate) Engine<SocketIo>);
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -10,6 +10,7 @@
 
 pub(crate) mod broadcast;
 pub(crate) mod namespace;
+pub(crate) mod observe;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -52,6 +53,11 @@ pub(crate) struct SocketIo {
     dynamic: AtomicUsize,
     /// Rooms and broadcasts of every namespace: in memory, or shared with a fleet.
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// Told of sockets, rooms and events while an observer is set (the Admin UI's
+    /// development mode); shared with every namespace.
+    pub(crate) observer: Arc<observe::ObserverSlot>,
+    /// Set while the Admin UI is served ([`crate::admin`]): one instrumentation at a time.
+    pub(crate) instrumented: std::sync::atomic::AtomicBool,
 }
 
 /// Why a CONNECT found no namespace.
@@ -70,6 +76,8 @@ impl SocketIo {
             namespaces,
             dynamic: AtomicUsize::new(0),
             adapter,
+            observer: Arc::default(),
+            instrumented: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -95,6 +103,25 @@ impl SocketIo {
         counts
     }
 
+    /// What every namespace shares with the server: its adapter and observer slot.
+    fn shared(&self) -> (Arc<dyn Adapter>, Arc<observe::ObserverSlot>) {
+        (Arc::clone(&self.adapter), Arc::clone(&self.observer))
+    }
+
+    /// Every namespace clients can be in (the catch-all excluded).
+    pub(crate) fn all_namespaces(&self) -> Vec<Arc<NamespaceInner>> {
+        let mut all: Vec<Arc<NamespaceInner>> = self
+            .namespaces
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(name, _)| name.as_str() != CATCH_ALL)
+            .map(|(_, ns)| Arc::clone(ns))
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     /// The catch-all namespace `/*`, whose handlers serve every namespace for what it
     /// has no handler of its own.
     pub(crate) fn catch_all(&self) -> Option<Arc<NamespaceInner>> {
@@ -111,7 +138,7 @@ impl SocketIo {
             }
             return Arc::clone(existing);
         }
-        let inner = NamespaceInner::new(name, Arc::clone(&self.adapter), false);
+        let inner = NamespaceInner::new(name, self.shared(), false);
         namespaces.insert(name.to_owned(), Arc::clone(&inner));
         drop(namespaces);
         if name != CATCH_ALL {
@@ -150,7 +177,7 @@ impl SocketIo {
                 if self.dynamic.load(Ordering::Relaxed) >= max_dynamic {
                     return Err(NoNamespace::TooMany);
                 }
-                let ns = NamespaceInner::new(name, Arc::clone(&self.adapter), true);
+                let ns = NamespaceInner::new(name, self.shared(), true);
                 namespaces.insert(name.to_owned(), Arc::clone(&ns));
                 self.dynamic.fetch_add(1, Ordering::Relaxed);
                 self.adapter.namespace_created(name);
@@ -221,6 +248,16 @@ impl Handler for SocketIo {
 
     fn on_close(&self, session: &Arc<Session>, reason: DisconnectReason) {
         session.data().close_all(reason);
+    }
+
+    fn on_upgrade(&self, session: &Arc<Session>) {
+        if let Some(observer) = self.observer.get() {
+            let sockets: Vec<Socket> = lock(&session.data().sockets)
+                .iter()
+                .map(|socket| Socket(Arc::clone(socket)))
+                .collect();
+            observer.upgraded(&sockets);
+        }
     }
 
     /// Whether the client connected to a namespace (checked once, at the connect timeout).
@@ -518,7 +555,7 @@ impl SocketInner {
         }
     }
 
-    fn finish_connect(&self) {
+    fn finish_connect(self: &Arc<Self>) {
         let mut pending = lock(&self.pending);
         if self.state.load(Ordering::Acquire) != CONNECTING {
             return;
@@ -531,6 +568,9 @@ impl SocketInner {
         self.state.store(CONNECTED, Ordering::Release);
         drop(pending);
         let _ = self.session.send_all(items);
+        if let Some(observer) = self.ns.observer.get() {
+            observer.connected(&Socket(Arc::clone(self)));
+        }
     }
 
     fn refuse(&self, refused: ConnectRefused) {
@@ -581,10 +621,17 @@ impl SocketInner {
             let text = codec::encode_disconnect(&self.ns.name);
             let _ = self.session.send(Outbound::Text(text));
         }
+        let observed = (previous == CONNECTED)
+            .then(|| self.ns.observer.get())
+            .flatten()
+            .map(|observer| (observer, Socket(Arc::clone(self)).rooms()));
         *lock(&self.pending) = Vec::new();
         self.session.data().remove(self);
         self.leave_namespace();
         self.clear_acks();
+        if let Some((observer, rooms)) = observed {
+            observer.disconnected(&Socket(Arc::clone(self)), &rooms, reason);
+        }
         tracing::debug!(sid = %self.id, nsp = %self.ns.name, %reason, "socket disconnected");
         if previous == CONNECTED {
             let handler = self.ns.disconnect_handler().or_else(|| {
@@ -622,6 +669,9 @@ impl SocketInner {
             return Err(error);
         }
         metrics.events_sent(1);
+        if let Some(observer) = self.ns.observer.get() {
+            observer.event_sent(&self.ns.name, &[self.id], event, args);
+        }
         Ok((id, rx))
     }
 
@@ -712,6 +762,9 @@ impl Socket {
         self.0
             .send(Outbound::single(text, args.binary().to_vec()))?;
         self.0.session.engine.metrics.events_sent(1);
+        if let Some(observer) = self.0.ns.observer.get() {
+            observer.event_sent(&self.0.ns.name, &[self.0.id], event, args);
+        }
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::broadcast::{BroadcastOperator, IntoRooms};
+use super::observe::ObserverSlot;
 use super::{run_inline, wait_ack, AckSender, Event, Socket, SocketInner};
 use crate::adapter::rooms::Rooms;
 use crate::adapter::{
@@ -47,19 +48,26 @@ pub(crate) struct NamespaceInner {
     /// The server's adapter (shared by every namespace): broadcasts and fleet-wide room
     /// operations go through it.
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// The server's observer slot (shared by every namespace).
+    pub(crate) observer: Arc<ObserverSlot>,
     /// Made on a client's CONNECT (`AcceptNamespaces`), not by the application: removed
     /// when its last socket leaves. Cleared when the application creates it after all.
     pub(crate) dynamic: AtomicBool,
 }
 
 impl NamespaceInner {
-    pub(crate) fn new(name: &str, adapter: Arc<dyn Adapter>, dynamic: bool) -> Arc<Self> {
+    pub(crate) fn new(
+        name: &str,
+        (adapter, observer): (Arc<dyn Adapter>, Arc<ObserverSlot>),
+        dynamic: bool,
+    ) -> Arc<Self> {
         Arc::new(Self {
             name: Arc::from(name),
             handlers: RwLock::new(Handlers::default()),
             sockets: RwLock::new(HashMap::new()),
             rooms: Rooms::new(),
             adapter,
+            observer,
             dynamic: AtomicBool::new(dynamic),
         })
     }
@@ -116,23 +124,44 @@ impl NamespaceInner {
 
     /// Adds local socket `sid` to `rooms`, telling the adapter of rooms it created.
     pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) {
+        let observer = self.observer.get();
+        let before = observer.as_ref().map(|_| self.rooms.rooms_of(sid));
         self.rooms.join(sid, rooms, |room| {
             self.adapter.room_created(&self.name, room);
         });
+        if let (Some(observer), Some(before)) = (observer, before) {
+            for room in self.rooms.rooms_of(sid) {
+                if !before.contains(&room) {
+                    observer.joined(&self.name, sid, &room);
+                }
+            }
+        }
     }
 
     /// Takes local socket `sid` out of `room`.
     pub(crate) fn leave(&self, sid: Sid, room: &str) {
+        let observer = self.observer.get();
+        let was_in = observer.is_some() && self.rooms.rooms_of(sid).iter().any(|r| &**r == room);
         self.rooms.leave(sid, room, || {
             self.adapter.room_removed(&self.name, &Room::from(room));
         });
+        if let (Some(observer), true) = (observer, was_in) {
+            observer.left(&self.name, sid, room);
+        }
     }
 
     /// Takes local socket `sid` out of every room it joined.
     pub(crate) fn leave_all(&self, sid: Sid) {
+        let observer = self.observer.get();
+        let before = observer.as_ref().map(|_| self.rooms.rooms_of(sid));
         self.rooms.leave_all(sid, |room| {
             self.adapter.room_removed(&self.name, room);
         });
+        if let (Some(observer), Some(before)) = (observer, before) {
+            for room in before {
+                observer.left(&self.name, sid, &room);
+            }
+        }
     }
 
     /// The local sockets `opts` selects.
@@ -199,6 +228,9 @@ impl NamespaceInner {
         ack: Option<u64>,
     ) {
         socket.session.engine.metrics.event_received();
+        if let Some(observer) = socket.ns.observer.get() {
+            observer.event_received(&Socket(Arc::clone(&socket)), &name, &args);
+        }
         // Its own handlers first, then those of the catch-all namespace `*`, as
         // python-socketio resolves them.
         let handler = socket.ns.event_handler(&name).or_else(|| {
@@ -239,6 +271,10 @@ impl LocalNamespace for NamespaceInner {
         };
         // Every socket here belongs to this server's one engine: one add per broadcast.
         targets[0].session.engine.metrics.events_sent(sent);
+        if let Some(observer) = self.observer.get() {
+            let sids: Vec<Sid> = targets.iter().map(|socket| socket.id).collect();
+            observer.event_sent(&self.name, &sids, packet.event, packet.args);
+        }
         sent
     }
 

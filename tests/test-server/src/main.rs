@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrosocket::adapter::redis::{Format, RedisAdapter, RedisOptions};
+use ferrosocket::admin::{AdminAuth, AdminMode, AdminOptions};
 use ferrosocket::{
     AllowedHosts, AllowedOrigins, Config, ConnectRefused, Event, Namespace, Payload, Server, Socket,
 };
@@ -21,6 +22,11 @@ struct Args {
     redis: Option<RedisOptions>,
     /// `--metrics-port P`: serve `/metrics` on `host:P` (0: a free port).
     metrics_port: Option<u16>,
+    /// `--admin none|USER:PASSWORD` and the other `--admin-*` flags: serve the Admin UI
+    /// protocol (then the admin namespace has none of SPEC.md's handlers).
+    admin: Option<AdminOptions>,
+    /// `--static DIR`: serve the files of DIR outside the Socket.IO path.
+    static_dir: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -32,6 +38,10 @@ fn parse_args() -> Result<Args, String> {
     let (mut redis_url, mut redis_format, mut redis_channel, mut redis_cluster) =
         (None, Format::SocketIo, None, false);
     let mut metrics_port = None;
+    let mut admin: Option<AdminOptions> = None;
+    let (mut admin_mode, mut admin_read_only, mut admin_namespace, mut admin_interval) =
+        (AdminMode::Development, false, None, None);
+    let mut static_dir = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -72,6 +82,31 @@ fn parse_args() -> Result<Args, String> {
             "--redis-channel" => redis_channel = Some(value()?),
             "--redis-cluster" => redis_cluster = true,
             "--cors" => origins.push(value()?),
+            "--static" => static_dir = Some(value()?),
+            "--admin" => {
+                let auth = match value()?.as_str() {
+                    "none" => AdminAuth::disabled(),
+                    pair => match pair.split_once(':') {
+                        Some((user, password)) => AdminAuth::basic(user, password),
+                        None => return Err("--admin: expected none or USER:PASSWORD".into()),
+                    },
+                };
+                admin = Some(AdminOptions::new(auth));
+            }
+            "--admin-mode" => {
+                admin_mode = match value()?.as_str() {
+                    "development" => AdminMode::Development,
+                    "production" => AdminMode::Production,
+                    other => {
+                        return Err(format!(
+                            "--admin-mode: {other}: expected development or production"
+                        ))
+                    }
+                }
+            }
+            "--admin-read-only" => admin_read_only = true,
+            "--admin-namespace" => admin_namespace = Some(value()?),
+            "--admin-interval" => admin_interval = Some(ms(value()?)?),
             "--runtime" => match value()?.as_str() {
                 "auto" | "current" | "multi" => {}
                 other => {
@@ -100,12 +135,25 @@ fn parse_args() -> Result<Args, String> {
             None => options,
         }
     });
+    let admin = admin.map(|options| {
+        let options = options.mode(admin_mode).read_only(admin_read_only);
+        let options = match admin_namespace {
+            Some(name) => options.namespace(&name),
+            None => options,
+        };
+        match admin_interval {
+            Some(interval) => options.stats_interval(interval),
+            None => options,
+        }
+    });
     Ok(Args {
         host,
         port,
         config: builder.build(),
         redis,
         metrics_port,
+        admin,
+        static_dir,
     })
 }
 
@@ -489,8 +537,24 @@ async fn serve() {
         },
     };
     let log: DisconnectLog = Arc::new(Mutex::new(VecDeque::new()));
+    let admin_namespace = match args.admin {
+        Some(options) => match server.instrument(options) {
+            Ok(admin) => Some(admin.namespace().to_owned()),
+            Err(error) => {
+                eprintln!("test-server: --admin: {error}");
+                std::process::exit(2);
+            }
+        },
+        None => None,
+    };
     for name in ["/", "/admin", "/auth"] {
-        register(&server.of(name), &log);
+        if admin_namespace.as_deref() != Some(name) {
+            register(&server.of(name), &log);
+        }
+    }
+    if let Some(dir) = args.static_dir {
+        let files = ferrosocket::serve_dir(dir);
+        server.set_fallback(files);
     }
     let listener = match tokio::net::TcpListener::bind((args.host.as_str(), args.port)).await {
         Ok(listener) => listener,
