@@ -77,18 +77,22 @@ impl AuthSlot {
     }
 }
 
-/// Calls the callable with the client's auth (None when it sent none); true (Python
-/// truthiness) accepts. An exception refuses, logged.
+/// Calls the callable with the client's auth: None when it sent none or a falsy one
+/// (`{}`), as python-socketio passes it; true (Python truthiness) accepts. An exception
+/// refuses, logged.
 fn run_check(slot: &AuthSlot, auth: Option<Value>) -> bool {
     Python::attach(|py| {
         let Some(callable) = slot.get(py) else {
             return false;
         };
         let decided = (|| -> PyResult<bool> {
-            let auth = match auth {
+            let mut auth = match auth {
                 Some(value) => json_text_to_py(py, &value.to_string())?,
                 None => py.None().into_bound(py),
             };
+            if !auth.is_truthy()? {
+                auth = py.None().into_bound(py);
+            }
             callable.bind(py).call1((auth,))?.is_truthy()
         })();
         decided.unwrap_or_else(|error| {

@@ -82,6 +82,10 @@ CORE_GAPS = {
     # aggregatedEvents: ferrosocket's rawDisconnection entries carry node's subType (the
     # reason); python-socketio's have none.
     "disconnection-subtype",
+    # python-socketio sends room_joined for every join, of a room the socket is in
+    # already too, and room_left for every leave, of a room it is not in too;
+    # ferrosocket only when the socket's rooms change, as node's adapter does.
+    "room-notices-on-change-only",
     # Commands in production mode (not read-only): python-socketio registers their
     # handlers only in development, so they are ignored, though config advertises them;
     # ferrosocket handles them, as node does.
@@ -364,7 +368,9 @@ def test_callable_auth(serve: Callable[..., Served], impl: str) -> None:
     served.admin(dict(token)).seen.wait("config")
     assert served.refused({"token": "bad"}) == refusal(impl)
     assert served.refused(None) == refusal(impl)
-    assert app_peer(served).call("auth_calls") == [token, {"token": "bad"}, None]
+    # An empty auth is None too, as python-socketio passes a falsy one.
+    assert served.refused({}) == refusal(impl)
+    assert app_peer(served).call("auth_calls") == [token, {"token": "bad"}, None, None]
 
 
 # ------------------------------------------------------------------------------ config, all_sockets
@@ -538,6 +544,9 @@ def test_live_events_in_development(serve: Callable[..., Served], impl: str) -> 
     nsp, room, who, ts = admin.seen.wait("room_joined", lambda a: a[1] == "lobby")
     assert (nsp, who) == ("/", sid)
     iso(ts)
+    # An event with an ack: its arguments, without the ack.
+    nsp, who, args, ts = admin.seen.wait("event_received", lambda a: a[2][0] == "join")
+    assert (nsp, who, args) == ("/", sid, ["join", "lobby"])
 
     peer.emit("echo", {"n": 1})
     peer.seen.wait("echoed", ns="/")
@@ -732,6 +741,33 @@ def test_emit_command(serve: Callable[..., Served]) -> None:
     assert bystander.seen.of("pushed", ns="/") == []
 
 
+def test_repeated_join_and_absent_leave(serve: Callable[..., Served], impl: str) -> None:
+    served = serve(auth=False)
+    admin = served.admin()
+    admin.seen.wait("all_sockets")
+    peer = app_peer(served)
+    assert peer.call("join", "lobby") is True
+    admin.seen.wait("room_joined", lambda a: a[1] == "lobby")
+    assert peer.call("join", "lobby") is True  # in it already
+    assert peer.call("leave", "nowhere") is True  # not in it
+    admin.emit("join", "/", "lobby", peer.sid)  # in it already, by command
+    # A later command whose effect shows (python-socketio may run the two in parallel,
+    # hence the wait below too).
+    admin.emit("join", "/", "barrier", peer.sid)
+    wait_until(lambda: "barrier" in rooms_of(peer), what="the barrier command")
+
+    def notices() -> Any:
+        joined = [a[1] for a in admin.seen.of("room_joined")
+                  if a[2] == peer.sid and a[1] not in (peer.sid, "barrier")]
+        left = [a[1] for a in admin.seen.of("room_left") if a[2] == peer.sid]
+        return joined, left
+
+    if gap(impl, "room-notices-on-change-only"):
+        assert notices() == (["lobby"], [])
+    else:
+        wait_until(lambda: notices() == (["lobby"] * 3, ["nowhere"]), what="the notices")
+
+
 def test_commands_in_production(serve: Callable[..., Served], impl: str) -> None:
     served = serve(auth=False, mode="production")
     target = app_peer(served)
@@ -866,3 +902,42 @@ def test_binding_callable_auth_cycle_is_collected() -> None:
     gc.collect()
     assert server_ref() is None
     assert check_ref() is None
+
+
+def test_upgrade_is_a_socket_updated(serve: Callable[..., Served], impl: str) -> None:
+    """A socket that connected on polling and upgrades: socket_updated {id, nsp,
+    transport}, at once in ferrosocket (as node), within python-socketio's 5 s check."""
+    import requests
+
+    served = serve(auth=False)
+    admin = served.admin()
+    admin.seen.wait("all_sockets")
+    http = requests.Session()
+    base = f"{served.url}/socket.io/?EIO=4&transport=polling"
+    try:
+        opened = http.get(base, timeout=5).text
+        assert opened.startswith("0{"), opened
+        eio_sid = json.loads(opened[1:])["sid"]
+        assert http.post(f"{base}&sid={eio_sid}", data="40", timeout=5).text.lower() == "ok"
+        reply = http.get(f"{base}&sid={eio_sid}", timeout=5).text
+        assert reply.startswith("40{"), reply
+        sid = json.loads(reply[2:])["sid"]
+        serialized, _ = admin.seen.wait("socket_connected", lambda a: a[0]["id"] == sid)
+        assert serialized["transport"] == "polling"
+        ws = websocket.create_connection(
+            f"{served.process.ws_url}/socket.io/?EIO=4&transport=websocket&sid={eio_sid}",
+            timeout=5)
+        try:
+            ws.send("2probe")
+            assert ws.recv() == "3probe"
+            ws.send("5")
+            (update,) = admin.seen.wait("socket_updated", lambda a: a[0]["id"] == sid,
+                                        timeout=5 + SLACK)
+            assert update == {"id": sid, "nsp": "/", "transport": "websocket"}
+            stats = admin.seen.wait("server_stats", lambda a: a[0]["clientsCount"] == 2,
+                                    timeout=2 * STATS + SLACK)[0]
+            assert stats["pollingClientsCount"] == 0
+        finally:
+            ws.close()
+    finally:
+        http.close()
