@@ -13,6 +13,9 @@
 #include <string.h>
 /* Text argument helper: FERROSOCKET_STR("abc") expands to "abc", strlen("abc"). */
 #define FERROSOCKET_STR(s) (s), strlen(s)
+/* The same text as one ferrosocket_str value, for struct fields (C99 compound literal):
+ * options.username = FERROSOCKET_STR_VALUE("admin"). */
+#define FERROSOCKET_STR_VALUE(s) ((ferrosocket_str){(s), strlen(s)})
 
 // Major version of the library this header belongs to (the crate version). The string
 // form is `FERROSOCKET_VERSION`, e.g. `"0.1.0"`; `ferrosocket_version()` returns the
@@ -24,6 +27,21 @@
 
 // Patch version of the library this header belongs to.
 #define FERROSOCKET_VERSION_PATCH 0
+
+// How much the Admin UI sees. The numbers are ABI.
+enum ferrosocket_admin_mode
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  // Every socket, its rooms and every event as it happens, plus `server_stats`.
+  FERROSOCKET_ADMIN_MODE_DEVELOPMENT = 0,
+  // `server_stats` only (clients, namespaces, per-second connection and byte counts).
+  FERROSOCKET_ADMIN_MODE_PRODUCTION = 1,
+};
+#ifndef __cplusplus
+typedef uint32_t ferrosocket_admin_mode;
+#endif // __cplusplus
 
 // Why a client left a namespace, given to the disconnect callback. The numbers are ABI:
 // never renumbered, and a retired reason's number is never reused; a newer library may
@@ -218,6 +236,32 @@ typedef struct {
   size_t len;
 } ferrosocket_str;
 
+// How `ferrosocket_server_instrument` serves the Admin UI. Fill it with
+// `ferrosocket_admin_options_init` (the defaults), then change what you need. Text
+// fields are borrowed for the call only. Later versions may add fields at the end
+// only; `size` tells which version the caller filled.
+typedef struct {
+  // `sizeof(ferrosocket_admin_options)` as the caller knows it (set by `_init`).
+  size_t size;
+  // The login the UI must send (its form's user name and password). Required unless
+  // `no_auth`.
+  ferrosocket_str username;
+  // The password of that login.
+  ferrosocket_str password;
+  // True: anyone who reaches the port may log in (`username` and `password` unused).
+  bool no_auth;
+  // A `ferrosocket_admin_mode` (default development).
+  uint32_t mode;
+  // True: the UI's join, leave, disconnect and emit commands are ignored.
+  bool read_only;
+  // The id the UI lists this server under; empty: the host name.
+  ferrosocket_str server_id;
+  // The admin namespace; empty: `/admin`.
+  ferrosocket_str admin_namespace;
+  // Milliseconds between `server_stats` (default 2000, at least 100).
+  uint64_t stats_interval_ms;
+} ferrosocket_admin_options;
+
 // Borrowed bytes: a binary attachment, in or out. `data` may be NULL only when `len` is 0.
 typedef struct {
   // The first byte, or NULL when empty.
@@ -385,6 +429,24 @@ const char *ferrosocket_result_name(uint32_t code);
 ferrosocket_result ferrosocket_last_error(char *buf,
                                           size_t buf_len,
                                           size_t *out_len);
+
+// Fills `*out` with the defaults: no login set (so `username` and `password`, or
+// `no_auth`, must be given), development mode, not read-only, the host name as id,
+// `/admin`, stats every 2000 ms.
+ferrosocket_result ferrosocket_admin_options_init(ferrosocket_admin_options *out);
+
+// Serves the Socket.IO Admin UI (`@socket.io/admin-ui` 0.5) on `server`, before or
+// after `ferrosocket_server_start`: the UI connects to the admin namespace of the
+// server's own port. A bad login is refused with `invalid credentials`.
+// `FERROSOCKET_RESULT_INVALID_ARGUMENT` for options it cannot take (no login and not
+// `no_auth`, an unknown mode, an interval under 100 ms, the namespace `/`),
+// `FERROSOCKET_RESULT_INVALID_STATE` when already instrumented or stopped.
+ferrosocket_result ferrosocket_server_instrument(const ferrosocket_server *server,
+                                                 const ferrosocket_admin_options *options);
+
+// Ends what `ferrosocket_server_instrument` started: the admin sockets are
+// disconnected and new ones refused. Does nothing when not instrumented.
+ferrosocket_result ferrosocket_server_uninstrument(const ferrosocket_server *server);
 
 // A config with every default: host `127.0.0.1`, port 0 (any free port: read it with
 // `ferrosocket_server_local_port`), path `/socket.io/`, ping interval 25 s, ping

@@ -32,6 +32,7 @@ mod slice;
 mod userdata;
 
 // The exported API, by type.
+pub mod admin;
 pub mod config;
 pub mod event;
 pub mod log;

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use ferrosocket::admin::AdminError;
 use ferrosocket::embed::EmbedError;
 use ferrosocket::SendError;
 
@@ -134,6 +135,10 @@ impl From<EmbedError> for Error {
             EmbedError::NotADirectory(_) => ferrosocket_result::NotFound,
             EmbedError::UnknownNamespace(_) => ferrosocket_result::UnknownNamespace,
             EmbedError::UnknownSocket { .. } => ferrosocket_result::UnknownSid,
+            EmbedError::Admin(AdminError::AlreadyInstrumented | AdminError::NoRuntime) => {
+                ferrosocket_result::InvalidState
+            }
+            EmbedError::Admin(_) => ferrosocket_result::InvalidArgument,
             // Non-exhaustive: a new error gets its own code here when it appears; until
             // then it still fails the call, with its text in the last error.
             _ => ferrosocket_result::InvalidState,

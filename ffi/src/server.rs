@@ -28,6 +28,8 @@ pub struct ferrosocket_server {
     /// Where `ferrosocket_server_start` listens (copied from the config).
     host: String,
     port: u16,
+    /// The Admin UI instrumentation (`ferrosocket_server_instrument`), while on.
+    pub(crate) admin: std::sync::Mutex<Option<ferrosocket::admin::Instrumentation>>,
 }
 
 /// Creates a server from `config` (copied: free the config whenever you like) into
@@ -56,6 +58,7 @@ pub extern "C" fn ferrosocket_server_new(
             embedded,
             host: config.host.clone(),
             port: config.port,
+            admin: std::sync::Mutex::new(None),
         });
         write_out(out, Box::into_raw(server), "out")
     })

@@ -215,8 +215,79 @@ def fleet():
     sio.disconnect()
 
 
+ADMIN_LOGIN = {"username": "admin", "password": "s3cret"}
+
+
+def admin_client(got):
+    admin = socketio.Client()
+    admin.on("*", lambda event, *args: got.append((event, list(args))), namespace="/admin")
+    admin.connect(URL, namespaces=["/admin"], auth=ADMIN_LOGIN, transports=["websocket"],
+                  wait_timeout=5)
+    return admin
+
+
+def first(got, event, match=lambda args: True):
+    def find():
+        return next((args for name, args in list(got) if name == event and match(args)), None)
+    wait_until(lambda: find() is not None, what=f"admin event {event}")
+    return find()
+
+
+def admin():
+    # A bad password is refused with node's message, which the UI shows as such.
+    refused = socketio.Client()
+    seen = {}
+    refused.on("connect_error", lambda data: seen.setdefault("data", data), namespace="/admin")
+    try:
+        refused.connect(URL, namespaces=["/admin"], auth={"username": "admin", "password": "no"},
+                        transports=["websocket"], wait_timeout=5)
+        fail("a bad admin password was accepted")
+    except socketio.exceptions.ConnectionError:
+        pass
+    expect(seen.get("data") == {"message": "invalid credentials"}, f"refusal: {seen}")
+
+    app = socketio.Client()
+    connect(app)
+    got = []
+    adm = admin_client(got)
+    features = first(got, "config")[0]["supportedFeatures"]
+    expect("ALL_EVENTS" in features and "JOIN" in features, f"features: {features}")
+    listed = [s["id"] for s in first(got, "all_sockets")[0]]
+    expect(app.get_sid() in listed, f"all_sockets: {listed}")
+    late = socketio.Client()
+    connect(late)
+    sid = late.get_sid()
+    first(got, "socket_connected", lambda args: args[0]["id"] == sid)
+    adm.emit("join", ("/", "from-admin", sid), namespace="/admin")
+    first(got, "room_joined", lambda args: args[:3] == ["/", "from-admin", sid])
+    def counts(args):
+        return {n["name"]: n["socketsCount"] for n in args[0]["namespaces"]}
+
+    # The first stats may predate `late`: the one that counts it.
+    stats = first(got, "server_stats", lambda args: counts(args).get("/") == 2)[0]
+    expect(stats["serverId"] == "c-server", f"serverId: {stats['serverId']}")
+    expect(counts([stats]).get("/admin") == 1, f"namespaces: {counts([stats])}")
+    for client in (late, app, adm):
+        client.disconnect()
+
+
+def admin_off():
+    try:
+        admin_client([])
+        fail("an admin login was accepted after uninstrument")
+    except socketio.exceptions.ConnectionError:
+        pass
+
+
+def admin_again():
+    got = []
+    adm = admin_client(got)
+    first(got, "config")
+    adm.disconnect()
+
+
 try:
-    {"fleet": fleet, "events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
+    {"admin": admin, "admin-off": admin_off, "admin-again": admin_again, "fleet": fleet, "events": events, "concurrency": concurrency, "linger": linger, "extras": extras,
      "hold": hold, "namespace": namespace}[SCENARIO]()
 except AssertionError as error:  # wait_until's timeout
     fail(str(error))

@@ -23,7 +23,7 @@ out="$root/target/c-tests"
 mkdir -p "$out"
 lib="$root/target/debug/libferrosocket.a"
 libs=(-lpthread -ldl -lm)
-tests=(test_api test_events test_concurrency test_shutdown test_extras test_namespace test_redis test_metrics)
+tests=(test_api test_events test_concurrency test_shutdown test_extras test_namespace test_redis test_metrics test_admin)
 ensure_redis
 passed=0 failed=0
 

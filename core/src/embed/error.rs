@@ -44,6 +44,10 @@ pub enum EmbedError {
     /// No namespace of that name was created (normalized: with its leading `/`).
     #[error("no namespace {0}")]
     UnknownNamespace(String),
+    /// [`instrument`](super::Embedded::instrument) refused its options (or the server
+    /// is already instrumented).
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// No client of that id is connected to the namespace (or the id is malformed).
     #[error("no socket {sid:?} in namespace {namespace}")]
     UnknownSocket {

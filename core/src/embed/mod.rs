@@ -399,6 +399,22 @@ impl Embedded {
         Ok(addr)
     }
 
+    /// Serves the Socket.IO Admin UI ([`Server::instrument`], [`crate::admin`]) inside
+    /// this server's runtime; before or after [`start`](Self::start).
+    /// [`EmbedError::Admin`] when the options are refused or it is already instrumented.
+    pub fn instrument(
+        &self,
+        options: crate::admin::AdminOptions,
+    ) -> Result<crate::admin::Instrumentation, EmbedError> {
+        if self.is_stopped() {
+            return Err(EmbedError::Stopped);
+        }
+        let Some(_entered) = self.enter() else {
+            return Err(EmbedError::RuntimeGone);
+        };
+        Ok(self.server.instrument(options)?)
+    }
+
     /// A listener on `addr` for `start` or `start_metrics`, on this server's runtime, and
     /// the address it got: refused once stopped.
     fn bind(
