@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ferrosocket::admin::{AdminAuth, AdminError, AdminMode, AdminOptions, Instrumentation};
-use ferrosocket::embed::{DispatchPool, Job};
+use ferrosocket::embed::{DispatchPool, EmbedError, Job};
 use ferrosocket::Sid;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -142,7 +142,7 @@ pub(crate) fn instrument(
     let interval = Duration::try_from_secs_f64(server_stats_interval).map_err(|_| {
         PyValueError::new_err("server_stats_interval must be a non-negative number")
     })?;
-    let mut generation = None;
+    let mut callable_auth = None;
     let auth = match auth.filter(|a| !a.is_none()) {
         None => AdminAuth::disabled(),
         Some(list) if list.is_instance_of::<PyList>() => {
@@ -156,7 +156,9 @@ pub(crate) fn instrument(
             AdminAuth::allow(allowed)
         }
         Some(callable) if callable.is_callable() => {
-            generation = Some(server.admin_auth.set(callable.clone().unbind()));
+            // Put in the slot once the core accepted: a refused call (already
+            // instrumented) must leave the running instrumentation's callable.
+            callable_auth = Some(callable.clone().unbind());
             check_on_pool(Arc::clone(&server.admin_auth), embedded.dispatch_pool())
         }
         Some(other) => {
@@ -178,23 +180,16 @@ pub(crate) fn instrument(
     if let Some(id) = server_id {
         options = options.server_id(id);
     }
-    let instrumented = {
-        let _entered = embedded.enter();
-        embedded.server().instrument(options)
-    };
-    match instrumented {
-        Ok(inner) => Ok(PyInstrumentation {
-            server: slf.clone().unbind(),
-            inner,
-            generation,
-        }),
-        Err(error) => {
-            if let Some(generation) = generation {
-                server.admin_auth.release(generation);
-            }
-            Err(admin_error(error))
-        }
-    }
+    let inner = embedded.instrument(options).map_err(|error| match error {
+        EmbedError::Admin(error) => admin_error(error),
+        other => crate::embed_error(other),
+    })?;
+    let generation = callable_auth.map(|callable| server.admin_auth.set(callable));
+    Ok(PyInstrumentation {
+        server: slf.clone().unbind(),
+        inner,
+        generation,
+    })
 }
 
 /// A running Admin UI instrumentation (see `ferrosocket.Server.instrument`).

@@ -49,7 +49,7 @@ pyo3::import_exception!(ferrosocket.exceptions, ConnectionError);
 ///   `getaddrinfo` error it was (a system error, `EAI_SYSTEM`, is its `OSError`);
 /// - `serve_dir` given no directory: `ValueError`;
 /// - a stopped (or dropped) server: `RuntimeError`, as `threading.Thread.start` twice.
-fn embed_error(error: EmbedError) -> PyErr {
+pub(crate) fn embed_error(error: EmbedError) -> PyErr {
     let message = error.to_string();
     match error {
         EmbedError::Listen { addr, source } => match source.raw_os_error() {

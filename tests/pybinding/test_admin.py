@@ -842,6 +842,23 @@ def test_binding_instrument_once_at_a_time() -> None:
         sio.stop()
 
 
+def test_binding_refused_instrument_keeps_the_running_callable() -> None:
+    sio = _native_server()
+    try:
+        port = sio.start("127.0.0.1", 0)
+        admin = sio.instrument(auth=lambda auth: auth == {"k": 1}, server_stats_interval=0.5)
+        with pytest.raises(RuntimeError, match="already instrumented"):
+            sio.instrument(auth=lambda auth: False)
+        peer = Peer(f"http://127.0.0.1:{port}", ADMIN, auth={"k": 1}).connect()
+        try:
+            peer.seen.wait("config")
+        finally:
+            peer.close()
+        admin.shutdown()
+    finally:
+        sio.stop()
+
+
 @pytest.mark.parametrize("kwargs,error", [
     ({"auth": None}, ValueError),
     ({"auth": 42}, TypeError),
@@ -941,3 +958,12 @@ def test_upgrade_is_a_socket_updated(serve: Callable[..., Served], impl: str) ->
             ws.close()
     finally:
         http.close()
+
+
+def test_binding_instrument_after_stop() -> None:
+    sio = _native_server()
+    admin = sio.instrument(auth=False)
+    sio.stop()
+    admin.shutdown()  # after the server stopped: nothing to do
+    with pytest.raises(RuntimeError):
+        sio.instrument(auth=False)
