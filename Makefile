@@ -54,8 +54,9 @@ test-js: build-test-bins
 test-python: build-test-bins
 	tests/python/run.sh
 
+# The chat example, then the Socket.IO Admin UI against python-socketio and test-server.
 test-browser: build-test-bins
-	tests/browser/run.sh
+	FERROSOCKET_ADMIN_RUST=1 tests/browser/run.sh
 
 # C programs against the committed header and libferrosocket.a, under ASan+UBSan and
 # under Valgrind, driven by python-socketio clients.

@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Headless-Chromium end-to-end test of the chat example.
+# Headless-Chromium end-to-end tests: the chat example, and the Socket.IO Admin UI.
 # Called by `make test-browser` (after `cargo build --workspace --bins` and `make chat-assets`);
 # works from any directory, as root on a fresh machine, without stdin.
 #   FERROSOCKET_CHAT_SERVER  chat server binary (default: <repo>/target/debug/chat)
 #   CHROMIUM_PATH            browser (default: /usr/bin/chromium, Debian's package)
-#   BROWSER_TEST             test file (default chat.test.mjs; seeds.test.mjs runs the Flask
-#                            seed apps, with FERROSOCKET_SEEDS_PYTHON the binding's python;
-#                            fleet.test.mjs the Flask chat as two servers on one Redis, with
+#   BROWSER_TEST             test files, space-separated (default "chat.test.mjs
+#                            admin-ui.test.mjs"; seeds.test.mjs runs the Flask seed apps, with
+#                            FERROSOCKET_SEEDS_PYTHON the binding's python; fleet.test.mjs the
+#                            Flask chat as two servers on one Redis, with
 #                            FERROSOCKET_FLEET_PYTHON the binding's python and redis-server
 #                            on PATH)
+#   FERROSOCKET_ADMIN_PYTHON admin-ui.test.mjs's python for the reference server (default: the
+#                            venv target/browser-venv, made from requirements.txt here)
+#   FERROSOCKET_ADMIN_RUST   admin-ui.test.mjs against target/debug/test-server --admin: 1
+#                            required (make test-browser sets it), 0 skipped, unset run when
+#                            the binary has --admin
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,12 +38,23 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
   $SUDO apt-get install -y chromium </dev/null
 fi
 
+BROWSER_TEST="${BROWSER_TEST:-chat.test.mjs admin-ui.test.mjs}"
+read -r -a TESTS <<<"$BROWSER_TEST"
+
 # 1b. The fleet test's Redis: Debian's redis-server, installed when missing.
-if [ "${BROWSER_TEST:-}" = fleet.test.mjs ]; then
+if [[ " ${TESTS[*]} " == *" fleet.test.mjs "* ]]; then
   ensure_redis
 fi
 
-# 2. The client library: npm ci when node_modules is missing or from another lock file.
+# 1c. The Admin UI test's reference server: python-socketio in a venv of its own, unless
+# named (its requirements are pinned in requirements.txt; installed only when they changed).
+if [[ " ${TESTS[*]} " == *" admin-ui.test.mjs "* && -z "${FERROSOCKET_ADMIN_PYTHON:-}" ]]; then
+  ensure_venv "$ROOT/target/browser-venv" "$HERE/requirements.txt"
+  export FERROSOCKET_ADMIN_PYTHON="$ROOT/target/browser-venv/bin/python"
+fi
+
+# 2. The client libraries and the Admin UI bundle: npm ci when node_modules is missing or
+# was installed from another lock file.
 ensure_npm "$HERE"
 
 # 3. The page's socket.io client (normally already done by the Makefile).
@@ -51,4 +68,15 @@ rm -rf "$HERE/artifacts"
 mkdir -p "$HERE/artifacts"
 log "running (screenshots go to tests/browser/artifacts/)"
 cd "$HERE"
-exec timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec "${BROWSER_TEST:-chat.test.mjs}" </dev/null
+# One node run per file, in the order named (node --test would sort them), each run even when
+# one before it failed; the status is the first failure's.
+status=0
+for test in "${TESTS[@]}"; do
+  log "node --test $test"
+  timeout --kill-after=10 300 node --test --test-concurrency=1 --test-reporter=spec "$test" </dev/null || {
+    rc=$?
+    log "$test failed (exit $rc)"
+    [[ $status -ne 0 ]] || status=$rc
+  }
+done
+exit "$status"

@@ -59,7 +59,7 @@ browser() {
     -Iinclude examples/c_chat/chat.c "$lib" "${libs[@]}" -o "$chat" || return 1
   rm -f "$reports".*
   ASAN_OPTIONS="detect_leaks=1:log_path=$reports" UBSAN_OPTIONS="print_stacktrace=1:log_path=$reports" \
-    FERROSOCKET_CHAT_SERVER="$chat" tests/browser/run.sh || return 1
+    BROWSER_TEST=chat.test.mjs FERROSOCKET_CHAT_SERVER="$chat" tests/browser/run.sh || return 1
   if compgen -G "$reports.*" >/dev/null; then
     cat "$reports".* >&2
     return 1

@@ -96,7 +96,7 @@ if [[ $# -eq 0 ]]; then
   if [[ -z "${NO_BROWSER:-}" ]]; then
     for chat in python_chat flask_chat; do
       log "examples/$chat under tests/browser"
-      FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
+      BROWSER_TEST=chat.test.mjs FERROSOCKET_CHAT_SERVER="$bin/$chat" "$root/tests/browser/run.sh"
     done
     log "examples/flask_seeds under tests/browser"
     BROWSER_TEST=seeds.test.mjs FERROSOCKET_SEEDS_PYTHON="$py" "$root/tests/browser/run.sh"
