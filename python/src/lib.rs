@@ -2,7 +2,8 @@
 //!
 //! One class, `Server`, over [`ferrosocket::embed::Embedded`] (with the WSGI bridge of
 //! `wsgi.rs`, `Server.mount_wsgi`, serving a Flask app on its port), its in-process test
-//! client (`LocalClient`, in `local`) and `check_payload`, plus the core's defaults
+//! client (`LocalClient`, in `local`), its Admin UI instrumentation (`Instrumentation`,
+//! in `admin`) and `check_payload`, plus the core's defaults
 //! (`DEFAULTS`), its namespace spelling (`normalize_namespace`), the version and the log
 //! bridge. It only converts Python values and crosses the ABI: what a binding needs
 //! beyond that (host resolution, ack replies on a lane, shutdown, lookups) is the
@@ -12,6 +13,7 @@
 //! while waiting. The decorator sugar, the sessions and the exceptions are pure Python
 //! (`ferrosocket/server.py`, `ferrosocket/exceptions.py`).
 
+mod admin;
 mod convert;
 mod handlers;
 mod local;
@@ -47,7 +49,7 @@ pyo3::import_exception!(ferrosocket.exceptions, ConnectionError);
 ///   `getaddrinfo` error it was (a system error, `EAI_SYSTEM`, is its `OSError`);
 /// - `serve_dir` given no directory: `ValueError`;
 /// - a stopped (or dropped) server: `RuntimeError`, as `threading.Thread.start` twice.
-fn embed_error(error: EmbedError) -> PyErr {
+pub(crate) fn embed_error(error: EmbedError) -> PyErr {
     let message = error.to_string();
     match error {
         EmbedError::Listen { addr, source } => match source.raw_os_error() {
@@ -237,6 +239,8 @@ pub struct NativeServer {
     wsgi: wsgi::Bridge,
     /// The Redis adapter, when the server is in a fleet (for its counters).
     redis: Arc<std::sync::OnceLock<ferrosocket::adapter::redis::RedisAdapter>>,
+    /// The Admin UI's callable `auth`, if one is instrumented, visible to the GC.
+    admin_auth: Arc<admin::AuthSlot>,
 }
 
 impl NativeServer {
@@ -548,6 +552,7 @@ impl NativeServer {
             registry: Arc::new(Registry::default()),
             wsgi: wsgi::Bridge::default(),
             redis: redis_slot,
+            admin_auth: Arc::new(admin::AuthSlot::default()),
         })
     }
 
@@ -970,6 +975,33 @@ impl NativeServer {
         wsgi::mount(py, self.embedded()?, &self.wsgi, app, options)
     }
 
+    /// Serves the Socket.IO Admin UI's namespace (see `ferrosocket.Server.instrument`):
+    /// `auth` None (anyone), a list of the JSON values one of which the client's auth
+    /// must equal, or a callable given the client's auth (None when it sent none) whose
+    /// truthy answer accepts, run on a handler thread. `RuntimeError` when the server is
+    /// already instrumented (or stopped), `ValueError` for an interval under 0.1 s or
+    /// the namespace `/`.
+    #[pyo3(signature = (auth, development, read_only, server_id, namespace, server_stats_interval))]
+    fn instrument(
+        slf: &Bound<'_, Self>,
+        auth: Option<&Bound<'_, PyAny>>,
+        development: bool,
+        read_only: bool,
+        server_id: Option<String>,
+        namespace: &str,
+        server_stats_interval: f64,
+    ) -> PyResult<admin::PyInstrumentation> {
+        admin::instrument(
+            slf,
+            auth,
+            development,
+            read_only,
+            server_id,
+            namespace,
+            server_stats_interval,
+        )
+    }
+
     /// The bound port once started, else None.
     #[getter]
     fn port(&self) -> PyResult<Option<u16>> {
@@ -1006,11 +1038,13 @@ impl NativeServer {
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         self.registry.traverse(&visit)?;
+        self.admin_auth.traverse(&visit)?;
         self.wsgi.traverse(&visit)
     }
 
     fn __clear__(&self) {
         self.registry.clear();
+        self.admin_auth.clear();
         self.wsgi.clear();
     }
 }
@@ -1038,6 +1072,7 @@ fn namespace_name(name: &str) -> String {
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<NativeServer>()?;
     module.add_class::<Defaults>()?;
+    module.add_class::<admin::PyInstrumentation>()?;
     module.add_class::<local::PyLocalClient>()?;
     module.add_class::<redis::PyRedisEmitter>()?;
     module.add_function(wrap_pyfunction!(local::check_payload, module)?)?;

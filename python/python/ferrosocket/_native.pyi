@@ -4,6 +4,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, 
 
 __all__ = [
     "Server",
+    "Instrumentation",
     "LocalClient",
     "RedisEmitter",
     "check_payload",
@@ -153,6 +154,19 @@ class Server:
         """
     def start(self, host: str, port: int) -> int: ...
     def stop(self) -> None: ...
+    def instrument(
+        self,
+        auth: Union[None, List[Any], Callable[[Any], Any]],
+        development: bool,
+        read_only: bool,
+        server_id: Optional[str],
+        namespace: str,
+        server_stats_interval: float,
+    ) -> "Instrumentation":
+        """Serves the Admin UI's namespace: ``auth`` None (anyone), a list of JSON values
+        one of which the client's auth must equal, or a callable (run on a handler
+        thread) given the client's auth. ``RuntimeError`` when already instrumented,
+        ``ValueError`` for an interval under 0.1 s or the namespace ``/``."""
     def local_client(
         self,
         target: str = "/socket.io/?EIO=4&transport=polling",
@@ -163,6 +177,15 @@ class Server:
     def port(self) -> Optional[int]: ...
     @property
     def stopped(self) -> bool: ...
+
+@final
+class Instrumentation:
+    """A running Admin UI instrumentation (``Server.instrument``)."""
+
+    def shutdown(self) -> None:
+        """Stops the stats and live events and disconnects the admin clients."""
+    @property
+    def namespace(self) -> str: ...
 
 @final
 class RedisEmitter:

@@ -18,11 +18,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 from ferrosocket import _lifecycle, _logging, _reasons
 from ferrosocket._native import DEFAULTS as _DEFAULTS
+from ferrosocket._native import Instrumentation as _NativeInstrumentation
 from ferrosocket._native import Server as _NativeServer
 from ferrosocket.managers import RedisManager
 from ferrosocket._native import namespace_name as _namespace_name
 
-__all__ = ["Server", "Handler", "Rooms"]
+__all__ = ["Server", "Handler", "Rooms", "InstrumentedServer"]
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 Rooms = Union[str, List[str], Tuple[str, ...], None]
@@ -590,6 +591,76 @@ class Server:
         """``time.sleep``: handlers and background tasks are plain threads here."""
         time.sleep(seconds)
 
+    # -- the Admin UI -------------------------------------------------------------------
+
+    def instrument(
+        self,
+        auth: Any = None,
+        mode: str = "development",
+        read_only: bool = False,
+        server_id: Optional[str] = None,
+        namespace: str = "/admin",
+        server_stats_interval: float = 2,
+    ) -> "InstrumentedServer":
+        """Serves the `Socket.IO Admin UI <https://socket.io/docs/v4/admin-ui/>`_ (the
+        ``@socket.io/admin-ui`` 0.5 protocol) on the admin ``namespace``: python-socketio's
+        ``Server.instrument``, same arguments and defaults. Call it before or after
+        :meth:`start`; it lasts until :meth:`InstrumentedServer.shutdown` or :meth:`stop`.
+
+        ``auth`` is required (None raises ``ValueError``): False (or any falsy value)
+        lets anyone in, not recommended outside development; a dict (usually
+        ``{'username': ..., 'password': ...}``, what the UI's login form sends) must be
+        equal to the client's auth; a list of dicts, one of them; a callable is called
+        with the client's auth (a dict, or None when it sent none) on a handler thread,
+        and a truthy result accepts. A refused login gets ``invalid credentials``
+        (python-socketio: ``authentication failed``), the message the UI shows as
+        "Invalid credentials".
+
+        ``mode``: ``'development'`` sends every socket (``all_sockets``) and live
+        events (connections, disconnections, rooms joined and left, events received and
+        sent); anything else is production mode, the aggregated ``server_stats`` only.
+        ``read_only=True`` ignores the UI's commands (join, leave, disconnect, emit).
+        ``server_id`` (default: the host name) names this server in the UI's server
+        list. ``server_stats_interval``: seconds between ``server_stats`` (at least 0.1).
+
+        Where it differs from python-socketio: events sent to the admin namespace (the
+        UI's own commands) are not reported as ``event_received``; ``socket_connected``
+        is sent once per connect, not again on every ping; header names in a socket's
+        handshake are HTTP's (``user-agent``), not WSGI's (``user_agent``); a
+        disconnect command with ``close=True`` closes the client's whole connection (as
+        node's does); the commands are handled in production mode too (as node's).
+        ``RuntimeError`` when the server is already instrumented.
+        """
+        if auth is None:
+            raise ValueError("auth must be specified")
+        allowed: Union[None, List[Any], Callable[[Any], Any]]
+        if not auth:
+            allowed = None
+        elif isinstance(auth, dict):
+            allowed = [auth]
+        elif isinstance(auth, list):
+            allowed = list(auth)
+        elif callable(auth):
+            allowed = auth
+        else:
+            raise TypeError(
+                "auth must be False, a dict, a list of dicts or a callable, "
+                f"not {type(auth).__name__}"
+            )
+        native = self._native.instrument(
+            allowed,
+            mode == "development",
+            bool(read_only),
+            None if server_id is None else str(server_id),
+            _namespace(namespace),
+            float(server_stats_interval),
+        )
+        return InstrumentedServer(
+            self, native, auth=auth, mode=mode, read_only=bool(read_only),
+            server_id=server_id, namespace=native.namespace,
+            server_stats_interval=server_stats_interval,
+        )
+
     # -- running ----------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 5000) -> int:
@@ -629,3 +700,38 @@ class Server:
     def port(self) -> Optional[int]:
         """The port the server listens on, once started."""
         return self._native.port
+
+
+class InstrumentedServer:
+    """What :meth:`Server.instrument` returns (python-socketio's name): the options it
+    was given, and :meth:`shutdown`."""
+
+    def __init__(
+        self,
+        sio: Server,
+        native: _NativeInstrumentation,
+        auth: Any,
+        mode: str,
+        read_only: bool,
+        server_id: Optional[str],
+        namespace: str,
+        server_stats_interval: float,
+    ) -> None:
+        self.sio = sio
+        self._native = native
+        self.auth = auth
+        self.mode = mode
+        self.read_only = read_only
+        self.server_id = server_id
+        self.admin_namespace = namespace
+        self.server_stats_interval = server_stats_interval
+
+    def shutdown(self) -> None:
+        """Stops the ``server_stats`` and the live events, disconnects the admin clients
+        and refuses new ones; the server may then be instrumented again. Idempotent."""
+        self._native.shutdown()
+
+    def uninstrument(self) -> None:
+        """:meth:`shutdown` (python-socketio's undoes its monkey-patches; here
+        nothing was patched)."""
+        self._native.shutdown()
