@@ -355,7 +355,12 @@ impl Admin {
     /// socket (on every server of a fleet), volatile: a UI that cannot keep up with a
     /// busy server misses notices rather than being disconnected as too slow.
     fn send(ns: &Arc<NamespaceInner>, event: &str, args: String) {
-        let payload = Payload::from_parts_unchecked(args, Vec::new());
+        Self::send_with(ns, event, args, &[]);
+    }
+
+    /// [`send`](Self::send) with the attachments `args`' placeholders stand for.
+    fn send_with(ns: &Arc<NamespaceInner>, event: &str, args: String, binary: &[bytes::Bytes]) {
+        let payload = Payload::from_parts_unchecked(args, binary.to_vec());
         BroadcastOperator::new(Arc::clone(ns))
             .volatile()
             .emit(event, &payload);
@@ -471,9 +476,16 @@ impl Admin {
 
 impl Observer for Admin {
     fn connected(&self, socket: &Socket) {
-        self.notify("socket_connected", || {
-            json!([serialize(socket), iso_now()]).to_string()
-        });
+        let Some(ns) = self.audience() else { return };
+        // Its own id room first, as node and python-socketio report it.
+        let (nsp, id, at) = (socket.namespace(), socket.id(), iso_now());
+        let sid = id.as_str();
+        Self::send(&ns, "room_joined", json!([nsp, sid, sid, at]).to_string());
+        Self::send(
+            &ns,
+            "socket_connected",
+            json!([serialize(socket), at]).to_string(),
+        );
     }
 
     fn disconnected(&self, socket: &Socket, rooms: &[Room], reason: DisconnectReason) {
@@ -503,7 +515,8 @@ impl Observer for Admin {
         if self.is_admin(socket.namespace()) {
             return;
         }
-        self.notify("event_received", || {
+        let Some(ns) = self.audience() else { return };
+        let notice = {
             let mut notice = String::with_capacity(args.json().len() + name.len() + 96);
             notice.push('[');
             notice.push_str(&json_str(socket.namespace()));
@@ -515,7 +528,9 @@ impl Observer for Admin {
             notice.push_str(&json_str(&iso_now()));
             notice.push(']');
             notice
-        });
+        };
+        // The event's attachments go along, as node sends them.
+        Self::send_with(&ns, "event_received", notice, args.binary());
     }
 
     fn event_sent(&self, nsp: &str, sids: &[Sid], name: &str, args: &Payload) {
@@ -539,7 +554,7 @@ impl Observer for Admin {
             notice.push_str(sid.as_str()); // ids are URL-safe base64: no escaping
             notice.push('"');
             notice.push_str(&tail);
-            Self::send(&ns, "event_sent", notice);
+            Self::send_with(&ns, "event_sent", notice, args.binary());
         }
     }
 
@@ -560,7 +575,8 @@ fn json_str(text: &str) -> String {
     Value::from(text).to_string()
 }
 
-/// Appends `[name, ...args]` as JSON text (attachments stay placeholders).
+/// Appends `[name, ...args]` as JSON text (placeholders stand for `args`' attachments,
+/// sent with the notice).
 fn push_event(out: &mut String, name: &str, args: &Payload) {
     let json = args.json().trim();
     let inner = json
@@ -584,9 +600,17 @@ fn serialize(socket: &Socket) -> Value {
         .headers()
         .map(|(name, value)| (name.to_owned(), Value::from(value.trim())))
         .collect();
-    let query: serde_json::Map<String, Value> = crate::engine::query_pairs(handshake.query())
-        .map(|(key, value)| (key, Value::from(value)))
-        .collect();
+    // A repeated key's values become a list, as node's query object has them.
+    let mut query = serde_json::Map::new();
+    for (key, value) in crate::engine::query_pairs(handshake.query()) {
+        match query.get_mut(&key) {
+            Some(Value::Array(values)) => values.push(Value::from(value)),
+            Some(first) => *first = Value::Array(vec![first.take(), Value::from(value)]),
+            None => {
+                query.insert(key, Value::from(value));
+            }
+        }
+    }
     let issued = epoch_ms(handshake.issued());
     let rooms: Vec<&str> = Vec::new();
     let mut value = json!({

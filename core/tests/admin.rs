@@ -77,14 +77,37 @@ async fn development_mode_reports_sockets_rooms_and_events_and_obeys_commands() 
     assert_eq!(early_entry["handshake"]["query"]["transport"], "websocket");
 
     let (mut late, late_sid) = WsClient::connected(running.addr).await;
-    // The admin socket's own `socket_connected` may come first; then the late one's.
+    // The admin socket's own notices may come first; then the late one's: its id room
+    // joined, then the socket.
+    let mut own_room = false;
     loop {
         let (name, args) = next_event(&mut ui, &["server_stats"]).await;
+        if name == "room_joined" && args[2] == late_sid {
+            assert_eq!(args[1], late_sid.as_str());
+            own_room = true;
+        }
         if name == "socket_connected" && args[0]["id"] == late_sid {
+            assert!(own_room, "room_joined for its own room comes first");
             assert!(args[1].as_str().unwrap().ends_with('Z'));
             break;
         }
     }
+    // A binary event: the notice carries the attachment.
+    late.send(r#"451-["blob",{"_placeholder":true,"num":0}]"#)
+        .await;
+    late.send_binary(&[1, 2, 3]).await;
+    let notice = loop {
+        let text = ui.recv().await;
+        if !text.starts_with(r#"42/admin,["server_stats""#) {
+            break text;
+        }
+    };
+    assert!(
+        notice.starts_with(r#"451-/admin,["event_received","/","#)
+            && notice.contains(r#"["blob",{"_placeholder":true,"num":0}]"#),
+        "{notice}"
+    );
+    assert_eq!(ui.recv().await, "<bin:010203>");
     late.send("42[\"hello\",\"there\"]").await;
     let (name, args) = next_event(&mut ui, &["server_stats"]).await;
     assert_eq!(name, "event_received");

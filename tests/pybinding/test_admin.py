@@ -61,10 +61,6 @@ CREDENTIALS = {"username": "admin", "password": "pw"}
 # behaviour named here instead of python-socketio's, so a fix shows as a failure; remove
 # the entry with the fix, and both sides are then held to the same assertion.
 CORE_GAPS = {
-    # python-socketio (and node) send room_joined(nsp, sid, sid) for the socket's own
-    # room as it connects, before socket_connected; ferrosocket sends none (yet it sends
-    # room_left for that room on disconnect).
-    "sid-room-joined",
     # Disconnect reasons: python-socketio sends its own names ('client disconnect',
     # 'server disconnect'); ferrosocket socket.io's, as node does ('client namespace
     # disconnect', 'server namespace disconnect'), though the binding's handlers get
@@ -75,10 +71,9 @@ CORE_GAPS = {
     "url-with-query",
     # handshake.xdomain: python-socketio has none; ferrosocket sends node's.
     "xdomain",
-    # handshake.query: python-socketio (parse_qs) makes a repeated key a list and drops
-    # blank values; ferrosocket keeps the last value of a repeated key (node: a list)
-    # and blank values (as node).
-    "query-repeated-and-blank",
+    # handshake.query: python-socketio (parse_qs) drops blank values; ferrosocket keeps
+    # them, as node does (both make a repeated key a list).
+    "query-blank",
     # aggregatedEvents: ferrosocket's rawDisconnection entries carry node's subType (the
     # reason); python-socketio's have none.
     "disconnection-subtype",
@@ -533,12 +528,9 @@ def test_live_events_in_development(serve: Callable[..., Served], impl: str) -> 
     iso(ts)
     check_serialized(impl, serialized, peer)
     # The sid room, joined as the socket connects (python-socketio and node report it).
-    if gap(impl, "sid-room-joined"):
-        assert [a for a in admin.seen.of("room_joined") if a[1] == sid] == []
-    else:
-        nsp, room, who, ts = admin.seen.wait("room_joined", lambda a: a[1] == sid)
-        assert (nsp, room, who) == ("/", sid, sid)
-        iso(ts)
+    nsp, room, who, ts = admin.seen.wait("room_joined", lambda a: a[1] == sid)
+    assert (nsp, room, who) == ("/", sid, sid)
+    iso(ts)
 
     assert peer.call("join", "lobby") is True
     nsp, room, who, ts = admin.seen.wait("room_joined", lambda a: a[1] == "lobby")
@@ -808,10 +800,11 @@ def test_query_repeated_and_blank(serve: Callable[..., Served], impl: str) -> No
     (sockets,) = admin.seen.wait("all_sockets")
     (listed,) = [s for s in sockets if s["id"] == peer.sid]
     query = listed["handshake"]["query"]
-    if gap(impl, "query-repeated-and-blank"):
-        assert (query["multi"], query["blank"]) == ("2", "")
+    assert query["multi"] == ["1", "2"]
+    if gap(impl, "query-blank"):
+        assert query["blank"] == ""
     else:
-        assert query["multi"] == ["1", "2"] and "blank" not in query
+        assert "blank" not in query
 
 
 # ------------------------------------------------------------------------------ the binding's own
