@@ -504,8 +504,7 @@ async fn slow_polling_client_is_disconnected_with_a_bounded_queue() {
     let reasons = record_disconnects(&server);
     let handle = server.clone();
     let running = start(server).await;
-    let sid = polling_open(running.addr).await;
-    http(running.addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    polling_connected(running.addr).await;
     let args = Payload::one("flood").unwrap();
     // The client never polls: the queue fills and the server lets it go.
     for _ in 0..20 {
@@ -523,8 +522,7 @@ async fn volatile_emits_skip_a_slow_client_instead_of_dropping_it() {
     let handle = server.clone();
     let running = start(server).await;
     // A polling client that never polls, beside a WebSocket client that reads.
-    let sid = polling_open(running.addr).await;
-    http(running.addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    polling_connected(running.addr).await;
     let (mut healthy, _) = WsClient::connected(running.addr).await;
     let args = Payload::one("news").unwrap();
     let mut reached = Vec::new();

@@ -35,6 +35,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { io } from 'socket.io-client';
+import { WAIT_MS, describeProc, pageWaiter, running, stop } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -46,7 +47,6 @@ const TEST_SERVER = process.env.FERROSOCKET_TEST_SERVER || path.join(ROOT, 'targ
 const RUST = process.env.FERROSOCKET_ADMIN_RUST; // '1': required, '0': skipped, unset: when supported
 
 const STARTUP_TIMEOUT_MS = 30_000;
-const WAIT_MS = 10_000; // every single wait
 const STEP_TIMEOUT_MS = 30_000; // every it()
 const USER = 'admin';
 const PASSWORD = 'admin-ui-test-pw';
@@ -145,24 +145,6 @@ function startServer(spec, flags) {
   return proc;
 }
 
-const running = (proc) => Boolean(proc && !proc.error && proc.child.exitCode === null && proc.child.signalCode === null);
-
-// SIGTERM to its pid, SIGKILL after 10 s; resolves with how it ended (null: it had to be killed).
-async function stop(proc) {
-  if (!running(proc)) return proc ? proc.exited : null;
-  proc.child.kill('SIGTERM');
-  let timer;
-  const ended = await Promise.race([proc.exited, new Promise((r) => { timer = setTimeout(() => r(null), WAIT_MS); })]);
-  clearTimeout(timer);
-  if (ended === null) { proc.child.kill('SIGKILL'); await proc.exited; }
-  return ended;
-}
-
-function describeProc(proc) {
-  const failed = proc.error ? `\nspawn failed: ${proc.error.message}` : '';
-  return `${proc.name} (pid ${proc.child.pid})${failed}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`;
-}
-
 // Polls fn (truthy when done) every 50 ms for at most WAIT_MS.
 async function until(what, fn, detail = () => '') {
   const deadline = Date.now() + WAIT_MS;
@@ -209,14 +191,7 @@ async function snapshot(page) {
   }
 }
 
-async function waitIn(page, what, fn, arg) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
-  } catch (err) {
-    throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}\n` +
-      `page shows: ${JSON.stringify(await snapshot(page), null, 2)}\n(${err.message.split('\n')[0]})`);
-  }
-}
+const waitIn = pageWaiter(snapshot);
 
 // The rows of the data tables shown (of the page, or of the card titled `card`), each as the
 // text of its cells (textContent: as written, not as CSS capitalises it); Vuetify's "No data

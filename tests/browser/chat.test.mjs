@@ -14,6 +14,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { WAIT_MS, pageWaiter } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -23,7 +24,6 @@ const SERVER_BIN = process.env.FERROSOCKET_CHAT_SERVER || path.join(ROOT, 'targe
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
 const STARTUP_TIMEOUT_MS = 30_000;
-const WAIT_MS = 10_000; // every single wait in the UI
 const STEP_TIMEOUT_MS = 60_000; // every it()
 const ROOM = 'lobby';
 const XSS = '<img src=x onerror=alert(1)>';
@@ -118,16 +118,7 @@ async function snapshot(page) {
   }
 }
 
-// Waits (bounded) until fn(arg) is truthy in the page; fails with what the page shows.
-async function waitIn(page, what, fn, arg) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
-  } catch (err) {
-    const who = page.__who || 'page';
-    throw new Error(`${who}: timed out after ${WAIT_MS} ms waiting for ${what}\n` +
-      `page shows: ${JSON.stringify(await snapshot(page), null, 2)}\n(${err.message.split('\n')[0]})`);
-  }
-}
+const waitIn = pageWaiter(snapshot);
 
 const memberNames = (page) => page.$$eval('#members .member-name', (ns) => ns.map((n) => n.textContent));
 const messageItems = (page) => page.$$eval('#messages li.msg', (lis) => lis.map((li) => ({

@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { WAIT_MS, describeProc, pageWaiter, running, stop } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -27,7 +28,6 @@ const PYTHON = process.env.FERROSOCKET_FLEET_PYTHON;
 const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server';
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const STARTUP_TIMEOUT_MS = 30_000;
-const WAIT_MS = 10_000;
 const ROOM = 'fleet-room';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -48,25 +48,6 @@ function startChild(name, command, args, options = {}) {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
   return proc;
-}
-
-// (A command that could not be spawned, ENOENT say, never ran.)
-const running = (proc) => Boolean(proc && !proc.error && proc.child.exitCode === null && proc.child.signalCode === null);
-
-// SIGTERM to its pid, SIGKILL after 10 s; resolves with how it ended (null: killed).
-async function stop(proc) {
-  if (!running(proc)) return proc ? proc.exited : null;
-  proc.child.kill('SIGTERM');
-  let timer;
-  const ended = await Promise.race([proc.exited, new Promise((r) => { timer = setTimeout(() => r(null), 10_000); })]);
-  clearTimeout(timer);
-  if (ended === null) { proc.child.kill('SIGKILL'); await proc.exited; }
-  return ended;
-}
-
-function describeProc(proc) {
-  const failed = proc.error ? `\nspawn failed: ${proc.error.message}` : '';
-  return `${proc.name} (pid ${proc.child.pid})${failed}\nstdout: ${proc.stdout}\nstderr: ${proc.stderr}`;
 }
 
 // Polls fn (async, truthy when done) every 50 ms for at most ms; fails early when proc died.
@@ -152,14 +133,7 @@ async function snapshot(page) {
   }
 }
 
-async function waitIn(page, what, fn, arg) {
-  try {
-    await page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 50 });
-  } catch (err) {
-    throw new Error(`${page.__who}: timed out after ${WAIT_MS} ms waiting for ${what}\n` +
-      `page shows: ${JSON.stringify(await snapshot(page), null, 2)}\n(${err.message.split('\n')[0]})`);
-  }
-}
+const waitIn = pageWaiter(snapshot);
 
 const hasMember = (name) => [`member ${JSON.stringify(name)} in the list`,
   (n) => [...document.querySelectorAll('#members .member-name')].some((e) => e.textContent === n), name];

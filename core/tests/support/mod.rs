@@ -192,6 +192,15 @@ pub async fn polling_open(addr: SocketAddr) -> String {
     open["sid"].as_str().unwrap().to_owned()
 }
 
+/// A polling client connected to namespace `/` that never polls (its CONNECT
+/// acknowledgement stays queued); returns its Engine.IO session id.
+pub async fn polling_connected(addr: SocketAddr) -> String {
+    let sid = polling_open(addr).await;
+    let (status, _, _) = http(addr, "POST", &polling(Some(&sid)), &[], "40").await;
+    assert_eq!(status, 200);
+    sid
+}
+
 pub fn text(body: &Bytes) -> String {
     String::from_utf8_lossy(body).replace('\u{1e}', "|")
 }
