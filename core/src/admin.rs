@@ -360,10 +360,25 @@ impl Admin {
 
     /// [`send`](Self::send) with the attachments `args`' placeholders stand for.
     fn send_with(ns: &Arc<NamespaceInner>, event: &str, args: String, binary: &[bytes::Bytes]) {
+        Self::emit_json(ns, event, args, binary, true);
+    }
+
+    /// The one way a notice leaves: `args` (JSON built here, so valid) as the payload,
+    /// to the admin namespace's sockets on every server, volatile or not.
+    fn emit_json(
+        ns: &Arc<NamespaceInner>,
+        event: &str,
+        args: String,
+        binary: &[bytes::Bytes],
+        volatile: bool,
+    ) {
         let payload = Payload::from_parts_unchecked(args, binary.to_vec());
-        BroadcastOperator::new(Arc::clone(ns))
-            .volatile()
-            .emit(event, &payload);
+        let to = BroadcastOperator::new(Arc::clone(ns));
+        if volatile {
+            to.volatile().emit(event, &payload);
+        } else {
+            to.emit(event, &payload);
+        }
     }
 
     /// [`send`](Self::send) when someone may hear it; `args` is only built then.
@@ -612,8 +627,12 @@ fn serialize(socket: &Socket) -> Value {
         }
     }
     let issued = epoch_ms(handshake.issued());
-    let rooms: Vec<&str> = Vec::new();
-    let mut value = json!({
+    let rooms: Vec<Value> = socket
+        .rooms()
+        .iter()
+        .map(|room| Value::from(&**room))
+        .collect();
+    json!({
         "id": socket.id().as_str(),
         "clientId": socket.engine_id().as_str(),
         "transport": if socket.is_websocket() { "websocket" } else { "polling" },
@@ -630,13 +649,7 @@ fn serialize(socket: &Socket) -> Value {
             "xdomain": handshake.header("origin").is_some(),
         },
         "rooms": rooms,
-    });
-    value["rooms"] = socket
-        .rooms()
-        .iter()
-        .map(|room| Value::from(&**room))
-        .collect();
-    value
+    })
 }
 
 /// Every second, the server's counters since the last sample become that second's
@@ -661,10 +674,11 @@ async fn stats_task(admin: Arc<Admin>, interval: Duration) {
         events.add(&last, &now, epoch_ms(SystemTime::now()));
         if Instant::now() + sample_every / 2 >= next_stats {
             next_stats += interval;
-            let stats = admin.stats(&server, &now, events.take());
+            // Drained every interval, heard or not; never volatile.
+            let aggregated = events.take();
             if let Some(ns) = admin.audience() {
-                let payload = Payload::from_parts_unchecked(json!([stats]).to_string(), Vec::new());
-                BroadcastOperator::new(ns).emit("server_stats", &payload);
+                let stats = admin.stats(&server, &now, aggregated);
+                Admin::emit_json(&ns, "server_stats", json!([stats]).to_string(), &[], false);
             }
         }
         last = now;

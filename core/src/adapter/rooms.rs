@@ -93,9 +93,9 @@ impl Rooms {
         }
     }
 
-    /// Adds `sid` to `rooms`; `created` is told (under the lock) of each room it is the
-    /// first member of.
-    pub(crate) fn join(&self, sid: Sid, rooms: &[Room], mut created: impl FnMut(&Room)) {
+    /// Adds `sid` to `rooms`; `joined` is told (under the lock) of each room it was not
+    /// in yet, and whether it is that room's first member.
+    pub(crate) fn join(&self, sid: Sid, rooms: &[Room], mut joined: impl FnMut(&Room, bool)) {
         let mut state = self.write();
         if !state.sockets.contains(&sid) {
             return;
@@ -110,32 +110,39 @@ impl Rooms {
             let members = state.rooms.entry(Arc::clone(room)).or_default();
             let first = members.is_empty();
             if members.insert(sid) {
-                if first {
-                    created(room);
-                }
+                joined(room, first);
                 state.joined.entry(sid).or_default().push(Arc::clone(room));
             }
         }
     }
 
     /// Removes `sid` from `room`; `emptied` is told (under the lock) when that emptied it.
-    pub(crate) fn leave(&self, sid: Sid, room: &str, emptied: impl FnOnce()) {
+    /// Returns whether `sid` was in it.
+    pub(crate) fn leave(&self, sid: Sid, room: &str, emptied: impl FnOnce()) -> bool {
         let mut state = self.write();
+        let was_in = state
+            .joined
+            .get(&sid)
+            .is_some_and(|joined| joined.iter().any(|r| &**r == room));
         if state.remove_from_room(sid, room) {
             emptied();
         }
         state.unrecord(sid, room);
+        was_in
     }
 
     /// Removes `sid` from every room it joined (it stays in its own id room);
-    /// `emptied` is told (under the lock) of each room it left empty.
-    pub(crate) fn leave_all(&self, sid: Sid, mut emptied: impl FnMut(&Room)) {
+    /// `emptied` is told (under the lock) of each room it left empty. Returns the rooms
+    /// it left.
+    pub(crate) fn leave_all(&self, sid: Sid, mut emptied: impl FnMut(&Room)) -> Vec<Room> {
         let mut state = self.write();
-        for room in state.joined.remove(&sid).unwrap_or_default() {
-            if state.remove_from_room(sid, &room) {
-                emptied(&room);
+        let left = state.joined.remove(&sid).unwrap_or_default();
+        for room in &left {
+            if state.remove_from_room(sid, room) {
+                emptied(room);
             }
         }
+        left
     }
 
     /// Whether `sid` is a socket of this table.
@@ -229,8 +236,8 @@ mod tests {
         for s in [a, b, c] {
             adapter.add_socket(s);
         }
-        adapter.join(a, &[room("x"), room("y")], |_| {});
-        adapter.join(b, &[room("y")], |_| {});
+        adapter.join(a, &[room("x"), room("y")], |_, _| {});
+        adapter.join(b, &[room("y")], |_, _| {});
         assert_eq!(sorted(adapter.sockets_in("y")), sorted(vec![a, b]));
         assert_eq!(adapter.sockets_in(c.as_str()), vec![c]);
 
@@ -265,16 +272,16 @@ mod tests {
         });
         assert_eq!(sorted(to_sid), sorted(vec![a, c]));
 
-        adapter.leave(a, "x", || {});
+        let _ = adapter.leave(a, "x", || {});
         assert_eq!(adapter.rooms_of(a), vec![room("y")]);
         assert!(adapter.close_room("y"));
         assert!(adapter.rooms_of(a).is_empty());
         assert!(adapter.rooms().is_empty());
-        adapter.join(b, &[room("z")], |_| {});
+        adapter.join(b, &[room("z")], |_, _| {});
         adapter.remove_socket(b, |_| {});
         assert!(adapter.sockets_in("z").is_empty());
         assert!(adapter.sockets_in(b.as_str()).is_empty());
-        adapter.join(b, &[room("z")], |_| {});
+        adapter.join(b, &[room("z")], |_, _| {});
         assert!(adapter.rooms().is_empty(), "a removed socket cannot join");
     }
 
@@ -285,8 +292,8 @@ mod tests {
         for s in [victim, thief, other] {
             adapter.add_socket(s);
         }
-        adapter.join(thief, &[room(victim.as_str()), room("lobby")], |_| {});
-        adapter.join(victim, &[room(victim.as_str())], |_| {});
+        adapter.join(thief, &[room(victim.as_str()), room("lobby")], |_, _| {});
+        adapter.join(victim, &[room(victim.as_str())], |_, _| {});
         assert_eq!(adapter.rooms_of(thief), vec![room("lobby")]);
         assert_eq!(adapter.sockets_in(victim.as_str()), vec![victim]);
         let to_victim = BroadcastOptions {

@@ -406,13 +406,16 @@ impl Embedded {
         &self,
         options: crate::admin::AdminOptions,
     ) -> Result<crate::admin::Instrumentation, EmbedError> {
+        let _entered = self.live_runtime()?.enter();
+        Ok(self.server.instrument(options)?)
+    }
+
+    /// The runtime, while the server is not stopped.
+    fn live_runtime(&self) -> Result<&tokio::runtime::Runtime, EmbedError> {
         if self.is_stopped() {
             return Err(EmbedError::Stopped);
         }
-        let Some(_entered) = self.enter() else {
-            return Err(EmbedError::RuntimeGone);
-        };
-        Ok(self.server.instrument(options)?)
+        self.runtime.as_deref().ok_or(EmbedError::RuntimeGone)
     }
 
     /// A listener on `addr` for `start` or `start_metrics`, on this server's runtime, and
@@ -428,12 +431,7 @@ impl Embedded {
         ),
         EmbedError,
     > {
-        if self.is_stopped() {
-            return Err(EmbedError::Stopped);
-        }
-        let Some(runtime) = self.runtime.as_ref() else {
-            return Err(EmbedError::RuntimeGone);
-        };
+        let runtime = self.live_runtime()?;
         let failed = |source| EmbedError::Listen { addr, source };
         let listener = listen(runtime, addr).map_err(failed)?;
         let bound = listener.local_addr().map_err(failed)?;

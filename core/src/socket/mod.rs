@@ -91,16 +91,10 @@ impl SocketIo {
 
     /// Every namespace clients can be in (the catch-all excluded) and its socket count.
     pub(crate) fn socket_counts(&self) -> Vec<(String, usize)> {
-        let mut counts: Vec<(String, usize)> = self
-            .namespaces
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
+        self.all_namespaces()
             .iter()
-            .filter(|(name, _)| name.as_str() != CATCH_ALL)
-            .map(|(name, ns)| (name.clone(), ns.socket_count()))
-            .collect();
-        counts.sort();
-        counts
+            .map(|ns| (ns.name.to_string(), ns.socket_count()))
+            .collect()
     }
 
     /// What every namespace shares with the server: its adapter and observer slot.
@@ -108,7 +102,7 @@ impl SocketIo {
         (Arc::clone(&self.adapter), Arc::clone(&self.observer))
     }
 
-    /// Every namespace clients can be in (the catch-all excluded).
+    /// Every namespace clients can be in (the catch-all excluded), by name.
     pub(crate) fn all_namespaces(&self) -> Vec<Arc<NamespaceInner>> {
         let mut all: Vec<Arc<NamespaceInner>> = self
             .namespaces

@@ -122,43 +122,43 @@ impl NamespaceInner {
             .remove(&socket.id);
     }
 
-    /// Adds local socket `sid` to `rooms`, telling the adapter of rooms it created.
+    /// Adds local socket `sid` to `rooms`, telling the adapter of rooms it created (and an
+    /// observer of each room it joined).
     pub(crate) fn join(&self, sid: Sid, rooms: &[Room]) {
         let observer = self.observer.get();
-        let before = observer.as_ref().map(|_| self.rooms.rooms_of(sid));
-        self.rooms.join(sid, rooms, |room| {
-            self.adapter.room_created(&self.name, room);
+        let mut joined = Vec::new();
+        self.rooms.join(sid, rooms, |room, first| {
+            if first {
+                self.adapter.room_created(&self.name, room);
+            }
+            if observer.is_some() {
+                joined.push(Arc::clone(room));
+            }
         });
-        if let (Some(observer), Some(before)) = (observer, before) {
-            for room in self.rooms.rooms_of(sid) {
-                if !before.contains(&room) {
-                    observer.joined(&self.name, sid, &room);
-                }
+        if let Some(observer) = observer {
+            for room in joined {
+                observer.joined(&self.name, sid, &room);
             }
         }
     }
 
     /// Takes local socket `sid` out of `room`.
     pub(crate) fn leave(&self, sid: Sid, room: &str) {
-        let observer = self.observer.get();
-        let was_in = observer.is_some() && self.rooms.rooms_of(sid).iter().any(|r| &**r == room);
-        self.rooms.leave(sid, room, || {
+        let was_in = self.rooms.leave(sid, room, || {
             self.adapter.room_removed(&self.name, &Room::from(room));
         });
-        if let (Some(observer), true) = (observer, was_in) {
+        if let Some(observer) = self.observer.get().filter(|_| was_in) {
             observer.left(&self.name, sid, room);
         }
     }
 
     /// Takes local socket `sid` out of every room it joined.
     pub(crate) fn leave_all(&self, sid: Sid) {
-        let observer = self.observer.get();
-        let before = observer.as_ref().map(|_| self.rooms.rooms_of(sid));
-        self.rooms.leave_all(sid, |room| {
+        let left = self.rooms.leave_all(sid, |room| {
             self.adapter.room_removed(&self.name, room);
         });
-        if let (Some(observer), Some(before)) = (observer, before) {
-            for room in before {
+        if let Some(observer) = self.observer.get() {
+            for room in left {
                 observer.left(&self.name, sid, &room);
             }
         }
